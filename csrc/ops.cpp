@@ -1,0 +1,76 @@
+// The qagent op library: schemas (TORCH_LIBRARY), and the Python module qagent._C with build
+// facts and the fuel model table. The CPU implementations live in cpu/, the CUDA ones in
+// cuda/, each registered for its dispatch key next to its code; fake (meta) kernels are
+// registered in Python (qagent/_ops.py).
+#include <torch/extension.h>
+#include <torch/library.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "qagent/fire_behavior_kernel.h"
+#include "qagent/fuel_models.h"
+
+TORCH_LIBRARY(qagent, m) {
+    // Fire behavior of every cell of E landscapes under B weather rows.
+    //   terrain [E, 6, N] float32: slope (rise/run), aspect (deg), canopy cover (fraction),
+    //     canopy height (m), canopy base height (m), canopy bulk density (kg/m^3)
+    //   fuel_model [E, N] int32: fuel model codes
+    //   weather [B, 8, K] float32, K = 1 (uniform) or N: 10-m wind (km/h), upwind direction
+    //     (deg), moistures dead 1-h, 10-h, 100-h, live herbaceous, live woody, foliar (fractions)
+    //   landscape_index [B] int64: the landscape of each weather row
+    //   azimuth_deg: NaN for the head fire, else the direction evaluated
+    // Returns [B, N] tensors: fire_type (uint8), spread_rate (m/min), spread_direction (deg),
+    // fireline_intensity (kW/m), flame_length (m), length_to_breadth.
+    m.def(
+        "fire_behavior(Tensor terrain, Tensor fuel_model, Tensor weather, Tensor landscape_index, "
+        "float azimuth_deg, int length_to_breadth_model, bool use_wind_limit, "
+        "float crown_max_length_to_breadth) -> (Tensor, Tensor, Tensor, Tensor, Tensor, Tensor)");
+}
+
+namespace {
+
+pybind11::dict build_info() {
+    pybind11::dict d;
+#ifdef QAGENT_WITH_CUDA
+    d["cuda"] = true;
+#else
+    d["cuda"] = false;
+#endif
+#ifdef _OPENMP
+    d["openmp"] = true;
+    d["openmp_max_threads"] = omp_get_max_threads();
+#else
+    d["openmp"] = false;
+    d["openmp_max_threads"] = 1;
+#endif
+    d["torch_version"] = TORCH_VERSION;
+    return d;
+}
+
+// The fuel model table as rows of floats, for validation, documentation and tests:
+// code, burnable, dynamic, depth (ft), Mx_dead, heat (Btu/lb), loads 1h/10h/100h/herb/woody
+// (lb/ft^2), SAV 1h/herb/woody (1/ft).
+std::vector<std::vector<double>> fuel_model_table() {
+    std::vector<std::vector<double>> rows;
+    for (int i = 0; i < qagent::kNumKnownFuelModelCodes; ++i) {
+        qagent::FuelModelSpec f;
+        qagent::lookup_fuel_model(qagent::kKnownFuelModelCodes[i], &f);
+        rows.push_back({double(f.code), double(f.burnable), double(f.dynamic), f.fuel_bed_depth_ft,
+                        f.moisture_of_extinction_dead, f.heat_content_btu_per_lb, f.load_dead_1hr_lb_per_ft2,
+                        f.load_dead_10hr_lb_per_ft2, f.load_dead_100hr_lb_per_ft2, f.load_live_herbaceous_lb_per_ft2,
+                        f.load_live_woody_lb_per_ft2, f.sav_dead_1hr_per_ft, f.sav_live_herbaceous_per_ft,
+                        f.sav_live_woody_per_ft});
+    }
+    return rows;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+    m.doc() = "QAgent compiled ops (registered under torch.ops.qagent)";
+    m.def("build_info", &build_info, "Facts about this build of the extension");
+    m.def("fuel_model_table", &fuel_model_table, "Rows: code, burnable, dynamic, depth_ft, mx_dead, heat_btu_lb, "
+          "load 1h/10h/100h/herb/woody lb/ft^2, sav 1h/herb/woody 1/ft");
+}

@@ -1,0 +1,96 @@
+// The per-cell body of the fire_behavior op, shared by the CPU loop (csrc/cpu) and the CUDA
+// kernel (csrc/cuda). Raw pointers only: no torch here, so device code can include it.
+#pragma once
+
+#include "common.h"
+#include "fire_behavior.h"
+
+namespace qagent {
+
+// Terrain and canopy channels of the terrain tensor [E, kNumTerrainChannels, N].
+enum TerrainChannel : int {
+    kTerrainSlope = 0,              // rise/run
+    kTerrainAspect = 1,             // degrees clockwise from north (downslope)
+    kTerrainCanopyCover = 2,        // fraction
+    kTerrainCanopyHeight = 3,       // m
+    kTerrainCanopyBaseHeight = 4,   // m
+    kTerrainCanopyBulkDensity = 5,  // kg/m^3
+    kNumTerrainChannels = 6,
+};
+
+// Weather channels of the weather tensor [B, kNumWeatherChannels, K], K = 1 (uniform) or N.
+enum WeatherChannel : int {
+    kWeatherWindSpeed10m = 0,       // km/h
+    kWeatherUpwindDirection = 1,    // degrees clockwise from north
+    kWeatherMoistureDead1hr = 2,    // fractions of ovendry weight from here on
+    kWeatherMoistureDead10hr = 3,
+    kWeatherMoistureDead100hr = 4,
+    kWeatherMoistureLiveHerbaceous = 5,
+    kWeatherMoistureLiveWoody = 6,
+    kWeatherFoliarMoisture = 7,
+    kNumWeatherChannels = 8,
+};
+
+struct FireBehaviorArgs {
+    const float* terrain;             // [E, 6, N]
+    const int32_t* fuel_model;        // [E, N]
+    const float* weather;             // [B, 8, K]
+    const int64_t* landscape_index;   // [B]
+    int64_t num_cells;                // N
+    int64_t weather_cells;            // K: 1 or N
+    BehaviorOptions options;
+    bool has_azimuth;
+    float azimuth_deg;
+    uint8_t* fire_type;               // [B, N] outputs
+    float* spread_rate_m_per_min;
+    float* spread_direction_deg;
+    float* fireline_intensity_kw_per_m;
+    float* flame_length_m;
+    float* length_to_breadth;
+};
+
+QAGENT_HD CellFuelTerrain load_cell_fuel_terrain(const float* terrain, const int32_t* fuel_model, int64_t num_cells,
+                                                 int64_t landscape, int64_t cell) {
+    const float* t = terrain + landscape * kNumTerrainChannels * num_cells + cell;
+    CellFuelTerrain c;
+    c.fuel_model_code = fuel_model[landscape * num_cells + cell];
+    c.slope_rise_per_run = t[kTerrainSlope * num_cells];
+    c.aspect_deg = t[kTerrainAspect * num_cells];
+    c.canopy_cover_fraction = t[kTerrainCanopyCover * num_cells];
+    c.canopy_height_m = t[kTerrainCanopyHeight * num_cells];
+    c.canopy_base_height_m = t[kTerrainCanopyBaseHeight * num_cells];
+    c.canopy_bulk_density_kg_per_m3 = t[kTerrainCanopyBulkDensity * num_cells];
+    return c;
+}
+
+QAGENT_HD CellWeather load_cell_weather(const float* weather, int64_t weather_cells, int64_t row, int64_t cell) {
+    int64_t k = weather_cells == 1 ? 0 : cell;
+    const float* w = weather + row * kNumWeatherChannels * weather_cells + k;
+    CellWeather out;
+    out.wind_speed_10m_km_per_h = w[kWeatherWindSpeed10m * weather_cells];
+    out.upwind_direction_deg = w[kWeatherUpwindDirection * weather_cells];
+    out.fuel_moisture.dead_1hr = w[kWeatherMoistureDead1hr * weather_cells];
+    out.fuel_moisture.dead_10hr = w[kWeatherMoistureDead10hr * weather_cells];
+    out.fuel_moisture.dead_100hr = w[kWeatherMoistureDead100hr * weather_cells];
+    out.fuel_moisture.live_herbaceous = w[kWeatherMoistureLiveHerbaceous * weather_cells];
+    out.fuel_moisture.live_woody = w[kWeatherMoistureLiveWoody * weather_cells];
+    out.foliar_moisture = w[kWeatherFoliarMoisture * weather_cells];
+    return out;
+}
+
+// Computes output element (row, cell) of the fire_behavior op.
+QAGENT_HD void fire_behavior_element(const FireBehaviorArgs& a, int64_t row, int64_t cell) {
+    int64_t landscape = a.landscape_index[row];
+    CellFuelTerrain c = load_cell_fuel_terrain(a.terrain, a.fuel_model, a.num_cells, landscape, cell);
+    CellWeather w = load_cell_weather(a.weather, a.weather_cells, row, cell);
+    CellFireBehavior b = cell_fire_behavior(c, w, a.options, a.has_azimuth, a.azimuth_deg);
+    int64_t o = row * a.num_cells + cell;
+    a.fire_type[o] = b.fire_type;
+    a.spread_rate_m_per_min[o] = b.spread_rate_m_per_min;
+    a.spread_direction_deg[o] = xy_to_azimuth_deg(b.spread_direction.x, b.spread_direction.y);
+    a.fireline_intensity_kw_per_m[o] = b.fireline_intensity_kw_per_m;
+    a.flame_length_m[o] = b.flame_length_m;
+    a.length_to_breadth[o] = b.length_to_breadth;
+}
+
+}  // namespace qagent

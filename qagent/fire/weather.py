@@ -1,0 +1,76 @@
+"""Weather for fire behavior: wind and fuel moistures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+import torch
+
+from qagent._validation import InputError, as_tensor, check_range
+
+# name -> (min, max, unit, hint). Upper bounds catch unit mistakes (percent for fractions).
+WEATHER_FIELDS: dict[str, tuple[float | None, float | None, str, str]] = {
+    "wind_speed_10m": (0.0, 400.0, "km/h", "the 10-m open wind speed in km/h"),
+    "upwind_direction": (None, None, "degrees", "the direction the wind comes from, clockwise from north"),
+    "fuel_moisture_dead_1hr": (0.0, 1.0, "fraction", "moistures are fractions of ovendry weight, not percent"),
+    "fuel_moisture_dead_10hr": (0.0, 1.0, "fraction", "moistures are fractions of ovendry weight, not percent"),
+    "fuel_moisture_dead_100hr": (0.0, 1.0, "fraction", "moistures are fractions of ovendry weight, not percent"),
+    "fuel_moisture_live_herbaceous": (0.0, 5.0, "fraction", "moistures are fractions of ovendry weight, not percent"),
+    "fuel_moisture_live_woody": (0.0, 5.0, "fraction", "moistures are fractions of ovendry weight, not percent"),
+    "foliar_moisture": (0.0, 5.0, "fraction", "foliar moisture is a fraction (1.0 = 100 %)"),
+}
+
+
+@dataclass(eq=False)
+class Weather:
+    """The weather a fire burns in.
+
+    - ``wind_speed_10m``: km/h, the 10-m open wind
+    - ``upwind_direction``: degrees clockwise from north the wind comes from
+    - ``fuel_moisture_dead_1hr``, ``_10hr``, ``_100hr``, ``fuel_moisture_live_herbaceous``,
+      ``fuel_moisture_live_woody``: fractions of ovendry weight
+    - ``foliar_moisture``: fraction of ovendry weight (1.0 = 100 %)
+
+    Each field is a scalar or an [H, W] grid (gridded wind or moisture). Negative or
+    non-finite values raise ``InputError`` naming the field and value.
+    """
+
+    wind_speed_10m: Any
+    upwind_direction: Any
+    fuel_moisture_dead_1hr: Any
+    fuel_moisture_dead_10hr: Any
+    fuel_moisture_dead_100hr: Any
+    fuel_moisture_live_herbaceous: Any
+    fuel_moisture_live_woody: Any
+    foliar_moisture: Any
+
+    def __post_init__(self):
+        for name, (lo, hi, unit, hint) in WEATHER_FIELDS.items():
+            t = as_tensor(name, getattr(self, name), dtype=torch.float32)
+            if t.dim() not in (0, 2):
+                raise InputError(f"{name}: must be a scalar or an [H, W] grid, got shape {tuple(t.shape)}")
+            check_range(name, t, lo, hi, unit, hint)
+            object.__setattr__(self, name, t)
+        shapes = {tuple(getattr(self, n).shape) for n in WEATHER_FIELDS} - {()}
+        if len(shapes) > 1:
+            raise InputError(f"weather grids have different shapes: {sorted(shapes)}")
+
+    @property
+    def grid_shape(self) -> tuple[int, int] | None:
+        """(H, W) if any field is gridded, else None."""
+        for n in WEATHER_FIELDS:
+            s = tuple(getattr(self, n).shape)
+            if s:
+                return s
+        return None
+
+    def as_op_tensor(self, shape: tuple[int, int], device) -> torch.Tensor:
+        """[8, K] float32 in the channel order of the compiled ops; K = 1 if every field is a
+        scalar, else H*W."""
+        grid = self.grid_shape
+        if grid is not None and grid != tuple(shape):
+            raise InputError(f"weather: grid shape {grid} does not match the landscape's {tuple(shape)}")
+        k = 1 if grid is None else shape[0] * shape[1]
+        cols = [getattr(self, f.name).to(device).reshape(-1).expand(k) for f in fields(self)]
+        return torch.stack(cols).contiguous()
