@@ -22,12 +22,14 @@ inline void check_tensor(const at::Tensor& t, const char* name, at::ScalarType d
 
 using FireBehaviorOutputs = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
 
-// Checks the fire_behavior arguments, allocates the outputs and packs raw pointers.
+// Checks the fire_behavior / spread_params arguments, allocates the outputs (the six
+// behavior tensors, or the one spread_params tensor when spread_params is not null) and
+// packs raw pointers. Inputs must be contiguous.
 inline FireBehaviorArgs prepare_fire_behavior(const at::Tensor& terrain, const at::Tensor& fuel_model,
                                               const at::Tensor& weather, const at::Tensor& landscape_index,
                                               double azimuth_deg, int64_t length_to_breadth_model,
                                               bool use_wind_limit, double crown_max_length_to_breadth,
-                                              FireBehaviorOutputs* outputs) {
+                                              FireBehaviorOutputs* outputs, at::Tensor* spread_params = nullptr) {
     const at::Device device = terrain.device();
     check_tensor(terrain, "terrain", at::kFloat, 3, device);
     check_tensor(fuel_model, "fuel_model", at::kInt, 2, device);
@@ -57,12 +59,23 @@ inline FireBehaviorArgs prepare_fire_behavior(const at::Tensor& terrain, const a
                     "qagent: landscape_index values must lie in [0, ", num_landscapes, ")");
     }
 
-    auto float_opts = terrain.options().dtype(at::kFloat);
-    *outputs = FireBehaviorOutputs(at::empty({rows, num_cells}, terrain.options().dtype(at::kByte)),
-                                   at::empty({rows, num_cells}, float_opts), at::empty({rows, num_cells}, float_opts),
-                                   at::empty({rows, num_cells}, float_opts), at::empty({rows, num_cells}, float_opts),
-                                   at::empty({rows, num_cells}, float_opts));
-    FireBehaviorArgs a;
+    FireBehaviorArgs a{};
+    if (spread_params != nullptr) {
+        *spread_params = at::empty({rows, kNumSpreadParams, num_cells}, terrain.options());
+        a.spread_params = spread_params->data_ptr<float>();
+    } else {
+        auto float_opts = terrain.options().dtype(at::kFloat);
+        *outputs = FireBehaviorOutputs(at::empty({rows, num_cells}, terrain.options().dtype(at::kByte)),
+                                       at::empty({rows, num_cells}, float_opts), at::empty({rows, num_cells}, float_opts),
+                                       at::empty({rows, num_cells}, float_opts), at::empty({rows, num_cells}, float_opts),
+                                       at::empty({rows, num_cells}, float_opts));
+        a.fire_type = std::get<0>(*outputs).data_ptr<uint8_t>();
+        a.spread_rate_m_per_min = std::get<1>(*outputs).data_ptr<float>();
+        a.spread_direction_deg = std::get<2>(*outputs).data_ptr<float>();
+        a.fireline_intensity_kw_per_m = std::get<3>(*outputs).data_ptr<float>();
+        a.flame_length_m = std::get<4>(*outputs).data_ptr<float>();
+        a.length_to_breadth = std::get<5>(*outputs).data_ptr<float>();
+    }
     a.terrain = terrain.data_ptr<float>();
     a.fuel_model = fuel_model.data_ptr<int32_t>();
     a.weather = weather.data_ptr<float>();
@@ -74,13 +87,82 @@ inline FireBehaviorArgs prepare_fire_behavior(const at::Tensor& terrain, const a
     a.options.crown_max_length_to_breadth = static_cast<float>(crown_max_length_to_breadth);
     a.has_azimuth = !std::isnan(azimuth_deg);
     a.azimuth_deg = a.has_azimuth ? static_cast<float>(azimuth_deg) : 0.0f;
-    a.fire_type = std::get<0>(*outputs).data_ptr<uint8_t>();
-    a.spread_rate_m_per_min = std::get<1>(*outputs).data_ptr<float>();
-    a.spread_direction_deg = std::get<2>(*outputs).data_ptr<float>();
-    a.fireline_intensity_kw_per_m = std::get<3>(*outputs).data_ptr<float>();
-    a.flame_length_m = std::get<4>(*outputs).data_ptr<float>();
-    a.length_to_breadth = std::get<5>(*outputs).data_ptr<float>();
     return a;
+}
+
+}  // namespace qagent
+
+#include "qagent/spread.h"
+
+namespace qagent {
+
+using SpreadOutputs = std::tuple<at::Tensor, at::Tensor, at::Tensor>;
+
+// Checks the spread arguments (all indices in range: the kernels trust them), allocates the
+// outputs and packs raw pointers. Tensors must already be contiguous.
+inline SpreadBatch prepare_spread(const at::Tensor& params, const at::Tensor& blocked, const at::Tensor& ignition,
+                                  const at::Tensor& param_index, const at::Tensor& layout_index,
+                                  const at::Tensor& count_index, const at::Tensor& duration_min, int64_t num_count_rows,
+                                  double cell_size_m, int64_t stencil_size, bool return_arrival, SpreadOutputs* outputs) {
+    const at::Device device = params.device();
+    check_tensor(params, "spread_params", at::kFloat, 4, device);
+    check_tensor(blocked, "blocked", at::kByte, 3, device);
+    check_tensor(ignition, "ignition", at::kLong, 1, device);
+    check_tensor(param_index, "param_index", at::kLong, 1, device);
+    check_tensor(layout_index, "layout_index", at::kLong, 1, device);
+    check_tensor(count_index, "count_index", at::kLong, 1, device);
+    check_tensor(duration_min, "duration_min", at::kFloat, 1, device);
+    TORCH_CHECK(params.size(1) == kNumSpreadParams, "qagent: spread_params must be [P, ", int(kNumSpreadParams),
+                ", H, W], got ", params.sizes());
+    const int64_t height = params.size(2), width = params.size(3), n = ignition.size(0);
+    TORCH_CHECK(height >= 1 && width >= 1, "qagent: the grid must have at least one cell, got ", height, "x", width);
+    TORCH_CHECK(height * width < (int64_t(1) << 31), "qagent: grids are limited to 2^31 cells");
+    TORCH_CHECK(blocked.size(1) == height && blocked.size(2) == width, "qagent: blocked must be [L, ", height, ", ",
+                width, "], got ", blocked.sizes());
+    for (const at::Tensor* t : {&param_index, &layout_index, &count_index, &duration_min}) {
+        TORCH_CHECK(t->size(0) == n, "qagent: every per-simulation tensor needs n = ", n, " entries, got ", t->size(0));
+    }
+    TORCH_CHECK(num_count_rows >= 0, "qagent: num_count_rows must be >= 0");
+    TORCH_CHECK(stencil_size == 16 || stencil_size == kMaxStencilSize, "qagent: stencil_size must be 16 or 32, got ",
+                stencil_size);
+    TORCH_CHECK(std::isfinite(cell_size_m) && cell_size_m > 0.0, "qagent: cell_size_m must be positive, got ",
+                cell_size_m);
+    auto check_range = [&](const at::Tensor& t, const char* name, int64_t lo, int64_t hi) {
+        if (n == 0) return;
+        auto [mn, mx] = at::aminmax(t);
+        int64_t a = mn.item<int64_t>(), b = mx.item<int64_t>();
+        TORCH_CHECK(a >= lo && b < hi, "qagent: ", name, " values must lie in [", lo, ", ", hi, "), got [", a, ", ",
+                    b, "]");
+    };
+    check_range(ignition, "ignition", 0, height * width);
+    check_range(param_index, "param_index", 0, params.size(0));
+    check_range(layout_index, "layout_index", -1, blocked.size(0));
+    check_range(count_index, "count_index", 0, num_count_rows);
+    if (n > 0) {
+        TORCH_CHECK(at::isfinite(duration_min).all().item<bool>() && (duration_min >= 0).all().item<bool>(),
+                    "qagent: duration_min must be finite and >= 0");
+    }
+
+    auto opts = params.options();
+    *outputs = SpreadOutputs(at::zeros({n}, opts.dtype(at::kInt)), at::zeros({num_count_rows, height, width}, opts.dtype(at::kInt)),
+                             at::empty({return_arrival ? n : 0, height, width}, opts));
+    SpreadBatch b;
+    b.params = params.data_ptr<float>();
+    b.blocked = blocked.size(0) > 0 ? blocked.data_ptr<uint8_t>() : nullptr;
+    b.ignition = ignition.data_ptr<int64_t>();
+    b.param_index = param_index.data_ptr<int64_t>();
+    b.layout_index = layout_index.data_ptr<int64_t>();
+    b.count_index = count_index.data_ptr<int64_t>();
+    b.duration_min = duration_min.data_ptr<float>();
+    b.num_sims = n;
+    b.height = static_cast<int>(height);
+    b.width = static_cast<int>(width);
+    b.cell_size_m = static_cast<float>(cell_size_m);
+    b.stencil_size = static_cast<int>(stencil_size);
+    b.burned_cells = std::get<0>(*outputs).data_ptr<int32_t>();
+    b.burn_count = std::get<1>(*outputs).data_ptr<int32_t>();
+    b.arrival_min = return_arrival ? std::get<2>(*outputs).data_ptr<float>() : nullptr;
+    return b;
 }
 
 }  // namespace qagent

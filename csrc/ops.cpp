@@ -27,6 +27,27 @@ TORCH_LIBRARY(qagent, m) {
         "fire_behavior(Tensor terrain, Tensor fuel_model, Tensor weather, Tensor landscape_index, "
         "float azimuth_deg, int length_to_breadth_model, bool use_wind_limit, "
         "float crown_max_length_to_breadth) -> (Tensor, Tensor, Tensor, Tensor, Tensor, Tensor)");
+
+    // The spread kernel's per-cell parameters (csrc/qagent/spread.h) from the head fire of
+    // fire_behavior's inputs: [B, 6, N] float32 (1 / (R (1 - e)), e u, dz/dx, dz/dy).
+    m.def(
+        "spread_params(Tensor terrain, Tensor fuel_model, Tensor weather, Tensor landscape_index, "
+        "int length_to_breadth_model, bool use_wind_limit, float crown_max_length_to_breadth) -> Tensor");
+
+    // Minimum-travel-time fire spread of n simulations (csrc/qagent/spread.h).
+    //   spread_params [P, 6, H, W] float32: per landscape-and-weather cell parameters
+    //   blocked [L, H, W] uint8: fuel-break layouts (1 = closed); L may be 0
+    //   ignition, param_index, layout_index (-1: no breaks), count_index [n] int64;
+    //   duration_min [n] float32; stencil_size 16 or 32 directions
+    //   algorithm: 0 auto (CPU Dijkstra, CUDA relaxation), 1 Dijkstra (CPU), 2 relaxation,
+    //     3 Dijkstra without the CPU cell cache
+    // Returns burned_cells [n] int32, burn_count [num_count_rows, H, W] int32 (simulations
+    // summed by count_index), arrival_time_min [n, H, W] float32 (+inf where unburned) when
+    // return_arrival, else [0, H, W].
+    m.def(
+        "spread(Tensor spread_params, Tensor blocked, Tensor ignition, Tensor param_index, Tensor layout_index, "
+        "Tensor count_index, Tensor duration_min, int num_count_rows, float cell_size_m, int stencil_size, "
+        "bool return_arrival, int algorithm) -> (Tensor, Tensor, Tensor)");
 }
 
 namespace {

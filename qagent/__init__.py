@@ -11,5 +11,8 @@ from qagent import _ext
 _ext.load()  # raises a clear ImportError when the compiled extension is missing or stale
 
 from qagent import _ops  # noqa: E402,F401  (fake kernels for torch.compile)
+from qagent._validation import InputError  # noqa: E402
+
+__all__ = ["InputError", "__version__"]
 
 __version__ = "0.1.0"

@@ -52,16 +52,17 @@ def _where(mask) -> tuple[int, ...]:
     return tuple(int(i) for i in idx[0]) if len(idx) else ()
 
 
-def _value_at(values, pos):
+def _value_at(values, pos) -> str:
     v = values.detach().cpu().numpy() if isinstance(values, torch.Tensor) else np.asarray(values)
-    return v[pos].item() if pos else v.item()
+    x = v[pos].item() if pos else v.item()
+    return format(x, ".6g") if isinstance(x, float) else repr(x)
 
 
 def _raise_first(name: str, mask, values, what: str):
     pos = _where(mask)
     count = int(np.asarray(mask.detach().cpu().numpy() if isinstance(mask, torch.Tensor) else mask).sum())
     at = f" at (row, col) {pos}" if len(pos) == 2 else (f" at index {pos}" if pos else "")
-    raise InputError(f"{name}: value {_value_at(values, pos)!r}{at} {what} ({count} such value{'s' if count != 1 else ''})")
+    raise InputError(f"{name}: value {_value_at(values, pos)}{at} {what} ({count} such value{'s' if count != 1 else ''})")
 
 
 def check_finite(name: str, t: torch.Tensor) -> None:
@@ -72,16 +73,18 @@ def check_finite(name: str, t: torch.Tensor) -> None:
 
 
 def check_range(name: str, t: torch.Tensor, lo: float | None, hi: float | None, unit: str = "", hint: str = "") -> None:
-    """Values must lie in [lo, hi]."""
+    """Values must lie in [lo, hi]; ``hint`` (e.g. a likely unit mistake) is added to errors
+    about values above ``hi``."""
     check_finite(name, t)
-    bad = torch.zeros_like(t, dtype=torch.bool)
+    rng = f"[{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}]{(' ' + unit) if unit else ''}"
     if lo is not None:
-        bad |= t < lo
+        low = t < lo
+        if bool(low.any()):
+            _raise_first(name, low, t, f"is outside {rng}")
     if hi is not None:
-        bad |= t > hi
-    if bool(bad.any()):
-        rng = f"[{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}]"
-        _raise_first(name, bad, t, f"is outside {rng}{(' ' + unit) if unit else ''}{('; ' + hint) if hint else ''}")
+        high = t > hi
+        if bool(high.any()):
+            _raise_first(name, high, t, f"is outside {rng}{('; ' + hint) if hint else ''}")
 
 
 def check_grid_shape(name: str, t: torch.Tensor, shape: tuple[int, int] | None) -> None:

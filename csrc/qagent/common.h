@@ -21,6 +21,8 @@ constexpr float kInf = INFINITY;
 QAGENT_HD float deg_to_rad(float degrees) { return degrees * (kPi / 180.0f); }
 QAGENT_HD float rad_to_deg(float radians) { return radians * (180.0f / kPi); }
 QAGENT_HD float clampf(float x, float lo, float hi) { return fminf(fmaxf(x, lo), hi); }
+QAGENT_HD int imin(int a, int b) { return a < b ? a : b; }
+QAGENT_HD int imax(int a, int b) { return a > b ? a : b; }
 
 // A vector in a local east-north-up frame: x east, y north, z up (all horizontal grids in
 // this project are stored north-up: row 0 is the north edge, rows grow southward).

@@ -96,17 +96,18 @@ QAGENT_HD SurfaceFireHead surface_fire_head(const SurfaceFireBase& base, float m
     return out;
 }
 
-// Fire behavior of one cell. With has_azimuth false the result is the head fire (the
+// Fire behavior of one cell, given its fuel model and the no-wind, no-slope surface fire of
+// that fuel model in this weather (rothermel_no_wind_no_slope; callers with uniform weather
+// compute it once per fuel model). With has_azimuth false the result is the head fire (the
 // direction of maximum spread); otherwise the fire front whose normal points toward
 // azimuth_deg (horizontal, clockwise from north), with crown fire initiation judged on the
 // surface intensity in that direction.
-QAGENT_HD CellFireBehavior cell_fire_behavior(const CellFuelTerrain& cell, const CellWeather& weather,
-                                              const BehaviorOptions& opt, bool has_azimuth, float azimuth_deg) {
+QAGENT_HD CellFireBehavior cell_fire_behavior_given_base(const CellFuelTerrain& cell, const CellWeather& weather,
+                                                         const FuelModelSpec& fm, const SurfaceFireBase& base,
+                                                         const BehaviorOptions& opt, bool has_azimuth,
+                                                         float azimuth_deg) {
     float dz_dx, dz_dy;
     elevation_gradient(cell.slope_rise_per_run, cell.aspect_deg, &dz_dx, &dz_dy);
-    FuelModelSpec fm;
-    lookup_fuel_model(cell.fuel_model_code, &fm);
-
     CellFireBehavior out;
     out.length_to_breadth = 1.0f;
     out.eccentricity = 0.0f;
@@ -129,7 +130,6 @@ QAGENT_HD CellFireBehavior cell_fire_behavior(const CellFuelTerrain& cell, const
 
     // Surface fire: the midflame wind from the 10-m wind, via the 20-ft wind and the wind
     // adjustment factor.
-    SurfaceFireBase base = rothermel_no_wind_no_slope(fm, weather.fuel_moisture);
     float wind_20ft_m_per_min = units::km_per_h_to_m_per_min(units::wind_10m_to_20ft(weather.wind_speed_10m_km_per_h));
     float waf = wind_adjustment_factor(fm.fuel_bed_depth_ft, units::m_to_ft(cell.canopy_height_m), cell.canopy_cover_fraction);
     float downwind_deg = weather.upwind_direction_deg + 180.0f;
@@ -197,6 +197,16 @@ QAGENT_HD CellFireBehavior cell_fire_behavior(const CellFuelTerrain& cell, const
     }
     out.flame_length_m = byram_flame_length_m(out.fireline_intensity_kw_per_m);
     return out;
+}
+
+// Fire behavior of one cell (see cell_fire_behavior_given_base).
+QAGENT_HD CellFireBehavior cell_fire_behavior(const CellFuelTerrain& cell, const CellWeather& weather,
+                                              const BehaviorOptions& opt, bool has_azimuth, float azimuth_deg) {
+    FuelModelSpec fm;
+    lookup_fuel_model(cell.fuel_model_code, &fm);
+    SurfaceFireBase base{};
+    if (fm.burnable) base = rothermel_no_wind_no_slope(fm, weather.fuel_moisture);
+    return cell_fire_behavior_given_base(cell, weather, fm, base, opt, has_azimuth, azimuth_deg);
 }
 
 }  // namespace qagent

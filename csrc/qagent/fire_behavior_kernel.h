@@ -4,6 +4,7 @@
 
 #include "common.h"
 #include "fire_behavior.h"
+#include "spread.h"
 
 namespace qagent {
 
@@ -41,12 +42,13 @@ struct FireBehaviorArgs {
     BehaviorOptions options;
     bool has_azimuth;
     float azimuth_deg;
-    uint8_t* fire_type;               // [B, N] outputs
+    uint8_t* fire_type;               // [B, N] outputs of fire_behavior (null for spread_params)
     float* spread_rate_m_per_min;
     float* spread_direction_deg;
     float* fireline_intensity_kw_per_m;
     float* flame_length_m;
     float* length_to_breadth;
+    float* spread_params;             // [B, kNumSpreadParams, N] output of spread_params (or null)
 };
 
 QAGENT_HD CellFuelTerrain load_cell_fuel_terrain(const float* terrain, const int32_t* fuel_model, int64_t num_cells,
@@ -78,12 +80,40 @@ QAGENT_HD CellWeather load_cell_weather(const float* weather, int64_t weather_ce
     return out;
 }
 
-// Computes output element (row, cell) of the fire_behavior op.
-QAGENT_HD void fire_behavior_element(const FireBehaviorArgs& a, int64_t row, int64_t cell) {
+// The spread kernel's description of a cell's fire ellipse (spread.h): 1 / (R (1 - e)), e u,
+// and the elevation gradient. Cells where fire does not spread get 1 / (R (1 - e)) = +inf.
+QAGENT_HD void pack_spread_params(const CellFireBehavior& b, const CellFuelTerrain& c, float* out, int64_t stride) {
+    float dz_dx, dz_dy;
+    elevation_gradient(c.slope_rise_per_run, c.aspect_deg, &dz_dx, &dz_dy);
+    const float e = b.eccentricity;
+    out[kParamInvBackRate * stride] = b.spread_rate_m_per_min > 0.0f ? 1.0f / (b.spread_rate_m_per_min * (1.0f - e)) : kInf;
+    out[kParamEccUEast * stride] = e * b.spread_direction.x;
+    out[kParamEccUNorth * stride] = e * b.spread_direction.y;
+    out[kParamEccUUp * stride] = e * b.spread_direction.z;
+    out[kParamGradEast * stride] = dz_dx;
+    out[kParamGradNorth * stride] = dz_dy;
+}
+
+// Computes output element (row, cell) of the fire_behavior or spread_params op. With uniform
+// weather rows a caller may pass the no-wind, no-slope surface fire of the cell's fuel model
+// in this row's weather (base, else null); the result is the same to the bit.
+QAGENT_HD void fire_behavior_element(const FireBehaviorArgs& a, int64_t row, int64_t cell,
+                                     const SurfaceFireBase* base = nullptr) {
     int64_t landscape = a.landscape_index[row];
     CellFuelTerrain c = load_cell_fuel_terrain(a.terrain, a.fuel_model, a.num_cells, landscape, cell);
     CellWeather w = load_cell_weather(a.weather, a.weather_cells, row, cell);
-    CellFireBehavior b = cell_fire_behavior(c, w, a.options, a.has_azimuth, a.azimuth_deg);
+    CellFireBehavior b;
+    if (base != nullptr) {
+        FuelModelSpec fm;
+        lookup_fuel_model(c.fuel_model_code, &fm);
+        b = cell_fire_behavior_given_base(c, w, fm, *base, a.options, a.has_azimuth, a.azimuth_deg);
+    } else {
+        b = cell_fire_behavior(c, w, a.options, a.has_azimuth, a.azimuth_deg);
+    }
+    if (a.spread_params != nullptr) {
+        pack_spread_params(b, c, a.spread_params + row * kNumSpreadParams * a.num_cells + cell, a.num_cells);
+        return;
+    }
     int64_t o = row * a.num_cells + cell;
     a.fire_type[o] = b.fire_type;
     a.spread_rate_m_per_min[o] = b.spread_rate_m_per_min;

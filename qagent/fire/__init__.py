@@ -1,6 +1,10 @@
 """Fire behavior and fire spread on landscapes, as compiled torch ops."""
 
 from qagent.fire.behavior import FIRE_TYPE_NAMES, FireBehavior, behavior
-from qagent.fire.weather import WEATHER_FIELDS, Weather
+from qagent.fire.spread import SpreadResult, burn_probability, sample_ignitions, simulate
+from qagent.fire.weather import WEATHER_FIELDS, Weather, WeatherSamples
 
-__all__ = ["Weather", "WEATHER_FIELDS", "FireBehavior", "behavior", "FIRE_TYPE_NAMES"]
+__all__ = [
+    "Weather", "WeatherSamples", "WEATHER_FIELDS", "FireBehavior", "behavior", "FIRE_TYPE_NAMES",
+    "simulate", "burn_probability", "sample_ignitions", "SpreadResult",
+]

@@ -74,3 +74,57 @@ class Weather:
         k = 1 if grid is None else shape[0] * shape[1]
         cols = [getattr(self, f.name).to(device).reshape(-1).expand(k) for f in fields(self)]
         return torch.stack(cols).contiguous()
+
+
+@dataclass(eq=False)
+class WeatherSamples:
+    """A batch of weather scenarios, one per simulation: each field is an array of the batch
+    shape, [S] (one landscape) or [E, S] (E landscapes), uniform over the grid. Same fields,
+    units and checks as :class:`Weather`. Cheap to build and to pass to ``simulate`` for
+    thousands of simulations, like FSim's weather streams."""
+
+    wind_speed_10m: Any
+    upwind_direction: Any
+    fuel_moisture_dead_1hr: Any
+    fuel_moisture_dead_10hr: Any
+    fuel_moisture_dead_100hr: Any
+    fuel_moisture_live_herbaceous: Any
+    fuel_moisture_live_woody: Any
+    foliar_moisture: Any
+
+    def __post_init__(self):
+        shape = None
+        for name, (lo, hi, unit, hint) in WEATHER_FIELDS.items():
+            t = as_tensor(name, getattr(self, name), dtype=torch.float32)
+            if t.dim() not in (1, 2):
+                raise InputError(f"{name}: weather samples are [S] or [E, S] arrays, got shape {tuple(t.shape)}")
+            if shape is not None and tuple(t.shape) != shape:
+                raise InputError(f"{name}: shape {tuple(t.shape)} differs from the other fields' {shape}")
+            shape = tuple(t.shape)
+            check_range(name, t, lo, hi, unit, hint)
+            object.__setattr__(self, name, t)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.wind_speed_10m.shape)
+
+    def as_op_tensor(self, device) -> torch.Tensor:
+        """[prod(shape), 8, 1] float32 in the channel order of the compiled ops."""
+        cols = [getattr(self, f.name).to(device).reshape(-1) for f in fields(self)]
+        return torch.stack(cols, dim=1).unsqueeze(-1).contiguous()
+
+    @classmethod
+    def from_weathers(cls, weathers) -> "WeatherSamples":
+        """Stack scalar :class:`Weather` objects ([S] list, or [E][S] nested lists)."""
+        if not weathers:
+            raise InputError("weather: empty list of scenarios")
+        nested = isinstance(weathers[0], (list, tuple))
+        rows = weathers if nested else [weathers]
+        values = {}
+        for f in fields(Weather):
+            try:
+                values[f.name] = [[float(getattr(w, f.name)) for w in row] for row in rows]
+            except (TypeError, ValueError, RuntimeError):
+                raise InputError("weather: only scalar (not gridded) Weather objects can be stacked") from None
+        out = {k: torch.tensor(v) for k, v in values.items()}
+        return cls(**{k: (v if nested else v[0]) for k, v in out.items()})

@@ -1,0 +1,514 @@
+"""Procedural synthetic landscapes: the built-in default for training.
+
+``synthetic(height, width, seed)`` builds a complete :class:`~qagent.landscape.Landscape`
+(terrain, Scott & Burgan fuel models, canopy) from a seed alone, deterministically. Each
+seed first draws a *regime* (relief, roughness, fuel-group mixture, patch scale, amounts of
+water, rock, roads and agriculture) and then the maps, so seeds differ in kind, not only in
+detail: flat grass prairies cut by roads, rugged timbered mountains with bare ridges, shrub
+hills with lakes, closed hardwood litter that barely burns. The regime depends on the seed
+alone, so one seed's landscapes at different sizes are alike in character.
+
+Method
+------
+1. **Gaussian random fields by spectral synthesis** (Saupe 1988, "Algorithms for random
+   fractals", in Peitgen & Saupe, *The Science of Fractal Images*, ch. 2.4): complex white
+   noise in the Fourier domain times an amplitude spectrum, inverse FFT; the real and
+   imaginary parts are two independent fields with that spectrum. The spectrum is a power
+   law with a low-frequency roll-off, P(k) ~ (k^2 + k0^2)^(-beta/2) (a Matern spectrum):
+   fractional Brownian surfaces (beta = 2 H + 2, H the Hurst exponent; Voss 1985, in the
+   same book, ch. 1) below the correlation length, stationary beyond it. Fields are
+   synthesised on a grid a quarter larger than the landscape and cropped, so the FFT's
+   periodicity does not show at the edges.
+2. **Terrain**: elevation is such a field, smoothed below a hillslope scale (where real
+   topography's spectrum rolls off: Perron, Kirchner & Dietrich 2008, J. Geophys. Res.
+   113:F04003), shaped by f(z) = (exp(g z) - 1) / g (flat valley floors and sharp peaks for
+   g > 0) and scaled so that its expected mean slope (computed exactly from the spectrum and
+   the Horn operator's transfer function) equals the regime's: 1 % (plains) to 60 %
+   (mountains); on 50 x 50 tiles of 30 m cells the relief is 15-450 m for 80 % of seeds
+   (median about 100 m, extremes 7 m and 1 km).
+   Slope (rise/run) and aspect (degrees clockwise from north of the downslope direction; 0
+   where flat) are derived from the elevation with Horn's (1981) 3x3 finite differences, the
+   method of ArcGIS and of LANDFIRE's slope and aspect layers (Horn, B.K.P. 1981, "Hill
+   shading and the reflectance map", Proc. IEEE 69(1):14-47; Burrough & McDonnell 1998,
+   *Principles of GIS*, ch. 8). Edges use one-sided differences.
+3. **Fuels**: a patch field (the regime's patch scale) plus a terrain moisture index
+   (northness, Amatulli et al. 2018, Sci. Data 5:180040; and valley/ridge position, the
+   topographic position index of Weiss 2001, "Topographic position and landforms analysis",
+   ESRI User Conference) is ranked, and the ranks are cut by the regime's group fractions
+   along the open-to-closed gradient GR < GS < SH < TU < TL: grass on dry south slopes,
+   timber on north slopes, and (per seed) either moist valley forests or valley meadows.
+   Within each group a finer field picks among the one to three models of the seed's
+   palette. Slash-blowdown (SB) replaces the sparsest part of the timber when drawn.
+4. **Canopy** follows the fuel model: none for grass, shrub and slash; for timber, canopy
+   cover and bulk density rise together with stand density, canopy base height with canopy
+   height, within per-model ranges (see ``_CANOPY``).
+5. **Non-burnable features**: open water (98) in the lowest topographic positions, bare
+   rock (99) on the highest, steepest ridges, agriculture (93) as patches on gentle ground,
+   roads (91, NB1 developed, as LANDFIRE maps them) as 1-cell-wide 4-connected polylines
+   (so that no fire crosses them diagonally) traced by persistent random walks: through
+   roads from side to side and spurs branching off them. Each is absent on many seeds.
+
+All random numbers come from ``numpy.random.Generator(PCG64(seed))``: the same seed and size
+give bit-identical arrays on a given platform.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from qagent._validation import InputError
+from qagent.landscape.core import Landscape
+
+# Fuel groups along the open-to-closed gradient, with their Scott & Burgan (2005) codes.
+_GROUP_CODES: dict[str, tuple[int, ...]] = {
+    "GR": tuple(range(101, 110)),
+    "GS": tuple(range(121, 125)),
+    "SH": tuple(range(141, 150)),
+    "TU": tuple(range(161, 166)),
+    "TL": tuple(range(181, 190)),
+}
+_SLASH_CODES = tuple(range(201, 205))
+_TIMBER_GROUP = list(_GROUP_CODES).index("TU")  # group indices from here on are timber (TU, TL)
+
+NB_URBAN, NB_AGRICULTURE, NB_WATER, NB_BARE = 91, 93, 98, 99
+
+# Canopy ranges of the timber models: (cover lo, hi [fraction], height lo, hi [m],
+# base height lo, hi [m], bulk density lo, hi [kg/m3]). Grass, grass-shrub, shrub and slash
+# models carry no canopy. The ranges follow the stand types Scott & Burgan (2005,
+# RMRS-GTR-153) describe for each model (e.g. TL2, TL6, TL9 broadleaf litter: tall, closed
+# hardwood canopies of low bulk density; TL8 long-needle pine: open, high-based; TU4 dwarf
+# conifer: short, low-based, dense), the canopy fuel ranges of western conifer stands of
+# Scott & Reinhardt (2001, RMRS-RP-29) and Cruz, Alexander & Wakimoto (2003, Int. J. Wildland
+# Fire 12:39-50; CBD mostly 0.05-0.3 kg/m3, CBH 0.5-8 m), and LANDFIRE's per-model
+# co-variation (Reeves et al. 2009, Int. J. Wildland Fire 18:250-267; cf. the LANDFIRE 2022
+# layers of Worcester, VT in ../shared/landfire).
+_CANOPY: dict[int, tuple[float, float, float, float, float, float, float, float]] = {
+    161: (0.30, 0.60, 8.0, 20.0, 1.0, 6.0, 0.03, 0.12),   # TU1 low load dry timber-grass-shrub
+    162: (0.50, 0.85, 12.0, 25.0, 1.0, 5.0, 0.05, 0.15),  # TU2 humid timber-shrub
+    163: (0.40, 0.75, 10.0, 25.0, 0.5, 4.0, 0.06, 0.18),  # TU3 humid timber-grass-shrub
+    164: (0.40, 0.80, 8.0, 15.0, 0.5, 3.0, 0.10, 0.25),   # TU4 dwarf conifer with understory
+    165: (0.50, 0.90, 12.0, 30.0, 0.5, 3.0, 0.10, 0.30),  # TU5 very high load dry timber-shrub
+    181: (0.50, 0.90, 15.0, 30.0, 2.0, 8.0, 0.05, 0.20),  # TL1 compact conifer litter
+    182: (0.60, 0.90, 15.0, 30.0, 3.0, 8.0, 0.03, 0.08),  # TL2 broadleaf litter
+    183: (0.50, 0.85, 15.0, 30.0, 1.0, 6.0, 0.08, 0.20),  # TL3 moderate load conifer litter
+    184: (0.40, 0.80, 15.0, 30.0, 1.0, 6.0, 0.06, 0.18),  # TL4 small downed logs
+    185: (0.50, 0.85, 18.0, 35.0, 1.0, 5.0, 0.10, 0.25),  # TL5 high load conifer litter
+    186: (0.60, 0.90, 15.0, 30.0, 3.0, 8.0, 0.03, 0.08),  # TL6 moderate load broadleaf litter
+    187: (0.40, 0.80, 20.0, 35.0, 2.0, 8.0, 0.06, 0.18),  # TL7 large downed logs
+    188: (0.30, 0.70, 15.0, 35.0, 2.0, 8.0, 0.03, 0.12),  # TL8 long-needle litter
+    189: (0.60, 0.90, 15.0, 30.0, 2.0, 8.0, 0.05, 0.12),  # TL9 very high load broadleaf litter
+}
+
+# describe(): the fuel groups by code range and the non-burnable classes by code.
+_DESCRIBE_GROUPS = {"GR": (101, 109), "GS": (121, 124), "SH": (141, 149), "TU": (161, 165),
+                    "TL": (181, 189), "SB": (201, 204), "anderson13": (1, 13)}
+_DESCRIBE_NONBURNABLE = {"urban": (91,), "snow": (92,), "agriculture": (93,), "water": (98,), "bare": (99,),
+                         "other": (94, 95, 96, 97)}
+
+# Mean slope of a Gaussian surface per unit RMS slope: the gradient's two components are
+# independent normals of equal variance, so its magnitude is Rayleigh, mean = sqrt(pi/4) * RMS.
+_MEAN_PER_RMS_SLOPE = math.sqrt(math.pi / 4.0)
+
+
+@dataclass(frozen=True)
+class _Regime:
+    """What one seed's landscapes are like (drawn before, and independently of, the size)."""
+
+    mean_slope: float             # rise/run, expected over the tile
+    hurst: float                  # roughness of the terrain (0.5 rough - 0.95 smooth)
+    terrain_corr_m: float         # the terrain's correlation length (beyond it, relief stops growing)
+    hillslope_m: float            # smoothing scale below which the terrain is smooth
+    peakedness: float             # 0: symmetric hills and valleys; > 0: flat valleys, sharp peaks
+    base_elevation_m: float       # the tile's lowest elevation
+    tpi_window_m: float           # the neighbourhood of the topographic position index
+    patch_scale_m: float          # correlation length of the fuel patches
+    patch_beta: float             # spectral exponent of the fuel patches (larger: smoother edges)
+    group_fractions: np.ndarray   # GR, GS, SH, TU, TL, of the burnable cells, summing to 1
+    palettes: tuple[tuple[np.ndarray, np.ndarray], ...]  # per group: (codes, cumulative weights)
+    terrain_coupling: float       # 0: fuels ignore terrain; 1: strongly terrain-driven
+    valley_sign: float            # +1 valleys moist (forest), -1 valleys open (meadows)
+    slash_fraction: float         # of the timber cells turned into slash-blowdown
+    slash_code: int
+    water_fraction: float
+    rock_fraction: float
+    agriculture_fraction: float
+    road_density_km_per_km2: float
+    road_turn_sd_rad: float       # heading change per road step (2 cells): straight to winding
+
+
+def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+
+
+def _sometimes(rng: np.random.Generator, probability: float, lo: float, hi: float) -> float:
+    """0 with probability 1 - p, else log-uniform in [lo, hi] (two draws either way)."""
+    present = rng.random() < probability
+    value = _log_uniform(rng, lo, hi)
+    return value if present else 0.0
+
+
+def _draw_regime(rng: np.random.Generator) -> _Regime:
+    # Relief: from plains (1 % mean slope) to steep mountains (60 %), log-uniform.
+    mean_slope = _log_uniform(rng, 0.01, 0.6)
+    hurst = float(rng.uniform(0.5, 0.95))
+    terrain_corr_m = _log_uniform(rng, 500.0, 4_000.0)
+    hillslope_m = _log_uniform(rng, 40.0, 200.0)
+    peakedness = float(rng.uniform(0.0, 0.5))
+    base_elevation_m = float(rng.uniform(0.0, 1_500.0))
+    tpi_window_m = _log_uniform(rng, 300.0, 1_500.0)
+    patch_scale_m = _log_uniform(rng, 80.0, 1_000.0)
+    patch_beta = float(rng.uniform(2.6, 4.0))
+    # Group mixture: a sparse Dirichlet, so that one or two groups often dominate.
+    group_fractions = rng.dirichlet(np.full(len(_GROUP_CODES), 0.4))
+    palettes = []
+    for codes in _GROUP_CODES.values():
+        k = int(rng.integers(1, 4))
+        chosen = np.sort(rng.choice(np.asarray(codes), size=k, replace=False))
+        palettes.append((chosen, np.cumsum(rng.dirichlet(np.ones(k)))))
+    terrain_coupling = float(rng.uniform(0.0, 1.0))
+    valley_sign = 1.0 if rng.random() < 0.6 else -1.0
+    slash_fraction = _sometimes(rng, 0.2, 0.02, 0.3)
+    slash_code = int(rng.choice(np.asarray(_SLASH_CODES)))
+    water_fraction = _sometimes(rng, 0.55, 0.003, 0.3)
+    # Bare rock mostly in rugged terrain, agriculture mostly on gentle terrain.
+    rock_fraction = _sometimes(rng, min(0.8, mean_slope / 0.4), 0.003, 0.12)
+    agriculture_fraction = _sometimes(rng, 0.5 if mean_slope < 0.1 else 0.15, 0.02, 0.5)
+    road_density = _sometimes(rng, 0.6, 0.2, 2.0)
+    road_sinuosity = _log_uniform(rng, 0.02, 0.15)
+    return _Regime(mean_slope, hurst, terrain_corr_m, hillslope_m, peakedness, base_elevation_m, tpi_window_m,
+                   patch_scale_m, patch_beta, group_fractions, tuple(palettes), terrain_coupling, valley_sign,
+                   slash_fraction, slash_code, water_fraction, rock_fraction, agriculture_fraction, road_density,
+                   road_sinuosity)
+
+
+# ---------------------------------------------------------------------------------- fields
+class _SpectralSynth:
+    """Pairs of Gaussian random fields on an [H, W] grid by spectral synthesis (Saupe 1988),
+    on a padded periodic grid that is cropped to [H, W]."""
+
+    def __init__(self, rng: np.random.Generator, height: int, width: int, cell_size_m: float):
+        self.rng, self.height, self.width, self.cell_size_m = rng, height, width, cell_size_m
+        self.padded = (_padded_length(height), _padded_length(width))
+        ky = np.fft.fftfreq(self.padded[0], d=cell_size_m)[:, None]  # cycles per m
+        kx = np.fft.fftfreq(self.padded[1], d=cell_size_m)[None, :]
+        self.k2 = ky * ky + kx * kx
+        self.omega_y = 2.0 * np.pi * ky * cell_size_m  # radians per cell
+        self.omega_x = 2.0 * np.pi * kx * cell_size_m
+
+    def amplitude(self, corr_m: float, beta: float, smoothing_m: float = 0.0) -> np.ndarray:
+        """Amplitude spectrum sqrt(P), P(k) = (k^2 + k0^2)^(-beta/2) with k in cycles/m and
+        k0 = 1 / (2 pi corr_m) (the Matern convention: angular wavenumber 1/corr_m), times a
+        Gaussian filter of standard deviation ``smoothing_m`` (transfer exp(-2 pi^2 s^2 k^2)),
+        without a mean and normalised so that each field has unit variance (sum of P = 1)."""
+        k0 = 1.0 / (2.0 * np.pi * corr_m)
+        a = (self.k2 + k0 * k0) ** (-beta / 4.0) * np.exp(-2.0 * np.pi ** 2 * smoothing_m ** 2 * self.k2)
+        a[0, 0] = 0.0
+        total = float(np.sum(a * a))
+        return a / math.sqrt(total) if total > 0.0 else a
+
+    def pair(self, amplitude: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Two independent fields with the given amplitude spectrum, cropped to [H, W]."""
+        noise = self.rng.standard_normal((2, *self.padded))
+        spectrum = (noise[0] + 1j * noise[1]) * amplitude
+        field = np.fft.ifft2(spectrum, norm="forward")[: self.height, : self.width]
+        return np.ascontiguousarray(field.real), np.ascontiguousarray(field.imag)
+
+    def horn_rms_slope(self, amplitude: np.ndarray) -> float:
+        """Expected RMS of the Horn-gradient magnitude of a unit field with this spectrum:
+        sum over k of P(k) (|Dx|^2 + |Dy|^2), with Horn's transfer function
+        Dx = i sin(wx) (1 + cos wy) / (2 dx) (and symmetrically Dy)."""
+        dx2 = (np.sin(self.omega_x) * (1.0 + np.cos(self.omega_y))) ** 2
+        dy2 = (np.sin(self.omega_y) * (1.0 + np.cos(self.omega_x))) ** 2
+        return math.sqrt(float(np.sum(amplitude * amplitude * (dx2 + dy2)))) / (2.0 * self.cell_size_m)
+
+
+def _padded_length(n: int) -> int:
+    """n plus a quarter (at least 8 cells) of margin, rounded up to a 2-3-5-smooth FFT length."""
+    m = n + max(8, n // 4)
+    while True:
+        r = m
+        for p in (2, 3, 5):
+            while r % p == 0:
+                r //= p
+        if r == 1:
+            return m
+        m += 1
+
+
+def _uniform(gaussian: np.ndarray) -> np.ndarray:
+    """Standard normal values mapped to [0, 1] by the normal CDF, Phi(x) = (1 + erf(x / sqrt 2)) / 2,
+    with erf from Abramowitz & Stegun (1964) eq. 7.1.26 (absolute error < 1.5e-7)."""
+    x = np.abs(gaussian) / math.sqrt(2.0)
+    t = 1.0 / (1.0 + 0.3275911 * x)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    erf = 1.0 - poly * np.exp(-x * x)
+    return 0.5 * (1.0 + np.copysign(erf, gaussian))
+
+
+def horn_slope_aspect(elevation_m: np.ndarray, cell_size_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Slope (rise/run) and aspect (degrees clockwise from north of the downslope direction,
+    0 where flat) of a north-up elevation grid, by Horn's (1981) 3x3 finite differences.
+
+    With the window a b c / d e f / g h i (row 0 north):
+    dz/dx_east = ((c + 2f + i) - (a + 2d + g)) / (8 dx),
+    dz/dy_north = ((a + 2b + c) - (g + 2h + i)) / (8 dx); the downslope direction is
+    -grad z, so aspect = atan2(-dz/dx_east, -dz/dy_north) clockwise from north. Edges are
+    padded by odd reflection (2 z_edge - z_inner), which makes the edge differences one-sided.
+    """
+    z = np.pad(np.asarray(elevation_m, dtype=np.float64), 1, mode="reflect", reflect_type="odd")
+    if elevation_m.shape[0] == 1:  # a single row has no north-south extent to reflect
+        z[0], z[2] = z[1], z[1]
+    if elevation_m.shape[1] == 1:
+        z[:, 0], z[:, 2] = z[:, 1], z[:, 1]
+    north, mid, south = z[:-2], z[1:-1], z[2:]
+    west_sum = north[:, :-2] + 2.0 * mid[:, :-2] + south[:, :-2]
+    east_sum = north[:, 2:] + 2.0 * mid[:, 2:] + south[:, 2:]
+    north_sum = north[:, :-2] + 2.0 * north[:, 1:-1] + north[:, 2:]
+    south_sum = south[:, :-2] + 2.0 * south[:, 1:-1] + south[:, 2:]
+    dz_east = (east_sum - west_sum) / (8.0 * cell_size_m)
+    dz_north = (north_sum - south_sum) / (8.0 * cell_size_m)
+    slope = np.hypot(dz_east, dz_north)
+    aspect = np.degrees(np.arctan2(-dz_east, -dz_north)) % 360.0
+    aspect[slope < 1e-9] = 0.0
+    return slope, aspect
+
+
+def _box_mean(values: np.ndarray, half_window: int) -> np.ndarray:
+    """Mean over the (2 h + 1)^2 window around each cell (clipped at the edges), by a
+    summed-area table."""
+    h, w = values.shape
+    sat = np.zeros((h + 1, w + 1))
+    sat[1:, 1:] = values.astype(np.float64).cumsum(0).cumsum(1)
+    r0 = np.clip(np.arange(h) - half_window, 0, h)
+    r1 = np.clip(np.arange(h) + half_window + 1, 0, h)
+    c0 = np.clip(np.arange(w) - half_window, 0, w)
+    c1 = np.clip(np.arange(w) + half_window + 1, 0, w)
+    total = sat[r1][:, c1] - sat[r0][:, c1] - sat[r1][:, c0] + sat[r0][:, c0]
+    return total / ((r1 - r0)[:, None] * (c1 - c0)[None, :])
+
+
+def _top(score: np.ndarray, fraction: float, eligible: np.ndarray | None = None) -> np.ndarray:
+    """Bool mask of the round(fraction * n) eligible cells of highest score."""
+    flat = score.ravel()
+    idx = np.flatnonzero(eligible.ravel()) if eligible is not None else np.arange(flat.size)
+    k = int(round(fraction * idx.size))
+    mask = np.zeros(flat.size, dtype=bool)
+    if k > 0:
+        mask[idx[np.argpartition(-flat[idx], k - 1)[:k]]] = True
+    return mask.reshape(score.shape)
+
+
+def _cut_by_rank(score: np.ndarray, fractions: np.ndarray) -> np.ndarray:
+    """Class index per cell: the lowest-scoring fractions[0] of the cells get 0, the next
+    fractions[1] get 1, and so on (the thresholds are order statistics, found by partition)."""
+    flat = score.ravel()
+    cuts = np.rint(np.cumsum(fractions)[:-1] * flat.size).astype(np.int64)
+    inside = cuts < flat.size
+    thresholds = np.full(cuts.size, np.inf)
+    if inside.any():
+        thresholds[inside] = np.partition(flat, np.unique(cuts[inside]))[cuts[inside]]
+    return np.searchsorted(thresholds, score, side="right")
+
+
+def _road_mask(rng: np.random.Generator, height: int, width: int, cell_size_m: float, density_km_per_km2: float,
+               turn_sd_rad: float) -> np.ndarray:
+    """1-cell-wide, 4-connected roads, about ``density_km_per_km2`` km of road per km^2.
+
+    Each road is a persistent random walk (steps of 2 cells whose heading changes by a normal
+    ``turn_sd_rad`` per step), either a through road entering from a side of the tile until it
+    leaves it, or a spur branching off an earlier road for an exponentially distributed length.
+    """
+    mask = np.zeros((height, width), dtype=bool)
+    step_cells, mean_road_cells = 2.0, 0.4 * (height + width)
+    road_cells = density_km_per_km2 * height * width * cell_size_m / 1000.0
+    max_steps = int(2 * (height + width) / step_cells) + 2
+    for _ in range(int(rng.poisson(road_cells / mean_road_cells))):
+        branch = mask.any() and rng.random() < 0.5
+        if branch:
+            on_road = np.flatnonzero(mask)
+            start = np.array(np.unravel_index(on_road[rng.integers(on_road.size)], mask.shape), dtype=np.float64)
+            heading = rng.uniform(0.0, 2.0 * np.pi)
+            n_steps = min(max_steps, 1 + int(rng.exponential(0.5 * mean_road_cells / step_cells)))
+        else:
+            side = int(rng.integers(4))  # 0 north, 1 east, 2 south, 3 west; head inward
+            start = np.array(_point_on_side(rng, side, height, width))
+            heading = np.radians(180.0 + 90.0 * side + rng.uniform(-60.0, 60.0))
+            n_steps = max_steps
+        headings = heading + np.cumsum(rng.normal(0.0, turn_sd_rad, n_steps))
+        # heading clockwise from north: a step moves -cos rows (north is row 0) and +sin columns
+        path = start + np.cumsum(step_cells * np.column_stack([-np.cos(headings), np.sin(headings)]), axis=0)
+        outside = (path[:, 0] < 0) | (path[:, 0] > height - 1) | (path[:, 1] < 0) | (path[:, 1] > width - 1)
+        path = path[: int(np.argmax(outside)) + 1] if outside.any() else path
+        vertices = np.vstack([start, path])
+        vertices[:, 0] = np.clip(vertices[:, 0], 0, height - 1)
+        vertices[:, 1] = np.clip(vertices[:, 1], 0, width - 1)
+        rows, cols = _rasterize_4connected(vertices)
+        mask[rows, cols] = True
+    return mask
+
+
+def _point_on_side(rng: np.random.Generator, side: int, height: int, width: int) -> tuple[float, float]:
+    """A point (row, col) on side 0 north, 1 east, 2 south, 3 west."""
+    u = rng.random()
+    return [(0.0, u * (width - 1)), (u * (height - 1), width - 1.0),
+            (height - 1.0, u * (width - 1)), (u * (height - 1), 0.0)][side]
+
+
+def _rasterize_4connected(vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cells along a polyline (row, col vertices), sampled at least 4 times per cell, with a
+    corner cell added at every diagonal step so that consecutive cells share an edge."""
+    a, b = vertices[:-1], vertices[1:]
+    n = int(np.ceil(4.0 * np.abs(b - a).max(initial=0.0))) + 1
+    t = np.linspace(0.0, 1.0, n)[None, :, None]
+    cells = np.rint(a[:, None, :] + t * (b - a)[:, None, :]).reshape(-1, 2).astype(np.int64)
+    keep = np.ones(len(cells), dtype=bool)
+    keep[1:] = np.any(cells[1:] != cells[:-1], axis=1)
+    cells = cells[keep]
+    diagonal = np.all(cells[1:] != cells[:-1], axis=1)
+    corners = np.column_stack([cells[1:, 0], cells[:-1, 1]])[diagonal]
+    cells = np.vstack([cells, corners])
+    return cells[:, 0], cells[:, 1]
+
+
+# ---------------------------------------------------------------------------------- the landscape
+def synthetic(height: int, width: int, seed: int, *, cell_size_m: float = 30.0, device=None) -> Landscape:
+    """A procedural landscape of ``height`` x ``width`` cells of ``cell_size_m`` m, from ``seed``.
+
+    Deterministic: the same arguments give bit-identical layers. Seeds vary relief (mean
+    slope 1-60 %), roughness, fuel-group mixture, patch scale and the amounts of water,
+    bare rock, roads and agriculture (each absent on many seeds); see the module docstring
+    for the method and its sources.
+    """
+    for name, value in (("height", height), ("width", width)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise InputError(f"{name}: must be a positive integer number of cells, got {value!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputError(f"seed: must be a non-negative integer, got {seed!r}")
+    if isinstance(cell_size_m, bool) or not isinstance(cell_size_m, (int, float, np.integer, np.floating)) \
+            or not (math.isfinite(cell_size_m) and cell_size_m > 0):
+        raise InputError(f"cell_size_m: must be a positive number of metres, got {cell_size_m!r}")
+    height, width, cell_size_m = int(height), int(width), float(cell_size_m)
+    rng = np.random.default_rng(int(seed))
+    regime = _draw_regime(rng)
+    synth = _SpectralSynth(rng, height, width, cell_size_m)
+
+    # Terrain: a fractional Brownian surface, smooth below the hillslope scale (topography's
+    # spectrum rolls off there: Perron, Kirchner & Dietrich 2008, J. Geophys. Res. 113:F04003),
+    # shaped by f(z) = (exp(g z) - 1) / g (flat valley floors, sharp peaks), and scaled to the
+    # regime's expected mean slope. A stationary Gaussian z is independent of its gradient at
+    # the same point, so E|grad f(z)| = E[f'(z)] E|grad z| = exp(g^2 / 2) E|grad z|.
+    terrain_amp = synth.amplitude(regime.terrain_corr_m, 2.0 * regime.hurst + 2.0, regime.hillslope_m)
+    terrain, agriculture_noise = synth.pair(terrain_amp)
+    g = regime.peakedness
+    shaped = np.expm1(g * terrain) / g if g > 1e-6 else terrain
+    mean_slope_per_m = _MEAN_PER_RMS_SLOPE * synth.horn_rms_slope(terrain_amp) * math.exp(0.5 * g * g)
+    relief = shaped * (regime.mean_slope / mean_slope_per_m if mean_slope_per_m > 0.0 else 0.0)
+    elevation = regime.base_elevation_m + (relief - relief.min())
+    elevation = np.minimum(elevation, 8_500.0).astype(np.float32)
+    slope, aspect = horn_slope_aspect(elevation, cell_size_m)
+
+    # Topographic position (Weiss 2001): the 3x3 mean minus the mean over the TPI window.
+    half_window = max(1, int(round(regime.tpi_window_m / cell_size_m / 2.0)))
+    tpi_m = _box_mean(elevation, 1) - _box_mean(elevation, half_window)
+    # Moisture index: north-facing (northness = cos(aspect) sin(slope angle)) and, per the
+    # regime, valley (moist forests) or ridge positions; both saturate at strong terrain.
+    northness = np.cos(np.radians(aspect)) * np.sin(np.arctan(slope))
+    moisture = np.clip(northness / 0.2, -1.5, 1.5) + regime.valley_sign * np.clip(-tpi_m / 15.0, -1.5, 1.5)
+
+    # Fuel groups: rank the patch field plus the terrain signal; cut the ranks by fractions.
+    patch_amp = synth.amplitude(regime.patch_scale_m, regime.patch_beta)
+    patch, stand_density = synth.pair(patch_amp)
+    fine, stand_height = synth.pair(synth.amplitude(regime.patch_scale_m / 2.0, regime.patch_beta))
+    score = patch + regime.terrain_coupling * moisture
+    group = _cut_by_rank(score, regime.group_fractions)
+
+    # Fuel models: within each group, the finer field picks from the seed's palette.
+    u_fine = _uniform(fine)
+    fuel = np.empty((height, width), dtype=np.int32)
+    for index, (codes, cumulative) in enumerate(regime.palettes):
+        in_group = group == index
+        pick = np.minimum(np.searchsorted(cumulative, u_fine[in_group]), len(codes) - 1)
+        fuel[in_group] = codes[pick]
+
+    # Canopy of the timber models (see _CANOPY): cover and bulk density rise with stand
+    # density, base height with canopy height (and a little with density: self-pruning).
+    canopy = {name: np.zeros((height, width), dtype=np.float32) for name in ("cc", "ch", "cbh", "cbd")}
+    u_density, u_height = _uniform(stand_density), _uniform(stand_height)
+    for code, (cc0, cc1, ch0, ch1, cbh0, cbh1, cbd0, cbd1) in _CANOPY.items():
+        m = fuel == code
+        if not m.any():
+            continue
+        d, h = u_density[m], u_height[m]
+        canopy["cc"][m] = cc0 + (cc1 - cc0) * d
+        canopy["ch"][m] = ch0 + (ch1 - ch0) * h
+        canopy["cbh"][m] = np.minimum(cbh0 + (cbh1 - cbh0) * (0.7 * h + 0.3 * d), 0.5 * canopy["ch"][m])
+        canopy["cbd"][m] = cbd0 + (cbd1 - cbd0) * (0.8 * d + 0.2 * (1.0 - h))
+
+    # Slash-blowdown where the timber canopy is sparsest (cut or blown down): no canopy left.
+    timber = group >= _TIMBER_GROUP
+    slash = _top(-u_density, regime.slash_fraction, timber)
+    fuel[slash] = regime.slash_code
+
+    # Non-burnable features, in order of precedence (later ones overwrite).
+    z_std = max(float(elevation.std()), 1e-6)
+    tpi_std = max(float(tpi_m.std()), 1e-6)
+    elevation_z = (elevation - elevation.mean()) / z_std
+    gentle = -slope / max(regime.mean_slope, 1e-3)
+    fuel[_top(agriculture_noise + gentle, regime.agriculture_fraction)] = NB_AGRICULTURE
+    fuel[_top(tpi_m / tpi_std + 0.5 * elevation_z + 0.5 * slope / max(regime.mean_slope, 1e-3),
+              regime.rock_fraction)] = NB_BARE
+    fuel[_road_mask(rng, height, width, cell_size_m, regime.road_density_km_per_km2, regime.road_turn_sd_rad)] \
+        = NB_URBAN
+    fuel[_top(-tpi_m / tpi_std - 0.3 * elevation_z, regime.water_fraction)] = NB_WATER
+
+    no_canopy = ~np.isin(fuel, np.asarray(tuple(_CANOPY)))
+    for layer in canopy.values():
+        layer[no_canopy] = 0.0
+    return Landscape(slope=slope.astype(np.float32), aspect=aspect.astype(np.float32), elevation=elevation,
+                     fuel_model=fuel, canopy_cover=canopy["cc"], canopy_height=canopy["ch"],
+                     canopy_base_height=canopy["cbh"], canopy_bulk_density=canopy["cbd"], cell_size_m=cell_size_m,
+                     device=device)
+
+
+def describe(landscape: Landscape) -> dict:
+    """A summary of a landscape (cells flagged nodata excluded), for docs, tests and picking
+    training sets:
+
+    - ``burnable_fraction``: of the cells
+    - ``group_fractions``: fraction of the cells in each fuel group (GR, GS, SH, TU, TL, SB
+      Scott & Burgan; ``anderson13`` for codes 1-13)
+    - ``nonburnable_fractions``: urban/roads (91), snow (92), agriculture (93), water (98),
+      bare (99), other (94-97)
+    - ``fuel_models``: number of distinct fuel model codes
+    - ``relief_m``: highest minus lowest elevation; ``mean_slope``: rise/run
+    - ``mean_canopy_cover``: over the burnable cells (0 if none)
+    """
+    if not isinstance(landscape, Landscape):
+        raise InputError(f"landscape: expected a qagent.landscape.Landscape, got {type(landscape).__name__}")
+    valid = torch.ones(landscape.shape, dtype=torch.bool, device=landscape.device)
+    if landscape.nodata_mask is not None:
+        valid &= ~landscape.nodata_mask
+    n = int(valid.sum())
+    fuel = landscape.fuel_model[valid].cpu().numpy()
+    burnable = landscape.burnable_mask()[valid].cpu().numpy()
+
+    def fraction(mask: np.ndarray) -> float:
+        return float(mask.sum()) / n if n else 0.0
+
+    elevation = landscape.elevation[valid]
+    canopy_cover = landscape.canopy_cover[valid].cpu().numpy()
+    return {
+        "shape": landscape.shape,
+        "cell_size_m": landscape.cell_size_m,
+        "burnable_fraction": fraction(burnable),
+        "group_fractions": {g: fraction((fuel >= lo) & (fuel <= hi)) for g, (lo, hi) in _DESCRIBE_GROUPS.items()},
+        "nonburnable_fractions": {c: fraction(np.isin(fuel, codes)) for c, codes in _DESCRIBE_NONBURNABLE.items()},
+        "fuel_models": int(np.unique(fuel).size),
+        "relief_m": float(elevation.max() - elevation.min()) if n else 0.0,
+        "mean_slope": float(landscape.slope[valid].mean()) if n else 0.0,
+        "mean_canopy_cover": float(canopy_cover[burnable].mean()) if burnable.any() else 0.0,
+    }
