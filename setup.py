@@ -71,7 +71,9 @@ def _extensions():
     debug = _flag("QAGENT_DEBUG")
     sanitize = _flag("QAGENT_ASAN")
     opt = ["-O0", "-g"] if debug or sanitize else ["-O3"]
-    cxx = opt + ["-std=c++17", "-fopenmp", "-DQAGENT_BUILD_OPENMP", "-Wall", "-Wno-unknown-pragmas"]
+    # No -std here: torch.utils.cpp_extension picks the C++ standard its headers need
+    # (C++17 for torch <= 2.13, C++20 from 2.14).
+    cxx = opt + ["-fopenmp", "-Wall", "-Wno-unknown-pragmas"]
     link = ["-fopenmp"]
     if sanitize:
         cxx += ["-fsanitize=address", "-fno-omit-frame-pointer"]
@@ -80,7 +82,8 @@ def _extensions():
     if kind == "cuda":
         sources += [os.path.relpath(p, ROOT) for p in sorted(glob.glob(os.path.join(ROOT, "csrc", "cuda", "*.cu")))]
         cxx.append("-DQAGENT_WITH_CUDA")
-        nvcc = ["-O3", "-std=c++17", "-DQAGENT_WITH_CUDA", "--use_fast_math", "-lineinfo", "--expt-relaxed-constexpr"]
+        # Precise math (no --use_fast_math): the physics should not depend on the device.
+        nvcc = ["-O3", "-DQAGENT_WITH_CUDA", "-lineinfo"]
         archs = os.environ.get("TORCH_CUDA_ARCH_LIST", "")
         if not archs and torch.cuda.is_available():
             caps = sorted({torch.cuda.get_device_capability(i) for i in range(torch.cuda.device_count())})

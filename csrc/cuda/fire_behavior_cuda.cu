@@ -1,8 +1,9 @@
 // CUDA launches of the fire_behavior and spread_params ops: one thread per (row, cell), the
 // same per-element body as the CPU loop.
 #include <ATen/ATen.h>
-#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 
 #include "op_checks.h"
@@ -21,7 +22,7 @@ void run_cells(const FireBehaviorArgs& a, int64_t rows) {
     if (total == 0) return;
     const int threads = 256;
     const int64_t blocks = std::min<int64_t>((total + threads - 1) / threads, 65535LL * 8);
-    fire_behavior_kernel<<<static_cast<unsigned>(blocks), threads, 0, at::cuda::getCurrentCUDAStream()>>>(a, total);
+    fire_behavior_kernel<<<static_cast<unsigned>(blocks), threads, 0, c10::cuda::getCurrentCUDAStream()>>>(a, total);
     C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 

@@ -2,14 +2,15 @@
 // batch), running relax_simulation (csrc/qagent/spread.h) with the block as its team.
 //
 // Scratch: the arrival grid, 4 bytes per cell per block in flight. It lives in shared memory
-// when it fits (grids up to kMaxSharedCells cells, e.g. 110 x 110), otherwise in a global
+// when it fits (grids up to kMaxSharedCells cells, e.g. 109 x 109), otherwise in a global
 // buffer with one slice per block ("tiled" by the sweep region, which covers only the burned
 // bounding box plus the stencil radius). Per-cell spread parameters are read through the
 // read-only cache; they are computed once per landscape and weather and shared by all the
 // simulations that use them.
 #include <ATen/ATen.h>
-#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 
 #include "op_checks.h"
@@ -18,7 +19,9 @@ namespace qagent {
 namespace {
 
 constexpr int kThreadsPerBlock = 256;
-constexpr int64_t kMaxSharedCells = 12288;  // 48 KiB of float
+// Dynamic shared memory for the arrival grid, leaving room under the 48 KiB a block gets
+// without opting in for the kernel's few static shared variables.
+constexpr int64_t kMaxSharedCells = 12000;
 
 struct BlockTeam {
     int* shared_ints;  // 4 ints of shared memory for reductions
@@ -87,7 +90,8 @@ SpreadOutputs spread_cuda(const at::Tensor& params, const at::Tensor& blocked, c
     const SpreadBatch b = prepare_spread(p, bl, ig, pi, li, ci, du, num_count_rows, cell_size_m, stencil_size, return_arrival, &out);
     if (b.num_sims == 0) return out;
     const int64_t n = b.cells();
-    const int sms = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
+    int sms = 0;
+    C10_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, params.device().index()));
     const bool use_shared = n <= kMaxSharedCells;
     const int64_t blocks = std::min<int64_t>(b.num_sims, int64_t(sms) * (use_shared ? 8 : 4));
     at::Tensor scratch;
@@ -97,7 +101,7 @@ SpreadOutputs spread_cuda(const at::Tensor& params, const at::Tensor& blocked, c
         scratch_ptr = scratch.data_ptr<float>();
     }
     const size_t shared_bytes = use_shared ? size_t(n) * sizeof(float) : 0;
-    spread_kernel<<<static_cast<unsigned>(blocks), kThreadsPerBlock, shared_bytes, at::cuda::getCurrentCUDAStream()>>>(
+    spread_kernel<<<static_cast<unsigned>(blocks), kThreadsPerBlock, shared_bytes, c10::cuda::getCurrentCUDAStream()>>>(
         b, scratch_ptr, use_shared);
     C10_CUDA_KERNEL_LAUNCH_CHECK();
     return out;
