@@ -1,0 +1,34 @@
+"""The learning agent's building blocks: Q-networks (``qagent.agent.models``) and compact
+experience replay (``qagent.agent.replay``)."""
+
+from qagent.agent.models import (
+    MODEL_NAMES,
+    DuelingQNet,
+    EnhancedQNet,
+    QNet,
+    build_model,
+    count_parameters,
+)
+from qagent.agent.replay import (
+    Batch,
+    PrioritizedReplay,
+    ReplayBuffer,
+    SumTree,
+    UniformReplay,
+    replay_bytes_per_transition,
+)
+
+__all__ = [
+    "MODEL_NAMES",
+    "Batch",
+    "DuelingQNet",
+    "EnhancedQNet",
+    "PrioritizedReplay",
+    "QNet",
+    "ReplayBuffer",
+    "SumTree",
+    "UniformReplay",
+    "build_model",
+    "count_parameters",
+    "replay_bytes_per_transition",
+]

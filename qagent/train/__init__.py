@@ -1,0 +1,40 @@
+"""Training infrastructure: memory presets (``qagent.train.presets``) and recovery from GPU
+out-of-memory errors (``qagent.train.oom``)."""
+
+from qagent.train.oom import (
+    ChunkedRunner,
+    InsufficientMemoryError,
+    OOMRetry,
+    is_oom_error,
+    release_memory,
+    run_in_chunks,
+)
+from qagent.train.presets import (
+    PRESETS,
+    MemoryEstimate,
+    Preset,
+    auto_preset,
+    choose_auto_preset,
+    configure_cuda_allocator,
+    estimate_memory_bytes,
+    format_presets_table,
+    get_preset,
+)
+
+__all__ = [
+    "PRESETS",
+    "ChunkedRunner",
+    "InsufficientMemoryError",
+    "MemoryEstimate",
+    "OOMRetry",
+    "Preset",
+    "auto_preset",
+    "choose_auto_preset",
+    "configure_cuda_allocator",
+    "estimate_memory_bytes",
+    "format_presets_table",
+    "get_preset",
+    "is_oom_error",
+    "release_memory",
+    "run_in_chunks",
+]
