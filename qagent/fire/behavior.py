@@ -9,7 +9,7 @@ import torch
 
 from qagent._validation import InputError, resolve_device
 from qagent.fire.weather import Weather
-from qagent.landscape import Landscape
+from qagent.landscape.core import Landscape
 
 LENGTH_TO_BREADTH_MODELS = {"behave": 0, "rothermel": 1}
 

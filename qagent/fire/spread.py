@@ -23,7 +23,7 @@ import torch
 from qagent._validation import InputError, as_tensor, resolve_device
 from qagent.fire.behavior import _lw_model_code
 from qagent.fire.weather import Weather, WeatherSamples
-from qagent.landscape import Landscape
+from qagent.landscape.core import Landscape
 
 DEFAULT_MEMORY_BUDGET_BYTES = 512 * 2**20
 ALGORITHMS = {"auto": 0, "dijkstra": 1, "relax": 2, "dijkstra_uncached": 3}
@@ -114,22 +114,69 @@ def _fuel_breaks(fuel_breaks, num_landscapes: int, batched: bool, shape, device)
     return fb.to(device=device, dtype=torch.uint8).contiguous()
 
 
-class _Batch:
-    """Landscapes and weather as the compiled ops want them."""
+class LandscapeStack:
+    """E landscapes of one grid as the compiled ops read them: terrain [E, 6, H*W] and fuel
+    [E, H*W] on one device. Slots can be replaced (``set``), as environments do on reset."""
 
-    def __init__(self, landscapes: list[Landscape], device):
-        self.device = device
+    def __init__(self, landscapes: Sequence[Landscape], device):
+        self.device = torch.device(device)
         self.shape = landscapes[0].shape
         self.cell_size_m = landscapes[0].cell_size_m
-        ls = [x if x.device == device else x.to(device) for x in landscapes]
+        ls = [x if x.device == self.device else x.to(self.device) for x in landscapes]
         self.terrain = torch.stack([x.terrain_tensor() for x in ls]).contiguous()
         self.fuel = torch.stack([x.fuel_model.reshape(-1) for x in ls]).contiguous()
 
-    def spread_params(self, weather: torch.Tensor, landscape_index: torch.Tensor, lw: int, use_wind_limit: bool,
-                      crown_max_lb: float) -> torch.Tensor:
-        p = torch.ops.qagent.spread_params(self.terrain, self.fuel, weather, landscape_index, lw, use_wind_limit,
-                                           crown_max_lb)
+    def __len__(self) -> int:
+        return self.terrain.shape[0]
+
+    def set(self, index: int, landscape: Landscape) -> None:
+        if landscape.shape != self.shape or landscape.cell_size_m != self.cell_size_m:
+            raise InputError(f"landscape: slot {index} holds {self.shape} grids of {self.cell_size_m} m, got "
+                             f"{landscape.shape} of {landscape.cell_size_m} m")
+        ls = landscape if landscape.device == self.device else landscape.to(self.device)
+        self.terrain[index] = ls.terrain_tensor()
+        self.fuel[index] = ls.fuel_model.reshape(-1)
+
+    def spread_params(self, weather: torch.Tensor, landscape_index: torch.Tensor, *, lw_ratio_model: str = "behave",
+                      use_wind_limit: bool = True, crown_max_length_to_breadth: float = 1e10) -> torch.Tensor:
+        """The spread kernel's per-cell parameters [B, 6, H, W] for B weather rows
+        ([B, 8, 1] uniform or [B, 8, H*W] gridded, channel order of ``Weather.as_op_tensor``),
+        row b on landscape ``landscape_index[b]``. Computed once, they serve any number of
+        ignitions and fuel-break layouts (:func:`run_spread`)."""
+        p = torch.ops.qagent.spread_params(self.terrain, self.fuel, weather.to(self.device),
+                                           landscape_index.to(self.device), _lw_model_code(lw_ratio_model),
+                                           bool(use_wind_limit), float(crown_max_length_to_breadth))
         return p.reshape(p.shape[0], 6, *self.shape)
+
+
+def run_spread(params: torch.Tensor, param_index: torch.Tensor, ignition: torch.Tensor, duration_min: torch.Tensor,
+               *, cell_size_m: float, fuel_breaks: torch.Tensor | None = None, layout_index: torch.Tensor | None = None,
+               count_index: torch.Tensor | None = None, num_count_rows: int = 1, return_arrival: bool = False,
+               stencil: int = DEFAULT_STENCIL, algorithm: str = "auto"):
+    """n simulations on prepared parameters (``LandscapeStack.spread_params``): simulation i
+    uses params[param_index[i]], starts at flat cell ignition[i], burns duration_min[i]
+    minutes, with fuel breaks fuel_breaks[layout_index[i]] (bool/uint8 [L, H, W]; no breaks
+    when layout_index[i] is -1 or fuel_breaks is None), and adds its burned cells to row
+    count_index[i] of the burn counts. Returns (burned_cells [n] int32, burn_count
+    [num_count_rows, H, W] int32, arrival_time_min [n, H, W] or None). Indices are checked by
+    the op."""
+    n = ignition.shape[0]
+    dev = params.device
+    h, w = params.shape[2], params.shape[3]
+    if fuel_breaks is None:
+        blocked = torch.zeros((0, h, w), dtype=torch.uint8, device=dev)
+        layout_index = torch.full((n,), -1, dtype=torch.int64, device=dev)
+    else:
+        blocked = fuel_breaks.to(device=dev, dtype=torch.uint8).contiguous()
+        if layout_index is None:
+            raise InputError("layout_index: required with fuel_breaks")
+    if count_index is None:
+        count_index = torch.zeros(n, dtype=torch.int64, device=dev)
+    burned, counts, arrival = torch.ops.qagent.spread(
+        params, blocked, ignition.to(dev, torch.int64), param_index.to(dev, torch.int64),
+        layout_index.to(dev, torch.int64), count_index.to(dev, torch.int64), duration_min.to(dev, torch.float32),
+        int(num_count_rows), float(cell_size_m), int(stencil), bool(return_arrival), ALGORITHMS[algorithm])
+    return burned, counts, (arrival if return_arrival else None)
 
 
 def simulate(
@@ -168,7 +215,7 @@ def simulate(
     """
     landscapes, batched = _as_landscapes(landscape)
     dev = resolve_device(device if device is not None else landscapes[0].device)
-    lw = _lw_model_code(lw_ratio_model)
+    _lw_model_code(lw_ratio_model)  # validates the name
     if stencil not in (16, 32):
         raise InputError(f"stencil: must be 16 or 32 directions, got {stencil!r}")
     if algorithm not in ALGORITHMS:
@@ -182,8 +229,9 @@ def simulate(
     s_count = ign.shape[1]
     durations = _durations(duration_min, (e_count, s_count), batched, dev)
     blocked = _fuel_breaks(fuel_breaks, e_count, batched, (h, w), dev)
-    batch = _Batch(landscapes, dev)
-    opts = (lw, bool(use_wind_limit), float(crown_max_length_to_breadth))
+    stack = LandscapeStack(landscapes, dev)
+    opts = dict(lw_ratio_model=lw_ratio_model, use_wind_limit=use_wind_limit,
+                crown_max_length_to_breadth=crown_max_length_to_breadth)
     landscape_of_sim = torch.arange(e_count, device=dev).repeat_interleave(s_count)
 
     # Per-landscape parameters, or per-simulation weather computed chunk by chunk.
@@ -208,15 +256,14 @@ def simulate(
         grids = [x.as_op_tensor((h, w), dev) for x in weathers]
         k = max(g.shape[1] for g in grids)
         wt = torch.stack([g.expand(8, k) for g in grids]).contiguous()
-        params_all = batch.spread_params(wt, torch.arange(e_count, device=dev), *opts)
+        params_all = stack.spread_params(wt, torch.arange(e_count, device=dev), **opts)
 
     total = e_count * s_count
     per_sim_bytes = 24 * n_cells * (per_sim_weather is not None) + 4 * n_cells * return_arrival + 64
     chunk = max(1, min(total, memory_budget_bytes // max(1, per_sim_bytes))) if total else 1
     flat_ign = ign.reshape(-1)
     flat_dur = durations.reshape(-1)
-    layout = landscape_of_sim if blocked is not None else torch.full_like(landscape_of_sim, -1)
-    blocked_t = blocked if blocked is not None else torch.zeros((0, h, w), dtype=torch.uint8, device=dev)
+    layout = landscape_of_sim if blocked is not None else None
     burned = torch.empty(total, dtype=torch.int32, device=dev)
     counts = torch.zeros((e_count, h, w), dtype=torch.int32, device=dev)
     arrival = torch.empty((total, h, w), dtype=torch.float32, device=dev) if return_arrival else None
@@ -224,14 +271,15 @@ def simulate(
         stop = min(total, start + chunk)
         sl = slice(start, stop)
         if per_sim_weather is not None:
-            params = batch.spread_params(per_sim_weather[sl], landscape_of_sim[sl], *opts)
+            params = stack.spread_params(per_sim_weather[sl], landscape_of_sim[sl], **opts)
             param_index = torch.arange(stop - start, device=dev)
         else:
             params = params_all
             param_index = landscape_of_sim[sl]
-        b, c, a = torch.ops.qagent.spread(params, blocked_t, flat_ign[sl], param_index, layout[sl],
-                                          landscape_of_sim[sl], flat_dur[sl], e_count, batch.cell_size_m, int(stencil),
-                                          bool(return_arrival), ALGORITHMS[algorithm])
+        b, c, a = run_spread(params, param_index, flat_ign[sl], flat_dur[sl], cell_size_m=stack.cell_size_m,
+                             fuel_breaks=blocked, layout_index=None if layout is None else layout[sl], count_index=landscape_of_sim[sl],
+                             num_count_rows=e_count, return_arrival=return_arrival, stencil=stencil,
+                             algorithm=algorithm)
         burned[sl] = b
         counts += c
         if arrival is not None:
@@ -274,4 +322,5 @@ def burn_probability(
     return result.burn_count.to(torch.float32) / max(1, int(n_ignitions))
 
 
-__all__ = ["simulate", "burn_probability", "sample_ignitions", "SpreadResult", "DEFAULT_MEMORY_BUDGET_BYTES"]
+__all__ = ["simulate", "burn_probability", "sample_ignitions", "SpreadResult", "LandscapeStack", "run_spread",
+           "DEFAULT_MEMORY_BUDGET_BYTES", "DEFAULT_STENCIL"]

@@ -1,6 +1,13 @@
-"""Landscapes: fuel, terrain and canopy layers on one grid, in SI units."""
+"""Landscapes: fuel, terrain and canopy layers on one grid, in SI units; LANDFIRE GeoTIFFs in
+and out; tiles and tile datasets; synthetic landscapes; what the agent observes."""
 
-from qagent.landscape.core import FLOAT_LAYERS, Landscape
+from qagent.landscape.core import FLOAT_LAYERS, Landscape  # noqa: I001  (core first)
+from qagent.landscape.landfire import load_landfire, save_geotiff
+from qagent.landscape.observation import NUM_CHANNELS, OBSERVATION_CHANNELS, observation_channels
 from qagent.landscape.synthetic import describe, synthetic
+from qagent.landscape.tiles import TileDataset, tile_origins, tiles, write_tile_dataset
 
-__all__ = ["Landscape", "FLOAT_LAYERS", "synthetic", "describe"]
+__all__ = [
+    "Landscape", "FLOAT_LAYERS", "load_landfire", "save_geotiff", "synthetic", "describe", "tiles", "tile_origins",
+    "write_tile_dataset", "TileDataset", "observation_channels", "OBSERVATION_CHANNELS", "NUM_CHANNELS",
+]

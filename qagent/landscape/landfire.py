@@ -1,0 +1,609 @@
+"""Real landscapes: LANDFIRE GeoTIFFs in (``load_landfire``), results out (``save_geotiff``).
+
+Sources ``load_landfire`` reads
+-------------------------------
+1. **A folder of LANDFIRE products**, recognised by the product token in each file name
+   (case-insensitive; tokens are the parts of the name between ``_``, ``-``, ``.`` or
+   spaces, so ``LC20_SlpP_220.tif`` and ``US_220_SlpP.tif`` both name SlpP):
+
+   token             layer key             stored as (LANDFIRE)                  -> SI
+   Elev              elevation             m                                     m
+   SlpP              slope_percent         percent rise                          rise/run (x 0.01)
+   SlpD              slope_degrees         degrees                               rise/run (tan)
+   Asp               aspect                degrees from north, -1 = flat         degrees (flat -> 0)
+   F40 or FBFM40     fuel_model            Scott & Burgan 40 (91-99, 101-204)    code
+   F13 or FBFM13     fuel_model            Anderson 13 (1-13, 91-99)             code
+   CC                canopy_cover          percent                               fraction (x 0.01)
+   CH                canopy_height         m x 10                                m (x 0.1)
+   CBH               canopy_base_height    m x 10                                m (x 0.1)
+   CBD               canopy_bulk_density   kg/m3 x 100                           kg/m3 (x 0.01)
+
+   Storage units from LANDFIRE's product descriptions (landfire.gov: "Forest Canopy Bulk
+   Density ... kg m-3 * 100", ch.php "meters * 10", cbh.php "meters * 10", and the CC, SlpP,
+   SlpD, Asp and Elev pages). Where a folder holds both SlpP and SlpD, SlpP is used (whole
+   percent resolves slope finer than whole degrees); ``fuel`` picks F40 or F13.
+2. **An explicit mapping** of layer key (the middle column above, with ``slope_percent`` or
+   ``slope_degrees``) to path; each file must hold that LANDFIRE product in LANDFIRE's units.
+   Passed as ``layers`` together with a folder, it replaces what the folder provides.
+3. **The original project's tile layout** (QNetFires, github.com/mengsig/QNetFires), ``<root>/<layer>/<name>_<k>_<layer>.tif``
+   with layer folders ``slp asp dem cc cbd cbh ch fbfm``: pass ``(root, k)`` or the path of any
+   one of tile k's files. That project cut these tiles from Pyrecast's LANDFIRE-derived
+   California fuelscape and converted them as LANDFIRE products with slope in degrees
+   (``src/utils/loadingUtils.py:normalize``: ``tan(slp)``, ``cc/100``, ``cbd/100``, ``ch/10``,
+   ``cbh/10``; ``fbfm`` holds Scott & Burgan codes), so they are read the same way here.
+
+Nodata
+------
+A cell is nodata when any layer's GDAL mask flags it (the file's nodata value, NaN nodata, an
+internal mask) or holds one of LANDFIRE's fill values -9999, -32768 or 32767 (none of which is
+a physical value of any layer). Nodata cells become non-burnable bare ground (fuel model 99,
+NB9) with no canopy, zero slope and aspect, and the lowest valid elevation (so that the
+elevation layer keeps its valid range), and are recorded in ``Landscape.nodata_mask``.
+
+Errors
+------
+Every problem raises ``qagent._validation.InputError`` naming the file (or the folder and
+the product missing from it) and the problem: an unreadable or corrupt file, a missing layer,
+grids that differ in shape, transform or CRS, NaN outside the nodata mask, values outside the
+product's physical range (reported in the file's own units, at their (row, col)), unknown fuel
+model codes. rasterio is needed to read and write GeoTIFFs; without it these functions raise
+``ImportError`` saying so.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from qagent._validation import InputError
+from qagent.landscape.core import Landscape
+
+# ---------------------------------------------------------------------------------- products
+LANDFIRE_FILL_VALUES = (-9999, -32768, 32767)
+NODATA_FUEL_MODEL = 99  # NB9 bare ground (Scott & Burgan 2005)
+
+_SCOTT_BURGAN_CODES = frozenset(range(91, 100)) | frozenset(
+    [*range(101, 110), *range(121, 125), *range(141, 150), *range(161, 166), *range(181, 190), *range(201, 205)])
+_ANDERSON_CODES = frozenset(range(1, 14)) | frozenset(range(91, 100))
+
+
+@dataclass(frozen=True)
+class _Product:
+    """One layer as LANDFIRE stores it: its physical range in the stored unit, the Landscape
+    field it fills, its conversion to SI, and a hint for values out of range."""
+
+    what: str
+    unit: str
+    lo: float
+    hi: float
+    field: str
+    to_si: Callable[[np.ndarray], np.ndarray]
+    hint: str = ""
+
+
+# Slope rise/run of at most 10 (Landscape's range) is at most atan(10) = 84.29 degrees.
+_MAX_SLOPE_DEGREES = math.degrees(math.atan(10.0))
+
+PRODUCTS: dict[str, _Product] = {
+    "elevation": _Product("elevation", "m", -500.0, 9000.0, "elevation", lambda a: a),
+    "slope_percent": _Product(
+        "slope", "percent rise", 0.0, 1000.0, "slope", lambda a: a * 0.01,
+        "a slope layer in percent rise (SlpP) is at most 1000 % (rise/run 10)"),
+    "slope_degrees": _Product(
+        "slope", "degrees", 0.0, _MAX_SLOPE_DEGREES, "slope", lambda a: np.tan(np.radians(a)),
+        "values this large suggest percent rise: name the file SlpP or pass it as slope_percent"),
+    "aspect": _Product(
+        "aspect", "degrees", -1.0, 360.0, "aspect", lambda a: np.where(a < 0.0, 0.0, a),
+        "LANDFIRE aspect is 0-359 degrees clockwise from north, -1 where flat"),
+    "canopy_cover": _Product(
+        "canopy cover", "percent", 0.0, 100.0, "canopy_cover", lambda a: a * 0.01,
+        "LANDFIRE CC is percent cover, 0-100"),
+    "canopy_height": _Product(
+        "canopy height", "m x 10", 0.0, 1500.0, "canopy_height", lambda a: a * 0.1,
+        "LANDFIRE CH is metres x 10 (150 m at most)"),
+    "canopy_base_height": _Product(
+        "canopy base height", "m x 10", 0.0, 1000.0, "canopy_base_height", lambda a: a * 0.1,
+        "LANDFIRE CBH is metres x 10 (100 m at most)"),
+    "canopy_bulk_density": _Product(
+        "canopy bulk density", "kg/m3 x 100", 0.0, 200.0, "canopy_bulk_density", lambda a: a * 0.01,
+        "LANDFIRE CBD is kg/m3 x 100 (2 kg/m3 at most)"),
+}
+
+LAYER_KEYS = ("elevation", "slope_percent", "slope_degrees", "aspect", "fuel_model", "canopy_cover",
+              "canopy_height", "canopy_base_height", "canopy_bulk_density")
+_SLOPE_KEYS = ("slope_percent", "slope_degrees")
+_REQUIRED = ("elevation", "slope", "aspect", "fuel_model", "canopy_cover", "canopy_height",
+             "canopy_base_height", "canopy_bulk_density")
+
+# File-name tokens of LANDFIRE products (lower case) -> layer key; fuel tokens -> F40/F13.
+_TOKENS = {"elev": "elevation", "slpp": "slope_percent", "slpd": "slope_degrees", "asp": "aspect",
+           "cc": "canopy_cover", "ch": "canopy_height", "cbh": "canopy_base_height",
+           "cbd": "canopy_bulk_density", "f40": "F40", "fbfm40": "F40", "f13": "F13", "fbfm13": "F13"}
+_PRODUCT_NAMES = {"elevation": "Elev", "slope_percent": "SlpP", "slope_degrees": "SlpD", "aspect": "Asp",
+                  "canopy_cover": "CC", "canopy_height": "CH", "canopy_base_height": "CBH",
+                  "canopy_bulk_density": "CBD"}
+
+# The original project's tile layout: layer folder -> layer key (slope in degrees; see above).
+TILE_LAYOUT_LAYERS = {"slp": "slope_degrees", "asp": "aspect", "dem": "elevation", "cc": "canopy_cover",
+                      "cbd": "canopy_bulk_density", "cbh": "canopy_base_height", "ch": "canopy_height",
+                      "fbfm": "fuel_model"}
+_TILE_FILE = re.compile(r"^(?P<name>.+)_(?P<k>\d+)_(?P<layer>slp|asp|dem|cc|cbd|cbh|ch|fbfm)\.tif$")
+
+
+def _rasterio():
+    try:
+        import rasterio
+    except ImportError as e:
+        raise ImportError("reading and writing GeoTIFFs needs rasterio: pip install rasterio") from e
+    return rasterio
+
+
+# ---------------------------------------------------------------------------------- finding files
+def _is_tif(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in (".tif", ".tiff")
+
+
+def _products_named(path: Path) -> set[str]:
+    """The LANDFIRE products (layer keys, or "F40"/"F13") that tokens of the file name name."""
+    return {_TOKENS[t] for t in re.split(r"[^0-9a-z]+", path.stem.lower()) if t in _TOKENS}
+
+
+def _folder_layers(folder: Path, fuel: str, replaced: set[str]) -> dict[str, Path]:
+    """The LANDFIRE products of a folder, by their name tokens, except the layers the caller
+    ``replaced`` (layer keys; a slope key replaces both slope products, fuel_model both fuels)."""
+    found: dict[str, list[Path]] = {}
+    for path in sorted(p for p in folder.iterdir() if _is_tif(p)):
+        tokens = _products_named(path)
+        if len(tokens) > 1:
+            raise InputError(f"{path}: the name matches several LANDFIRE products ({', '.join(sorted(tokens))}); "
+                             "rename it or pass the layers explicitly (layers={'canopy_cover': path, ...})")
+        for token in tokens:
+            found.setdefault(token, []).append(path)
+    skip = set(replaced)
+    if not skip.isdisjoint(_SLOPE_KEYS):
+        skip |= set(_SLOPE_KEYS)
+    if "fuel_model" in skip:
+        skip |= {"F40", "F13"}
+    found = {token: paths for token, paths in found.items() if token not in skip}
+    for token, paths in found.items():
+        if len(paths) > 1:
+            raise InputError(f"{folder}: several files name the product {_PRODUCT_NAMES.get(token, token)}: "
+                             f"{', '.join(p.name for p in paths)}; keep one or pass the layers explicitly")
+    layers = {key: paths[0] for key, paths in found.items() if key in PRODUCTS}
+    if "slope_percent" in layers:
+        layers.pop("slope_degrees", None)
+    other = "F13" if fuel == "F40" else "F40"
+    if fuel in found:
+        layers["fuel_model"] = found[fuel][0]
+    elif other in found:
+        raise InputError(f"{folder}: no {fuel} fuel model GeoTIFF, but {found[other][0].name} holds {other}; "
+                         f"pass fuel={other!r} to use it")
+    return layers
+
+
+def _tile_layout_layers(root: Path, k: int) -> dict[str, Path]:
+    """Tile ``k`` of the original project's layout ``<root>/<layer>/<name>_<k>_<layer>.tif``."""
+    layers = {}
+    for folder, key in TILE_LAYOUT_LAYERS.items():
+        expected = root / folder / f"{root.name}_{k}_{folder}.tif"
+        if expected.is_file():
+            layers[key] = expected
+            continue
+        matches = sorted(root.glob(f"{folder}/*_{k}_{folder}.tif")) if (root / folder).is_dir() else []
+        if len(matches) > 1:
+            raise InputError(f"{root / folder}: several files for tile {k}: {', '.join(p.name for p in matches)}")
+        if not matches:
+            raise InputError(f"{root}: tile {k} has no {folder} layer (looked for {expected})")
+        layers[key] = matches[0]
+    return layers
+
+
+def is_tile_layout(folder) -> bool:
+    """Whether ``folder`` is a root of the original project's tile layout (it has all the
+    layer folders ``slp asp dem cc cbd cbh ch fbfm``)."""
+    folder = Path(folder)
+    return all((folder / name).is_dir() for name in TILE_LAYOUT_LAYERS)
+
+
+def resolve_layer_paths(source, layers: Mapping[str, Any] | None = None, *, fuel: str = "F40") -> dict[str, Path]:
+    """Layer key -> GeoTIFF path for any ``source`` that :func:`load_landfire` accepts.
+
+    ``layers`` (layer key -> path) replaces what ``source`` provides; a slope entry replaces
+    the source's slope whichever unit either is in. Raises ``InputError`` naming what is
+    missing or ambiguous.
+    """
+    fuel = _check_fuel(fuel)
+    if isinstance(source, Mapping):
+        if layers is not None:
+            raise InputError("layers: pass the mapping as source or as layers, not both")
+        found, where = {}, "the layer mapping"
+        layers = source
+    elif isinstance(source, tuple):
+        if len(source) != 2 or isinstance(source[1], bool) or not isinstance(source[1], (int, np.integer)):
+            raise InputError(f"source: a tuple must be (root, k) of the tile layout, got {source!r}")
+        root = Path(source[0])
+        if not is_tile_layout(root):
+            raise InputError(f"{root}: not a tile-layout root (it needs the folders {' '.join(TILE_LAYOUT_LAYERS)})")
+        found, where = _tile_layout_layers(root, int(source[1])), f"{root} tile {int(source[1])}"
+    elif isinstance(source, (str, Path)):
+        path = Path(source)
+        match = _TILE_FILE.match(path.name)
+        if path.is_dir():
+            if is_tile_layout(path):
+                raise InputError(f"{path}: this is a tile-layout root; pass (root, k) for tile k, or open "
+                                 "every tile with qagent.landscape.tiles.TileDataset(root)")
+            found, where = _folder_layers(path, fuel, set(layers or ())), str(path)
+        elif match and path.parent.name == match["layer"] and is_tile_layout(path.parent.parent):
+            found, where = _tile_layout_layers(path.parent.parent, int(match["k"])), str(path.parent.parent)
+        elif path.exists():
+            raise InputError(f"{path}: a single file is neither a folder of LANDFIRE products nor a tile of "
+                             "the layout <root>/<layer>/<name>_<k>_<layer>.tif")
+        else:
+            raise InputError(f"source: {path} does not exist")
+    else:
+        raise InputError(f"source: expected a folder, a mapping of layer to path, or (root, k), "
+                         f"got {type(source).__name__}")
+    found = dict(found)
+    if layers is not None:
+        unknown = sorted(set(layers) - set(LAYER_KEYS))
+        if unknown:
+            raise InputError(f"layers: unknown layer keys {unknown}; known keys are {', '.join(LAYER_KEYS)}")
+        if not set(layers).isdisjoint(_SLOPE_KEYS):
+            for key in _SLOPE_KEYS:
+                found.pop(key, None)
+        found.update({key: Path(p) for key, p in layers.items()})
+    if all(key in found for key in _SLOPE_KEYS):
+        raise InputError(f"{where}: give slope once, as slope_percent or slope_degrees, not both")
+    missing = [name for name in _REQUIRED
+               if not (any(k in found for k in _SLOPE_KEYS) if name == "slope" else name in found)]
+    if missing:
+        def describe(name):
+            if name == "slope":
+                return "slope (SlpP or SlpD)"
+            if name == "fuel_model":
+                return f"fuel_model ({fuel})"
+            return f"{name} ({_PRODUCT_NAMES[name]})"
+
+        raise InputError(f"{where}: missing layer{'s' if len(missing) > 1 else ''} "
+                         f"{', '.join(describe(m) for m in missing)}")
+    return found
+
+
+def _fuel_product(path: Path) -> str | None:
+    """'F40' or 'F13' when the file name says which LANDFIRE fuel product it is, else None."""
+    named = _products_named(path) & {"F40", "F13"}
+    return named.pop() if len(named) == 1 else None
+
+
+def _check_fuel(fuel) -> str:
+    if not isinstance(fuel, str) or fuel.upper() not in ("F40", "F13"):
+        raise InputError(f"fuel: expected 'F40' (Scott & Burgan 40) or 'F13' (Anderson 13), got {fuel!r}")
+    return fuel.upper()
+
+
+# ---------------------------------------------------------------------------------- reading
+@dataclass
+class _Band:
+    path: Path
+    data: np.ndarray
+    valid: np.ndarray  # bool: not nodata
+    shape: tuple[int, int]
+    transform: Any  # affine.Affine, or None when the file is not georeferenced
+    crs: Any
+
+
+def _read_band(path: Path, key: str) -> _Band:
+    rasterio = _rasterio()
+    from rasterio.errors import NotGeoreferencedWarning, RasterioError
+
+    if not path.is_file():
+        raise InputError(f"{key}: {path} does not exist" if not path.exists() else f"{key}: {path} is not a file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(path) as src:
+                count, data, mask = src.count, src.read(1), src.read_masks(1)
+                transform, crs = src.transform, src.crs
+    except (RasterioError, OSError) as e:
+        raise InputError(f"{path}: cannot be read as a raster ({e}); is it a complete GeoTIFF?") from None
+    if count != 1:
+        raise InputError(f"{path}: has {count} bands; expected a single-band {key} raster")
+    if transform.is_identity and crs is None:
+        transform = None
+    valid = (mask != 0) & ~np.isin(data, LANDFIRE_FILL_VALUES)
+    return _Band(path, data, valid, data.shape, transform, crs)
+
+
+def _raise_at(band: _Band, bad: np.ndarray, what: str, hint: str = "") -> None:
+    pos = tuple(int(i) for i in np.argwhere(bad)[0])
+    value = band.data[pos].item()
+    count = int(bad.sum())
+    raise InputError(f"{band.path}: value {value:.6g} at (row, col) {pos} {what} "
+                     f"({count} such cell{'s' if count != 1 else ''}){'; ' + hint if hint else ''}")
+
+
+def _check_values(band: _Band, key: str, fuel: str | None) -> None:
+    data, valid = band.data, band.valid
+    if data.dtype.kind == "f":
+        nan = np.isnan(data) & valid
+        if nan.any():
+            _raise_at(band, nan, "is NaN but not flagged as nodata", "set the file's nodata value to NaN")
+        if np.isinf(data[valid]).any():
+            _raise_at(band, np.isinf(data) & valid, "is infinite")
+    if key == "fuel_model":
+        if data.dtype.kind == "f":
+            frac = valid & (data != np.round(data))
+            if frac.any():
+                _raise_at(band, frac, "is not an integer fuel model code")
+        known = {"F40": _SCOTT_BURGAN_CODES, "F13": _ANDERSON_CODES}.get(fuel) if fuel else None
+        if known is None:
+            from qagent.fire.fuel_models import known_codes
+
+            known = known_codes()
+        codes = np.unique(data[valid])
+        unknown = [int(c) for c in codes if int(c) not in known]
+        if unknown:
+            bad = valid & np.isin(data, unknown)
+            pos = tuple(int(i) for i in np.argwhere(bad)[0])
+            kind = {"F40": "Scott & Burgan 40 (F40) codes are 91-99, 101-109, 121-124, 141-149, 161-165, "
+                           "181-189, 201-204",
+                    "F13": "Anderson 13 (F13) codes are 1-13 and 91-99"}.get(
+                fuel, "known codes are Anderson 1-13, Scott & Burgan 101-204 and non-burnable 91-99")
+            raise InputError(f"{band.path}: unknown fuel model code{'s' if len(unknown) > 1 else ''} "
+                             f"{unknown[:8]}{' ...' if len(unknown) > 8 else ''} in {int(bad.sum())} cells, "
+                             f"first {int(data[pos])} at (row, col) {pos}; {kind}")
+        return
+    p = PRODUCTS[key]
+    values = data.astype(np.float64, copy=False)
+    out = valid & ((values < p.lo) | (values > p.hi))
+    if out.any():
+        _raise_at(band, out, f"is outside the {p.what} range [{p.lo:g}, {p.hi:g}] {p.unit}", p.hint)
+
+
+def _check_same_grid(band: _Band, ref: _Band) -> None:
+    if band.shape != ref.shape:
+        raise InputError(f"{band.path}: grid shape {band.shape} (rows, cols) differs from {ref.path.name}'s "
+                         f"{ref.shape}; all layers must share one grid")
+    if (band.transform is None) != (ref.transform is None) or (
+            band.transform is not None
+            and not band.transform.almost_equals(ref.transform, precision=1e-6 * abs(ref.transform.a))):
+        def coefficients(t):
+            return tuple(t)[:6] if t is not None else None
+
+        raise InputError(f"{band.path}: transform {coefficients(band.transform)} differs from {ref.path.name}'s "
+                         f"{coefficients(ref.transform)}; all layers must share one grid (same origin and cell size)")
+    if band.crs != ref.crs:
+        raise InputError(f"{band.path}: CRS {band.crs.to_string() if band.crs else None} differs from "
+                         f"{ref.path.name}'s {ref.crs.to_string() if ref.crs else None}; all layers must share one CRS")
+
+
+def _cell_size_m(ref: _Band, cell_size_m) -> float:
+    """Cell size in m from the grid (north-up, square cells, CRS in linear units), or as given."""
+    given = None
+    if cell_size_m is not None:
+        if isinstance(cell_size_m, bool) or not isinstance(cell_size_m, (int, float, np.integer, np.floating)) \
+                or not (math.isfinite(cell_size_m) and cell_size_m > 0):
+            raise InputError(f"cell_size_m: must be a positive number of metres, got {cell_size_m!r}")
+        given = float(cell_size_m)
+    t = ref.transform
+    if t is None:
+        if given is None:
+            raise InputError(f"{ref.path}: has no georeferencing (no transform); pass cell_size_m")
+        return given
+    if t.b != 0.0 or t.d != 0.0 or t.a <= 0.0 or t.e >= 0.0:
+        raise InputError(f"{ref.path}: the grid is not north-up (transform {tuple(t)[:6]}); "
+                         "warp it to a north-up grid first (gdalwarp)")
+    if not math.isclose(t.a, -t.e, rel_tol=1e-6):
+        raise InputError(f"{ref.path}: cells are {t.a:g} x {-t.e:g} (not square); resample to square cells")
+    if ref.crs is None or not ref.crs.is_projected:
+        if given is None:
+            raise InputError(f"{ref.path}: the CRS {ref.crs.to_string() if ref.crs else None} is not projected, "
+                             "so the cell size in m is unknown; reproject (e.g. gdalwarp -t_srs EPSG:5070 -tr 30 30) "
+                             "or pass cell_size_m")
+        return given
+    unit_m = ref.crs.linear_units_factor[1]
+    size = t.a * unit_m
+    if given is not None and not math.isclose(given, size, rel_tol=1e-6):
+        raise InputError(f"cell_size_m: {given:g} m differs from the {size:g} m cells of {ref.path}")
+    return float(size)
+
+
+def load_landfire(source, layers: Mapping[str, Any] | None = None, *, fuel: str = "F40",
+                  cell_size_m: float | None = None, device=None) -> Landscape:
+    """Read LANDFIRE GeoTIFFs into a :class:`Landscape` in SI units.
+
+    ``source``: a folder of LANDFIRE products recognised by name, a mapping layer key -> path,
+    or a tile of the original project's layout as ``(root, k)`` or the path of one of its
+    files (see the module docstring for names, units and conversions). ``layers`` (layer key
+    -> path) replaces individual layers of ``source``. ``fuel`` picks ``"F40"`` or ``"F13"``
+    in a folder that has both. ``cell_size_m`` is only needed for rasters without a projected
+    CRS; when given for a projected one it must agree with it.
+
+    The Landscape keeps the grid's ``transform`` (affine.Affine) and ``crs`` (rasterio CRS);
+    nodata cells (any layer's) are non-burnable (fuel 99, no canopy) and flagged in
+    ``nodata_mask``. Problems raise ``InputError`` naming the file.
+    """
+    fuel = _check_fuel(fuel)
+    paths = resolve_layer_paths(source, layers, fuel=fuel)
+    order = sorted(paths, key=LAYER_KEYS.index)
+    bands: dict[str, _Band] = {}
+    for key in order:
+        band = _read_band(paths[key], key)
+        if bands:
+            _check_same_grid(band, bands[order[0]])
+        bands[key] = band
+    for key, band in bands.items():
+        _check_values(band, key, _fuel_product(band.path) if key == "fuel_model" else None)
+    ref = bands[order[0]]
+    size_m = _cell_size_m(ref, cell_size_m)
+
+    nodata = np.zeros(ref.shape, dtype=bool)
+    for band in bands.values():
+        nodata |= ~band.valid
+    grids: dict[str, np.ndarray] = {}
+    for key, band in bands.items():
+        if key == "fuel_model":
+            grids["fuel_model"] = np.where(nodata, NODATA_FUEL_MODEL, band.data).astype(np.int32)
+            continue
+        p = PRODUCTS[key]
+        si = p.to_si(band.data.astype(np.float64))
+        fill = 0.0
+        if key == "elevation" and not nodata.all():
+            fill = float(si[~nodata].min())
+        grids[p.field] = np.where(nodata, fill, si).astype(np.float32)
+    return Landscape(**grids, cell_size_m=size_m, nodata_mask=nodata, transform=ref.transform, crs=ref.crs,
+                     device=device)
+
+
+# ---------------------------------------------------------------------------------- writing
+def _as_numpy(name: str, array) -> np.ndarray:
+    if isinstance(array, torch.Tensor):
+        array = array.detach().cpu().numpy()
+    try:
+        a = np.asarray(array)
+    except Exception as e:  # numpy raises many kinds
+        raise InputError(f"{name}: cannot be read as an array ({e})") from None
+    if a.dtype.kind not in "biuf":
+        raise InputError(f"{name}: expected bool, integer or float values, got dtype {a.dtype}")
+    return a
+
+
+def _default_dtype(a: np.ndarray) -> np.dtype:
+    """GeoTIFF-friendly dtype: bool -> uint8; float16 -> float32; 64-bit ints -> 32-bit when the
+    values fit (older GDAL and many GIS tools do not read 64-bit integer GeoTIFFs)."""
+    if a.dtype == np.bool_:
+        return np.dtype(np.uint8)
+    if a.dtype == np.float16:
+        return np.dtype(np.float32)
+    if a.dtype.kind in "iu" and a.dtype.itemsize == 8:
+        small = np.dtype(np.int32 if a.dtype.kind == "i" else np.uint32)
+        info = np.iinfo(small)
+        if a.size == 0 or (a.min() >= info.min and a.max() <= info.max):
+            return small
+    return a.dtype
+
+
+def _fill_value(dtype: np.dtype) -> float | int:
+    """Default nodata value: NaN for floats, the largest value for unsigned and the smallest for
+    signed integers."""
+    if dtype.kind == "f":
+        return float("nan")
+    info = np.iinfo(dtype)
+    return int(info.max if dtype.kind == "u" else info.min)
+
+
+def _cast(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    if dtype.kind in "iu" and a.dtype.kind == "f":
+        bad = ~np.isfinite(a) | (a != np.round(a))
+        if bad.any():
+            pos = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise InputError(f"array: value {a[pos]:.6g} at (row, col) {pos} is not an integer; cannot write it as "
+                             f"{dtype} (pass dtype='float32')")
+    if dtype.kind in "iu" and a.size:
+        info = np.iinfo(dtype)
+        bad = (a < info.min) | (a > info.max)
+        if bad.any():
+            pos = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise InputError(f"array: value {a[pos]} at (row, col) {pos} does not fit {dtype} "
+                             f"[{info.min}, {info.max}]")
+    return a.astype(dtype)
+
+
+def _affine(transform):
+    from affine import Affine
+
+    if isinstance(transform, Affine):
+        return transform
+    values = tuple(float(v) for v in transform)
+    if len(values) not in (6, 9):
+        raise InputError(f"transform: expected an affine.Affine or its 6 coefficients (a, b, c, d, e, f), "
+                         f"got {transform!r}")
+    return Affine(*values[:6])
+
+
+def save_geotiff(landscape: Landscape, path, array, *, nodata: float | int | None = None, dtype=None,
+                 mask_nodata: bool = True, allow_ungeoreferenced: bool = False) -> Path:
+    """Write an [H, W] result aligned with ``landscape``'s grid as a single-band GeoTIFF.
+
+    The file gets the landscape's transform, CRS and shape, so it lies exactly on the source
+    layers in QGIS or any GIS. ``array`` is a numpy array or tensor (any device) of bools,
+    integers or floats; ``dtype`` overrides the stored type (default: bool -> uint8, float16
+    -> float32, 64-bit integers -> 32-bit when they fit, otherwise as given). Storage is
+    DEFLATE-compressed with the matching predictor (horizontal differencing for integers,
+    floating-point for floats), tiled 256 x 256 on grids at least that large.
+
+    With ``mask_nodata`` (default) the landscape's nodata cells are written as the nodata
+    value, so a GIS shows them as transparent, as it does the source layers: ``nodata`` if
+    given, else NaN for floats and the dtype's largest (unsigned) or smallest (signed)
+    integer. A landscape without georeferencing is refused unless ``allow_ungeoreferenced``.
+    Returns the path written.
+    """
+    rasterio = _rasterio()
+    from rasterio.errors import CRSError, NotGeoreferencedWarning, RasterioError
+
+    if not isinstance(landscape, Landscape):
+        raise InputError(f"landscape: expected a qagent.landscape.Landscape, got {type(landscape).__name__}")
+    a = _as_numpy("array", array)
+    if a.shape != tuple(landscape.shape):
+        raise InputError(f"array: shape {a.shape} does not match the landscape's grid {tuple(landscape.shape)}")
+    transform, crs = landscape.transform, landscape.crs
+    if (transform is None or crs is None) and not allow_ungeoreferenced:
+        raise InputError(f"landscape: has no {'transform' if transform is None else 'CRS'}, so the GeoTIFF would not "
+                         "line up with anything in a GIS; load it with load_landfire, or pass "
+                         "allow_ungeoreferenced=True")
+    try:
+        out_dtype = np.dtype(dtype) if dtype is not None else _default_dtype(a)
+    except TypeError as e:
+        raise InputError(f"dtype: {dtype!r} is not a numpy dtype ({e})") from None
+    if out_dtype.kind not in "iuf" or out_dtype.itemsize > 8:
+        raise InputError(f"dtype: GeoTIFF stores integers and floats, not {out_dtype}")
+    a = _cast(a, out_dtype)
+
+    mask = landscape.nodata_mask.cpu().numpy() if (mask_nodata and landscape.nodata_mask is not None) else None
+    if nodata is not None:
+        if not isinstance(nodata, (int, float, np.integer, np.floating)) or isinstance(nodata, bool):
+            raise InputError(f"nodata: expected a number, got {nodata!r}")
+        if out_dtype.kind in "iu" and not (np.iinfo(out_dtype).min <= nodata <= np.iinfo(out_dtype).max
+                                           and float(nodata).is_integer()):
+            raise InputError(f"nodata: {nodata!r} is not a value of {out_dtype}")
+    elif mask is not None and mask.any():
+        nodata = _fill_value(out_dtype)
+        if (a[~mask] == nodata).any():  # never true for NaN
+            raise InputError(f"array: holds {nodata}, the default nodata value of {out_dtype}, at valid cells; "
+                             "pass another nodata value or dtype")
+    if mask is not None and nodata is not None:
+        a = np.where(mask, np.asarray(nodata).astype(out_dtype), a)
+
+    h, w = a.shape
+    profile = {
+        "driver": "GTiff", "height": h, "width": w, "count": 1, "dtype": out_dtype.name,
+        "compress": "deflate", "predictor": 3 if out_dtype.kind == "f" else 2,
+    }
+    if h >= 256 and w >= 256:
+        profile.update(tiled=True, blockxsize=256, blockysize=256)
+    if transform is not None:
+        profile["transform"] = _affine(transform)
+    if crs is not None:
+        try:
+            profile["crs"] = rasterio.crs.CRS.from_user_input(crs)
+        except CRSError as e:
+            raise InputError(f"landscape: its crs {crs!r} is not a coordinate reference system ({e})") from None
+    if nodata is not None:
+        profile["nodata"] = nodata
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(path, "w", **profile) as dst:
+                dst.write(a, 1)
+    except (RasterioError, OSError) as e:
+        raise InputError(f"{path}: cannot write the GeoTIFF ({e})") from None
+    return path

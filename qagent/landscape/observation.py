@@ -1,0 +1,96 @@
+"""What the agent sees: ``observation_channels(landscape, weather, fuel_breaks)``.
+
+A float32 tensor [C, H, W], every channel scaled to about [0, 1]:
+
+=====  ==========================  ==================================================================
+index  name                        value
+=====  ==========================  ==================================================================
+0      slope                       rise/run, clipped to [0, 1] (1 = 100 % = 45 degrees)
+1      aspect_sin                  (1 + sin(aspect)) / 2: 1 facing east, 0 facing west
+2      aspect_cos                  (1 + cos(aspect)) / 2: 1 facing north, 0 facing south
+3      canopy_cover                fraction
+4      canopy_base_height          m / 10, clipped to [0, 1] (low bases let surface fire crown)
+5      burnable                    1 where the fuel can burn and there is no fuel break
+6      head_spread_rate            log(1 + R) / log(1 + 100), R head-fire spread rate in m/min
+7-10   intensity_north/east/       log(1 + I) / log(1 + 100 000), I fireline intensity (kW/m) of the
+       south/west                  fire front heading north, east, south or west, crown fire included
+11     fuel_break                  1 where a fuel break has been placed
+=====  ==========================  ==================================================================
+
+Channels 6-10 come from our own physics (``qagent.fire.behavior``) under the weather given:
+the original project ran a separate pyretechnics pass for its directional intensities. For a
+given landscape and weather every channel but the last two is fixed: ``static_channels``
+computes them once and ``with_fuel_breaks`` adds breaks (cheap, for every step and for
+observations rebuilt from replay).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from typing import TYPE_CHECKING
+
+from qagent._validation import InputError, as_tensor
+from qagent.landscape.core import Landscape
+
+if TYPE_CHECKING:  # qagent.fire builds on qagent.landscape; import it where used
+    from qagent.fire.weather import Weather
+
+OBSERVATION_CHANNELS = (
+    "slope", "aspect_sin", "aspect_cos", "canopy_cover", "canopy_base_height", "burnable", "head_spread_rate",
+    "intensity_north", "intensity_east", "intensity_south", "intensity_west", "fuel_break",
+)
+NUM_CHANNELS = len(OBSERVATION_CHANNELS)
+_DIRECTIONS_DEG = (0.0, 90.0, 180.0, 270.0)
+_RATE_SCALE = math.log1p(100.0)          # m/min
+_INTENSITY_SCALE = math.log1p(100_000.0)  # kW/m
+
+
+def static_channels(landscape: Landscape, weather: "Weather", device=None) -> torch.Tensor:
+    """The channels that do not depend on fuel breaks: [NUM_CHANNELS, H, W] with the burnable
+    channel for no breaks and a zero fuel-break channel."""
+    from qagent.fire.behavior import behavior
+
+    ls = landscape if device is None or landscape.device == torch.device(device) else landscape.to(device)
+    aspect = torch.deg2rad(ls.aspect)
+    head = behavior(ls, weather)
+    channels = [
+        ls.slope.clamp(0.0, 1.0),
+        0.5 * (1.0 + torch.sin(aspect)),
+        0.5 * (1.0 + torch.cos(aspect)),
+        ls.canopy_cover,
+        (ls.canopy_base_height / 10.0).clamp(0.0, 1.0),
+        ls.burnable_mask().to(torch.float32),
+        torch.log1p(head.spread_rate) / _RATE_SCALE,
+    ]
+    for az in _DIRECTIONS_DEG:
+        channels.append(torch.log1p(behavior(ls, weather, azimuth=az).fireline_intensity) / _INTENSITY_SCALE)
+    channels.append(torch.zeros_like(ls.slope))
+    return torch.stack(channels).clamp_(0.0, 1.0).contiguous()
+
+
+def with_fuel_breaks(static: torch.Tensor, fuel_breaks: torch.Tensor) -> torch.Tensor:
+    """Observation(s) from static channels [C, H, W] (or [B, C, H, W]) and bool breaks [H, W]
+    (or [B, H, W]): the burnable channel loses the breaks, the last channel shows them."""
+    obs = static.clone()
+    breaks = fuel_breaks.to(device=obs.device, dtype=obs.dtype)
+    obs[..., 5, :, :] *= 1.0 - breaks
+    obs[..., NUM_CHANNELS - 1, :, :] = breaks
+    return obs
+
+
+def observation_channels(landscape: Landscape, weather: "Weather", fuel_breaks=None) -> torch.Tensor:
+    """[NUM_CHANNELS, H, W] float32 observation of a landscape under a weather with fuel breaks
+    (bool [H, W], optional); channel list in this module's docstring and
+    ``OBSERVATION_CHANNELS``."""
+    if not isinstance(landscape, Landscape):
+        raise InputError(f"landscape: expected a Landscape, got {type(landscape).__name__}")
+    static = static_channels(landscape, weather)
+    if fuel_breaks is None:
+        return static
+    fb = as_tensor("fuel_breaks", fuel_breaks, dtype=torch.bool, device=static.device)
+    if tuple(fb.shape) != landscape.shape:
+        raise InputError(f"fuel_breaks: shape {tuple(fb.shape)} does not match the landscape's {landscape.shape}")
+    return with_fuel_breaks(static, fb)

@@ -1,0 +1,460 @@
+"""LANDFIRE GeoTIFFs in and results out: units, nodata, georeferencing, and an error naming the
+file for every kind of broken input (rasters written here with rasterio)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+rasterio = pytest.importorskip("rasterio", reason="reading GeoTIFFs needs rasterio")
+from affine import Affine  # noqa: E402  (installed with rasterio)
+
+from qagent._validation import InputError  # noqa: E402
+from qagent.fire import Weather, behavior  # noqa: E402
+from qagent.landscape import Landscape  # noqa: E402
+from qagent.landscape.landfire import load_landfire, resolve_layer_paths, save_geotiff  # noqa: E402
+
+WORCESTER = Path(__file__).resolve().parents[1].parent / "shared/landfire/worcester_vt"
+needs_worcester = pytest.mark.skipif(not WORCESTER.is_dir(),
+                                     reason=f"the LANDFIRE sample {WORCESTER} is absent (it is not in the repo)")
+
+# The Worcester files and their conversion to SI (its README).
+WORCESTER_FILES = {
+    "elevation": ("LC20_Elev_220.tif", 1.0), "slope": ("LC20_SlpP_220.tif", 0.01),
+    "canopy_cover": ("LC22_CC_230.tif", 0.01), "canopy_height": ("LC22_CH_230.tif", 0.1),
+    "canopy_base_height": ("LC22_CBH_230.tif", 0.1), "canopy_bulk_density": ("LC22_CBD_230.tif", 0.01),
+}
+WORCESTER_NODATA_CELLS = 108_586
+
+# A small valid LANDFIRE set, written per test and then broken one way at a time.
+TRANSFORM = Affine(30.0, 0.0, 1_833_825.0, 0.0, -30.0, 2_617_605.0)
+SHAPE = (6, 7)
+FILES = {"elevation": "LC20_Elev_220.tif", "slope_percent": "LC20_SlpP_220.tif", "aspect": "LC20_Asp_220.tif",
+         "fuel_model": "LC22_F40_230.tif", "canopy_cover": "LC22_CC_230.tif", "canopy_height": "LC22_CH_230.tif",
+         "canopy_base_height": "LC22_CBH_230.tif", "canopy_bulk_density": "LC22_CBD_230.tif"}
+
+
+def raw_layers() -> dict[str, np.ndarray]:
+    """Stored (LANDFIRE) values of a 6 x 7 landscape: GR2 grass, TU5 timber, NB1 urban."""
+    h, w = SHAPE
+    fuel = np.full(SHAPE, 165, np.int16)
+    fuel[:, :2] = 102
+    fuel[5, 6] = 91
+    timber = fuel == 165
+    return {
+        "elevation": (300 + 10 * np.arange(h * w).reshape(SHAPE)).astype(np.int16),
+        "slope_percent": np.tile(np.arange(w, dtype=np.int16) * 15, (h, 1)),
+        "aspect": np.where(np.arange(h * w).reshape(SHAPE) % 5 == 0, -1, 180).astype(np.int16),
+        "fuel_model": fuel,
+        "canopy_cover": np.where(timber, 70, 0).astype(np.int16),
+        "canopy_height": np.where(timber, 250, 0).astype(np.int16),   # 25 m
+        "canopy_base_height": np.where(timber, 30, 0).astype(np.int16),  # 3 m
+        "canopy_bulk_density": np.where(timber, 18, 0).astype(np.int16),  # 0.18 kg/m3
+    }
+
+
+def write_raster(path: Path, data, *, transform=TRANSFORM, crs="EPSG:5070", nodata=32767) -> Path:
+    data = np.asarray(data)
+    profile = {"driver": "GTiff", "height": data.shape[0], "width": data.shape[1], "count": 1,
+               "dtype": data.dtype.name}
+    if transform is not None:
+        profile["transform"] = transform
+    if crs is not None:
+        profile["crs"] = crs
+    if nodata is not None:
+        profile["nodata"] = nodata
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data, 1)
+    return path
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    for key, data in raw_layers().items():
+        write_raster(tmp_path / FILES[key], data)
+    return tmp_path
+
+
+def expect_error(source, *fragments, **kwargs) -> str:
+    with pytest.raises(InputError) as info:
+        load_landfire(source, **kwargs)
+    message = str(info.value)
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in {message!r}"
+    return message
+
+
+# ------------------------------------------------------------------------------ Worcester, VT
+@pytest.fixture(scope="module")
+def worcester() -> Landscape:
+    if not WORCESTER.is_dir():
+        pytest.skip(f"the LANDFIRE sample {WORCESTER} is absent (it is not in the repo)")
+    return load_landfire(WORCESTER)
+
+
+def read_raw(name: str) -> tuple[np.ndarray, object]:
+    with rasterio.open(WORCESTER / name) as src:
+        return src.read(1), src
+
+
+@needs_worcester
+def test_worcester_grid_and_georeferencing(worcester):
+    with rasterio.open(WORCESTER / "LC22_F40_230.tif") as src:
+        assert worcester.shape == src.shape == (613, 549)
+        assert worcester.transform == src.transform
+        assert worcester.crs == src.crs and worcester.crs.to_epsg() == 5070
+    assert worcester.cell_size_m == 30.0
+
+
+@needs_worcester
+def test_worcester_nodata_is_the_readme_count_and_non_burnable(worcester):
+    mask = worcester.nodata_mask.numpy()
+    assert mask.sum() == WORCESTER_NODATA_CELLS
+    raw_nodata = read_raw("LC22_CBD_230.tif")[0] == 32767
+    assert np.array_equal(mask, raw_nodata)
+    assert (worcester.fuel_model.numpy()[mask] == 99).all()
+    for name in ("slope", "aspect", "canopy_cover", "canopy_height", "canopy_base_height", "canopy_bulk_density"):
+        assert (getattr(worcester, name).numpy()[mask] == 0).all(), name
+    assert not worcester.burnable_mask().numpy()[mask].any()
+
+
+@needs_worcester
+@pytest.mark.parametrize("field", list(WORCESTER_FILES))
+def test_worcester_layers_have_the_readme_units(worcester, field):
+    name, scale = WORCESTER_FILES[field]
+    raw = read_raw(name)[0]
+    valid = ~worcester.nodata_mask.numpy()
+    got = getattr(worcester, field).numpy()
+    np.testing.assert_allclose(got[valid], raw[valid] * scale, rtol=1e-6, atol=1e-6)
+
+
+@needs_worcester
+def test_worcester_spot_values(worcester):
+    raw_cbd, raw_ch = read_raw("LC22_CBD_230.tif")[0], read_raw("LC22_CH_230.tif")[0]
+    valid = raw_cbd != 32767
+    row, col = np.unravel_index(np.argmax(np.where(valid, raw_cbd, -1)), raw_cbd.shape)
+    assert raw_cbd[row, col] == 45  # the densest canopy of the sample: 0.45 kg/m3
+    assert float(worcester.canopy_bulk_density[row, col]) == pytest.approx(raw_cbd[row, col] / 100)
+    assert float(worcester.canopy_height[row, col]) == pytest.approx(raw_ch[row, col] / 10)
+    assert float(worcester.slope.max()) == pytest.approx(1.09)  # README: SlpP 0-109 %
+    assert float(worcester.elevation[~worcester.nodata_mask].min()) == 201.0
+
+
+@needs_worcester
+def test_worcester_aspect_and_fuel(worcester):
+    raw_asp, raw_fuel = read_raw("LC20_Asp_220.tif")[0], read_raw("LC22_F40_230.tif")[0]
+    valid = raw_fuel != 32767
+    aspect = worcester.aspect.numpy()
+    assert (aspect[valid & (raw_asp == -1)] == 0).all() and (raw_asp == -1).any()
+    assert np.array_equal(aspect[valid & (raw_asp >= 0)], raw_asp[valid & (raw_asp >= 0)])
+    assert np.array_equal(worcester.fuel_model.numpy()[valid], raw_fuel[valid])
+    codes = np.unique(worcester.fuel_model.numpy()[valid])
+    # The README's 29 classes count the nodata value: 24 burnable, 4 non-burnable, 32767.
+    assert len(codes[codes > 100]) == 24 and len(codes[codes < 100]) == 4
+
+
+@needs_worcester
+def test_worcester_anderson_13_fuel():
+    ls = load_landfire(WORCESTER, fuel="F13")
+    raw = read_raw("LC22_F13_230.tif")[0]
+    valid = ~ls.nodata_mask.numpy()
+    assert np.array_equal(ls.fuel_model.numpy()[valid], raw[valid])
+    assert set(np.unique(ls.fuel_model.numpy())) <= set(range(1, 14)) | set(range(91, 100))
+
+
+@needs_worcester
+def test_worcester_fire_behavior_end_to_end(worcester):
+    weather = Weather(wind_speed_10m=25.0, upwind_direction=225.0, fuel_moisture_dead_1hr=0.06,
+                      fuel_moisture_dead_10hr=0.07, fuel_moisture_dead_100hr=0.08,
+                      fuel_moisture_live_herbaceous=0.6, fuel_moisture_live_woody=0.9, foliar_moisture=1.0)
+    fb = behavior(worcester, weather)
+    for name in ("spread_rate", "spread_direction", "fireline_intensity", "flame_length", "length_to_breadth"):
+        assert bool(torch.isfinite(getattr(fb, name)).all()), name
+    burnable = worcester.burnable_mask()
+    assert int(burnable.sum()) > 100_000
+    assert bool((fb.spread_rate[burnable] > 0).all())
+    assert bool((fb.fire_type[worcester.nodata_mask] == 0).all())
+    assert set(torch.unique(fb.fire_type).tolist()) >= {0, 1}
+
+
+@needs_worcester
+def test_worcester_by_other_names_and_by_mapping(tmp_path, worcester):
+    """Product tokens match case-insensitively wherever they sit in the name."""
+    renames = {"LC20_Elev_220.tif": "US_220_elev.TIF", "LC20_SlpP_220.tif": "US_220_SLPP.tif",
+               "LC20_Asp_220.tif": "us-220-asp.tif", "LC22_F40_230.tif": "US_230_F40.tiff",
+               "LC22_CC_230.tif": "US_230_CC.tif", "LC22_CH_230.tif": "US_230_CH.tif",
+               "LC22_CBH_230.tif": "US_230_CBH.tif", "LC22_CBD_230.tif": "US_230_CBD.tif"}
+    for old, new in renames.items():
+        (tmp_path / new).symlink_to(WORCESTER / old)
+    (tmp_path / "notes.txt").write_text("not a raster")
+    renamed = load_landfire(tmp_path)
+    mapped = load_landfire({key: WORCESTER / name for key, name in FILES.items()})
+    for ls in (renamed, mapped):
+        for name in ("slope", "aspect", "fuel_model", "canopy_bulk_density", "nodata_mask"):
+            assert torch.equal(getattr(ls, name), getattr(worcester, name)), name
+
+
+# ------------------------------------------------------------------------------ conversions
+def test_small_set_converts_to_si(folder):
+    ls = load_landfire(folder)
+    raw = raw_layers()
+    np.testing.assert_allclose(ls.slope.numpy(), raw["slope_percent"] / 100, rtol=1e-6)
+    assert np.array_equal(ls.aspect.numpy(), np.where(raw["aspect"] == -1, 0, raw["aspect"]))
+    np.testing.assert_allclose(ls.canopy_height.numpy().max(), 25.0)
+    np.testing.assert_allclose(ls.canopy_base_height.numpy().max(), 3.0)
+    np.testing.assert_allclose(ls.canopy_bulk_density.numpy().max(), 0.18)
+    np.testing.assert_allclose(ls.canopy_cover.numpy().max(), 0.70)
+    assert not ls.nodata_mask.any()
+
+
+def test_slope_in_degrees_becomes_rise_over_run(folder):
+    degrees = np.tile(np.array([0, 10, 30, 45, 60, 80, 84], np.int16), (SHAPE[0], 1))
+    (folder / FILES["slope_percent"]).unlink()
+    write_raster(folder / "LC20_SlpD_220.tif", degrees)
+    ls = load_landfire(folder)
+    np.testing.assert_allclose(ls.slope.numpy(), np.tan(np.radians(degrees)), rtol=1e-5)
+    # An explicit layer replaces the folder's slope whatever its unit.
+    ls = load_landfire(folder, layers={"slope_percent": write_raster(folder / "other.tif", degrees)})
+    np.testing.assert_allclose(ls.slope.numpy(), degrees / 100, rtol=1e-6)
+
+
+def test_percent_slope_wins_over_degrees_in_one_folder(folder):
+    write_raster(folder / "LC20_SlpD_220.tif", np.full(SHAPE, 45, np.int16))
+    ls = load_landfire(folder)
+    np.testing.assert_allclose(ls.slope.numpy(), raw_layers()["slope_percent"] / 100, rtol=1e-6)
+
+
+def test_nodata_in_one_layer_masks_the_cell_in_all(folder):
+    raw = raw_layers()
+    cc = raw["canopy_cover"].copy()
+    cc[2, 4] = 32767
+    write_raster(folder / FILES["canopy_cover"], cc)
+    fuel = raw["fuel_model"].copy()
+    fuel[0, 1] = -9999  # LANDFIRE's fill value, even where the file declares no nodata value
+    write_raster(folder / FILES["fuel_model"], fuel, nodata=None)
+    ls = load_landfire(folder)
+    assert ls.nodata_mask.sum() == 2 and bool(ls.nodata_mask[2, 4]) and bool(ls.nodata_mask[0, 1])
+    for row, col in ((2, 4), (0, 1)):
+        assert int(ls.fuel_model[row, col]) == 99
+        assert float(ls.canopy_bulk_density[row, col]) == 0.0 and float(ls.slope[row, col]) == 0.0
+    assert float(ls.elevation[2, 4]) == raw["elevation"].min()
+
+
+def test_float_rasters_with_nan_nodata(folder):
+    cbd = raw_layers()["canopy_bulk_density"].astype(np.float32)
+    cbd[1, 1] = np.nan
+    write_raster(folder / FILES["canopy_bulk_density"], cbd, nodata=np.nan)
+    ls = load_landfire(folder)
+    assert bool(ls.nodata_mask[1, 1]) and int(ls.nodata_mask.sum()) == 1
+
+
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
+def test_ungeoreferenced_rasters_need_a_cell_size(tmp_path):
+    for key, data in raw_layers().items():
+        write_raster(tmp_path / FILES[key], data, transform=None, crs=None)
+    expect_error(tmp_path, "LC20_Elev_220.tif", "no georeferencing", "cell_size_m")
+    ls = load_landfire(tmp_path, cell_size_m=10.0)
+    assert ls.cell_size_m == 10.0 and ls.transform is None and ls.crs is None
+
+
+def test_cell_size_comes_from_the_grid_and_must_agree(folder):
+    assert load_landfire(folder).cell_size_m == 30.0
+    expect_error(folder, "cell_size_m", "25", "30", cell_size_m=25.0)
+
+
+def test_geographic_crs_is_refused(tmp_path):
+    for key, data in raw_layers().items():
+        write_raster(tmp_path / FILES[key], data, transform=Affine(0.0003, 0, -72.6, 0, -0.0003, 44.4),
+                     crs="EPSG:4326")
+    expect_error(tmp_path, "LC20_Elev_220.tif", "not projected", "reproject")
+
+
+# ------------------------------------------------------------------------------ broken input
+def test_missing_layer_names_the_folder_and_the_product(folder):
+    (folder / FILES["canopy_bulk_density"]).unlink()
+    expect_error(folder, str(folder), "missing layer", "canopy_bulk_density (CBD)")
+
+
+def test_missing_file_in_a_mapping_names_it(folder):
+    paths = {key: folder / name for key, name in FILES.items()}
+    paths["canopy_cover"] = folder / "nowhere.tif"
+    expect_error(paths, "canopy_cover", "nowhere.tif", "does not exist")
+    del paths["canopy_cover"]
+    expect_error(paths, "missing layer", "canopy_cover")
+
+
+def test_unknown_layer_key(folder):
+    expect_error(folder, "unknown layer keys", "canopy_closure", layers={"canopy_closure": folder / "x.tif"})
+
+
+def test_shape_mismatch_names_the_file(folder):
+    write_raster(folder / FILES["canopy_cover"], np.zeros((6, 8), np.int16))
+    expect_error(folder, FILES["canopy_cover"], "shape (6, 8)", "(6, 7)")
+
+
+def test_transform_mismatch_names_the_file(folder):
+    shifted = TRANSFORM @ Affine.translation(1, 0)  # one cell east
+    write_raster(folder / FILES["canopy_height"], raw_layers()["canopy_height"], transform=shifted)
+    expect_error(folder, FILES["canopy_height"], "transform", "1833855")
+
+
+def test_crs_mismatch_names_the_file(folder):
+    write_raster(folder / FILES["canopy_base_height"], raw_layers()["canopy_base_height"], crs="EPSG:32618")
+    expect_error(folder, FILES["canopy_base_height"], "CRS", "EPSG:32618", "EPSG:5070")
+
+
+def test_nan_outside_nodata_names_the_file_and_cell(folder):
+    elevation = raw_layers()["elevation"].astype(np.float32)
+    elevation[2, 3] = np.nan
+    write_raster(folder / FILES["elevation"], elevation, nodata=None)
+    expect_error(folder, FILES["elevation"], "NaN", "(2, 3)")
+
+
+@pytest.mark.parametrize("key, value, words", [
+    ("canopy_cover", 150, "canopy cover range [0, 100] percent"),
+    ("slope_percent", 1200, "slope range [0, 1000] percent rise"),
+    ("canopy_bulk_density", 450, "kg/m3 x 100"),
+    ("canopy_height", -5, "m x 10"),
+    ("aspect", 400, "aspect range [-1, 360] degrees"),
+    ("elevation", 12000, "elevation range"),
+])
+def test_out_of_range_values_name_the_file_cell_and_unit(folder, key, value, words):
+    data = raw_layers()[key].copy()
+    data[4, 5] = value
+    write_raster(folder / FILES[key], data)
+    expect_error(folder, FILES[key], f"value {value}", "(4, 5)", words)
+
+
+def test_degrees_file_holding_percent_gets_a_hint(folder):
+    (folder / FILES["slope_percent"]).unlink()
+    write_raster(folder / "LC20_SlpD_220.tif", np.full(SHAPE, 95, np.int16))
+    expect_error(folder, "LC20_SlpD_220.tif", "suggest percent")
+
+
+def test_unknown_fuel_codes_are_listed_with_a_location(folder):
+    fuel = raw_layers()["fuel_model"].copy()
+    fuel[3, 2], fuel[0, 6] = 150, 8  # 8 is Anderson's, not an F40 code
+    write_raster(folder / FILES["fuel_model"], fuel)
+    message = expect_error(folder, FILES["fuel_model"], "unknown fuel model codes [8, 150]", "(0, 6)", "F40")
+    assert "2 cells" in message
+
+
+def test_other_fuel_product_is_suggested(folder):
+    expect_error(folder, "no F13", "LC22_F40_230.tif", "fuel='F40'", fuel="F13")
+    expect_error(folder, "fuel", "F41", fuel="F41")
+
+
+def test_two_files_for_one_product(folder):
+    write_raster(folder / "LC16_CC_200.tif", raw_layers()["canopy_cover"])
+    expect_error(folder, "LC16_CC_200.tif", "LC22_CC_230.tif", "several files")
+
+
+@pytest.mark.parametrize("damage", ["truncated header", "truncated data", "garbage", "empty"])
+def test_unreadable_file_is_wrapped_with_its_name(folder, damage):
+    path = folder / FILES["canopy_cover"]
+    if damage == "truncated data":  # a file large enough that its header survives: opening works, reading fails
+        write_raster(path, np.ones((300, 300), np.int16))
+    content = path.read_bytes()
+    path.write_bytes({"truncated header": content[: len(content) // 3], "truncated data": content[: -len(content) // 3],
+                      "garbage": b"II*\x00" + b"\x17" * 500, "empty": b""}[damage])
+    expect_error(folder, str(path), "cannot be read")
+
+
+def test_multiband_file_is_refused(folder):
+    path = folder / FILES["canopy_cover"]
+    with rasterio.open(path, "w", driver="GTiff", height=6, width=7, count=2, dtype="int16", transform=TRANSFORM,
+                       crs="EPSG:5070") as dst:
+        dst.write(np.zeros((2, *SHAPE), np.int16))
+    expect_error(folder, FILES["canopy_cover"], "2 bands")
+
+
+def test_bad_sources():
+    expect_error(Path("/nonexistent/landfire"), "does not exist")
+    expect_error(3, "source")
+    with pytest.raises(InputError, match="not both"):
+        resolve_layer_paths({"elevation": "x.tif"}, {"aspect": "y.tif"})
+
+
+# ------------------------------------------------------------------------------ GeoTIFFs out
+def reopen(path: Path):
+    with rasterio.open(path) as src:
+        return src.read(1), src.profile, src.read_masks(1)
+
+
+@needs_worcester
+def test_result_lines_up_with_the_source_grid_and_round_trips(worcester, tmp_path):
+    result = worcester.canopy_bulk_density * 2.5 + worcester.slope  # any float [H, W] result
+    path = save_geotiff(worcester, tmp_path / "result.tif", result)
+    data, profile, mask = reopen(path)
+    with rasterio.open(WORCESTER / "LC22_CBD_230.tif") as src:
+        assert (profile["height"], profile["width"]) == src.shape
+        assert profile["transform"] == src.transform and profile["crs"] == src.crs
+    valid = ~worcester.nodata_mask.numpy()
+    assert np.array_equal(data[valid], result.numpy()[valid])
+    assert np.isnan(data[~valid]).all() and np.array_equal(mask != 0, valid)
+    assert profile["compress"] == "deflate" and profile["dtype"] == "float32"
+
+
+@needs_worcester
+def test_bool_and_int_results(worcester, tmp_path):
+    valid = ~worcester.nodata_mask.numpy()
+    data, profile, _ = reopen(save_geotiff(worcester, tmp_path / "burnable.tif", worcester.burnable_mask()))
+    assert profile["dtype"] == "uint8" and profile["nodata"] == 255
+    assert np.array_equal(data[valid], worcester.burnable_mask().numpy()[valid]) and (data[~valid] == 255).all()
+    data, profile, _ = reopen(save_geotiff(worcester, tmp_path / "fuel.tif", worcester.fuel_model.long(),
+                                           mask_nodata=False))
+    assert profile["dtype"] == "int32" and profile["nodata"] is None
+    assert np.array_equal(data, worcester.fuel_model.numpy())
+    data, profile, _ = reopen(save_geotiff(worcester, tmp_path / "fuel16.tif", worcester.fuel_model, dtype="int16",
+                                           nodata=-1))
+    assert profile["dtype"] == "int16" and (data[~valid] == -1).all()
+
+
+def test_tile_result_lands_on_its_window(folder, tmp_path):
+    ls = load_landfire(folder)
+    from qagent.landscape.tiles import tiles
+
+    row0, col0, tile = next(tile for tile in tiles(ls, size=3, stride=2) if tile[:2] == (2, 4))
+    path = save_geotiff(tile, tmp_path / "tile.tif", tile.elevation)
+    with rasterio.open(path) as src:
+        x, y = src.xy(0, 0)
+        assert (x, y) == ls.transform @ (col0 + 0.5, row0 + 0.5)
+        assert np.array_equal(src.read(1), ls.elevation.numpy()[2:5, 4:7])
+
+
+def test_save_errors(folder, tmp_path):
+    ls = load_landfire(folder)
+    with pytest.raises(InputError, match=r"shape \(7, 6\) does not match the landscape's grid \(6, 7\)"):
+        save_geotiff(ls, tmp_path / "x.tif", np.zeros((7, 6)))
+    with pytest.raises(InputError, match=r"value 0.5 at \(row, col\) \(0, 0\) is not an integer"):
+        save_geotiff(ls, tmp_path / "x.tif", np.full(SHAPE, 0.5), dtype="int16")
+    with pytest.raises(InputError, match="does not fit uint8"):
+        save_geotiff(ls, tmp_path / "x.tif", np.full(SHAPE, 300), dtype="uint8")
+    with pytest.raises(InputError, match="expected bool, integer or float"):
+        save_geotiff(ls, tmp_path / "x.tif", np.full(SHAPE, "a"))
+    with pytest.raises(InputError, match="cannot write"):
+        save_geotiff(ls, tmp_path / "no" / "such" / "dir.tif", np.zeros(SHAPE))
+
+
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
+def test_ungeoreferenced_landscape_needs_consent(tmp_path):
+    z = np.zeros(SHAPE)
+    ls = Landscape(slope=z, aspect=z, elevation=z, fuel_model=np.full(SHAPE, 102), canopy_cover=z, canopy_height=z,
+                   canopy_base_height=z, canopy_bulk_density=z)
+    with pytest.raises(InputError, match="allow_ungeoreferenced"):
+        save_geotiff(ls, tmp_path / "x.tif", z)
+    data, profile, _ = reopen(save_geotiff(ls, tmp_path / "x.tif", z + 1.5, allow_ungeoreferenced=True))
+    assert profile["crs"] is None and (data == 1.5).all()
+
+
+def test_written_grid_reloads_as_a_layer(folder):
+    """A result saved from a loaded landscape is a valid layer of the same grid."""
+    ls = load_landfire(folder)
+    path = save_geotiff(ls, folder / "my_CC.tif", (ls.canopy_cover * 100).round(), dtype="int16")
+    again = load_landfire(folder, layers={"canopy_cover": path})  # the folder's two CC files do not matter
+    assert torch.allclose(again.canopy_cover, ls.canopy_cover) and again.transform == ls.transform
+    assert math.isclose(again.cell_size_m, 30.0)

@@ -1,0 +1,58 @@
+"""observation_channels: channel list, scaling, fuel breaks, directional intensities."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from qagent._validation import InputError
+from qagent.fire import Weather, behavior
+from qagent.landscape import NUM_CHANNELS, OBSERVATION_CHANNELS, observation_channels, synthetic
+from qagent.landscape.observation import static_channels, with_fuel_breaks
+
+WEATHER = Weather(25.0, 270.0, 0.05, 0.06, 0.07, 0.5, 0.8, 1.0)  # wind from the west
+
+
+def test_channels_scaled_and_named():
+    ls = synthetic(30, 40, seed=4)
+    obs = observation_channels(ls, WEATHER)
+    assert obs.shape == (NUM_CHANNELS, 30, 40) == (len(OBSERVATION_CHANNELS), 30, 40)
+    assert obs.dtype == torch.float32 and float(obs.min()) >= 0.0 and float(obs.max()) <= 1.0
+    assert torch.isfinite(obs).all()
+    idx = {n: i for i, n in enumerate(OBSERVATION_CHANNELS)}
+    torch.testing.assert_close(obs[idx["canopy_cover"]], ls.canopy_cover)
+    torch.testing.assert_close(obs[idx["burnable"]], ls.burnable_mask().float())
+    assert float(obs[idx["fuel_break"]].max()) == 0.0
+
+
+def test_directional_intensity_follows_the_wind_and_our_physics():
+    ls = synthetic(30, 30, seed=11)
+    obs = observation_channels(ls, WEATHER)
+    idx = {n: i for i, n in enumerate(OBSERVATION_CHANNELS)}
+    east = behavior(ls, WEATHER, azimuth=90.0).fireline_intensity
+    torch.testing.assert_close(obs[idx["intensity_east"]], torch.log1p(east) / math.log1p(1e5))
+    burnable = ls.burnable_mask()
+    # fire heading downwind (east) is more intense than fire backing into the wind (west)
+    assert float(obs[idx["intensity_east"]][burnable].mean()) > float(obs[idx["intensity_west"]][burnable].mean())
+
+
+def test_fuel_breaks_update_two_channels_only():
+    ls = synthetic(20, 20, seed=2)
+    breaks = np.zeros((20, 20), dtype=bool)
+    breaks[5, :] = True
+    obs = observation_channels(ls, WEATHER, breaks)
+    base = observation_channels(ls, WEATHER)
+    idx = {n: i for i, n in enumerate(OBSERVATION_CHANNELS)}
+    assert torch.equal(obs[idx["fuel_break"]], torch.from_numpy(breaks).float())
+    assert float(obs[idx["burnable"]][5].max()) == 0.0
+    changed = (obs != base).flatten(1).any(dim=1)
+    assert set(torch.nonzero(changed).flatten().tolist()) <= {idx["burnable"], idx["fuel_break"]}
+    batch = with_fuel_breaks(static_channels(ls, WEATHER).expand(3, -1, -1, -1), torch.from_numpy(breaks).expand(3, -1, -1))
+    assert torch.equal(batch[1], obs)
+
+
+def test_bad_breaks():
+    ls = synthetic(10, 10, seed=0)
+    with pytest.raises(InputError, match=r"fuel_breaks: shape \(9, 10\) does not match"):
+        observation_channels(ls, WEATHER, np.zeros((9, 10), dtype=bool))
