@@ -1,0 +1,8 @@
+"""The fuel-break placement environment (gymnasium API and a batched form) and its
+landscape sources."""
+
+from qagent.env.fuel_break_env import BatchedFuelBreakEnv, EnvConfig, FuelBreakEnv, StaticObservationCache, budget_cells
+from qagent.env.sources import LandscapeSource, SyntheticSource, TileSource, make_source
+
+__all__ = ["FuelBreakEnv", "BatchedFuelBreakEnv", "EnvConfig", "StaticObservationCache", "budget_cells",
+           "LandscapeSource", "SyntheticSource", "TileSource", "make_source"]

@@ -1,0 +1,148 @@
+"""Where training and evaluation landscapes come from, and the split between them.
+
+A source holds a finite, ordered set of landscapes of one grid shape, addressed by integer id
+(``landscape(id)``); environments cycle through all of them in a fresh random order each
+epoch, as the original project's raster manager did with its 500 tiles.
+
+Held-out landscapes never seen in training:
+- synthetic: training uses seeds [0, 100 000); evaluation uses seeds from 1 000 000 000 on.
+- tiles of a real raster (a tile dataset or a LANDFIRE folder): tiles overlap their
+  neighbours (stride < size), so a random split would leak; the split is spatial instead. The
+  evaluation region is the eastern ``eval_fraction`` of the source raster's columns; training
+  tiles lie entirely west of it, evaluation tiles entirely inside it, and tiles crossing the
+  boundary are used by neither.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+
+from qagent._validation import InputError
+from qagent.landscape.core import Landscape
+
+TRAIN_SEEDS = range(0, 100_000)
+EVAL_SEED_START = 1_000_000_000
+DEFAULT_EVAL_FRACTION = 0.2
+SPLITS = ("train", "eval", "all")
+
+
+class LandscapeSource:
+    """A finite set of landscapes of one grid shape; subclasses implement ``_load``."""
+
+    name = "landscapes"
+
+    def __init__(self, count: int, grid_shape: tuple[int, int], cache_size: int = 256):
+        if count <= 0:
+            raise InputError(f"{self.name}: no landscapes in this source/split")
+        self.count = int(count)
+        self.grid_shape = tuple(int(x) for x in grid_shape)
+        self.landscape = functools.lru_cache(maxsize=cache_size)(self._load)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def _load(self, landscape_id: int) -> Landscape:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def epoch_order(self, rng: np.random.Generator) -> np.ndarray:
+        """Every id once, in a random order."""
+        return rng.permutation(self.count)
+
+    def describe(self) -> str:
+        return f"{self.name}: {self.count} landscapes of {self.grid_shape[0]} x {self.grid_shape[1]} cells"
+
+
+class SyntheticSource(LandscapeSource):
+    """``qagent.landscape.synthetic`` landscapes; id i is seed seeds[i]."""
+
+    def __init__(self, grid_shape: tuple[int, int], split: str = "train", count: int | None = None,
+                 cache_size: int = 256):
+        _check_split(split)
+        if split == "eval":
+            self.seeds = range(EVAL_SEED_START, EVAL_SEED_START + (count or 200))
+        else:
+            self.seeds = TRAIN_SEEDS if count is None else TRAIN_SEEDS[:count]
+        self.name = f"synthetic ({split})"
+        super().__init__(len(self.seeds), grid_shape, cache_size)
+
+    def _load(self, landscape_id: int) -> Landscape:
+        from qagent.landscape.synthetic import synthetic
+
+        return synthetic(*self.grid_shape, seed=int(self.seeds[landscape_id]))
+
+    def describe(self) -> str:
+        return f"{super().describe()} (seeds {self.seeds.start}..{self.seeds.stop - 1})"
+
+
+class TileSource(LandscapeSource):
+    """Tiles of one real raster: a tile dataset on disk (``qagent-tiles``) or a LANDFIRE folder
+    cut into tiles in memory; spatially split (module docstring)."""
+
+    def __init__(self, path: str | Path, split: str = "train", *, tile_size: int = 50, stride: int = 25,
+                 eval_fraction: float = DEFAULT_EVAL_FRACTION, cache_size: int = 1024):
+        _check_split(split)
+        path = Path(path)
+        if not path.is_dir():
+            raise InputError(f"landscapes: {path} is not a folder (a tile dataset or LANDFIRE layers)")
+        if (path / "index.json").exists():
+            from qagent.landscape.tiles import TileDataset
+
+            self._dataset = TileDataset(path)
+            self._tiles = None
+            size = self._dataset[0].shape
+            origins = self._dataset.origins
+            width = self._dataset_source_width()
+        else:
+            from qagent.landscape.landfire import load_landfire
+
+            full = load_landfire(path)
+            self._dataset = None
+            self._tiles = list(full.tiles(tile_size, stride))
+            if not self._tiles:
+                raise InputError(f"landscapes: {path} has no {tile_size} x {tile_size} tile without nodata")
+            size = (tile_size, tile_size)
+            origins = [(r, c) for r, c, _ in self._tiles]
+            width = full.width
+        total = len(self._tiles) if self._tiles is not None else len(self._dataset)
+        self.ids = _spatial_split(origins, size, width, total, split, eval_fraction)
+        self.name = f"tiles of {path.name} ({split})"
+        super().__init__(len(self.ids), size, cache_size)
+
+    def _dataset_source_width(self) -> int | None:
+        shape = (getattr(self._dataset, "metadata", None) or {}).get("source_shape")
+        return int(shape[1]) if shape else None
+
+    def _load(self, landscape_id: int) -> Landscape:
+        k = int(self.ids[landscape_id])
+        return self._tiles[k][2] if self._tiles is not None else self._dataset[k]
+
+
+def _check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise InputError(f"split: expected one of {SPLITS}, got {split!r}")
+
+
+def _spatial_split(origins, size, width, total: int, split: str, eval_fraction: float) -> np.ndarray:
+    if split == "all":
+        return np.arange(total)
+    if origins is None or width is None:
+        raise InputError("landscapes: this tile dataset records no tile origins, so it cannot be split spatially; "
+                         "use split='all' or rebuild it with qagent-tiles")
+    if not 0.0 < eval_fraction < 1.0:
+        raise InputError(f"eval_fraction: must lie in (0, 1), got {eval_fraction}")
+    boundary = int(round(width * (1.0 - eval_fraction)))
+    cols = np.array([c for _, c in origins])
+    keep = (cols >= boundary) if split == "eval" else (cols + size[1] <= boundary)
+    return np.nonzero(keep)[0]
+
+
+def make_source(spec: str, grid_size: int | tuple[int, int] = 50, split: str = "train", **kwargs) -> LandscapeSource:
+    """``"synthetic"`` (default training set) or a folder: a tile dataset or LANDFIRE layers."""
+    shape = (grid_size, grid_size) if isinstance(grid_size, int) else tuple(grid_size)
+    if spec == "synthetic":
+        return SyntheticSource(shape, split, count=kwargs.get("count"))
+    return TileSource(spec, split, tile_size=shape[0], stride=kwargs.get("stride", max(1, shape[0] // 2)),
+                      eval_fraction=kwargs.get("eval_fraction", DEFAULT_EVAL_FRACTION))

@@ -1,0 +1,164 @@
+"""Training configuration: defaults, the memory preset, a TOML file and command-line flags,
+merged in that order (later wins).
+
+A TOML file uses the field names below, at the top level or grouped in tables (the table
+names are free and only for readability), e.g.::
+
+    preset = "low"
+    steps = 200000
+
+    [env]
+    budget_fraction = 0.05
+    cells_per_step = 5
+
+    [learning]
+    learning_rate = 3e-4
+    prioritized = true
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from qagent._validation import InputError
+from qagent.train.presets import get_preset
+
+
+@dataclass
+class TrainConfig:
+    # what and where
+    preset: str = "demo"                # demo | low | medium | high | auto
+    model: str | None = None            # default: the preset's
+    landscapes: str = "synthetic"       # "synthetic", a tile dataset or a LANDFIRE folder
+    grid_size: int | None = None        # default: the preset's
+    device: str = "auto"                # auto | cpu | cuda | cuda:N
+    steps: int | None = None            # environment steps (transitions); default: the preset's
+    out: str = "runs/qagent"
+    seed: int = 0
+    # episodes
+    budget_fraction: float = 0.05
+    cells_per_step: int = 5
+    ignitions: int = 32
+    num_envs: int | None = None         # default: the preset's
+    # learning
+    learning_rate: float = 3e-4
+    warmup_fraction: float = 0.05       # of updates, linear warm-up, then cosine decay to 10 %
+    gamma: float = 0.99
+    tau: float = 0.01                   # soft target-network update per gradient step
+    micro_batch: int | None = None      # default: the preset's
+    accumulation_steps: int | None = None
+    buffer_capacity: int | None = None
+    prioritized: bool = True
+    learning_starts: int = 512          # transitions before the first update
+    updates_per_step: float = 0.25      # gradient updates per environment transition
+    grad_clip: float = 10.0
+    eps_start: float = 1.0
+    eps_end: float = 0.05
+    exploration_fraction: float = 0.5   # of the run over which epsilon decays linearly
+    reward_scale: float = 100.0         # rewards in percent of the landscape
+    warm_start_episodes: int = 0        # DomiRank demonstration episodes first
+    amp: str = "auto"                   # auto (bf16 on CUDA devices that support it) | off
+    checkpoint_activations: bool = False
+    # evaluation, logging, checkpoints
+    eval_every: int | None = None       # transitions between greedy validation rounds
+    eval_landscapes: int = 8
+    checkpoint_every: int | None = None
+    log_every: int = 200
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def resolved(self) -> "TrainConfig":
+        """Fill the preset's values into unset fields, check everything."""
+        preset_name = self.preset
+        if preset_name == "auto":
+            from qagent.train.presets import auto_preset
+
+            preset_name = auto_preset(_torch_device(self.device)).name
+        p = get_preset(preset_name)
+        c = dataclasses.replace(self, preset=preset_name)
+        c.model = c.model or p.model
+        c.grid_size = c.grid_size or p.grid_size[0]
+        c.num_envs = c.num_envs or p.num_envs
+        c.micro_batch = c.micro_batch or p.micro_batch
+        c.accumulation_steps = c.accumulation_steps or p.accumulation_steps
+        c.buffer_capacity = c.buffer_capacity or p.buffer_capacity
+        c.steps = c.steps or DEFAULT_STEPS.get(preset_name, 200_000)
+        c.eval_every = c.eval_every or max(c.num_envs * 50, c.steps // 10)
+        c.checkpoint_every = c.checkpoint_every or max(c.num_envs * 50, c.steps // 10)
+        c.extra = dict(c.extra)
+        if preset_name == p.name and self.model is None:
+            c.extra.setdefault("model_kwargs", dict(p.model_kwargs))
+        _check(c)
+        return c
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# Default run lengths per preset: demo trains in a few minutes on 2 CPU cores.
+DEFAULT_STEPS = {"demo": 6_000, "low": 200_000, "medium": 400_000, "high": 800_000}
+
+
+def _torch_device(device: str) -> str:
+    import torch
+
+    return ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+
+
+def _check(c: TrainConfig) -> None:
+    positive = ["grid_size", "num_envs", "micro_batch", "accumulation_steps", "buffer_capacity", "steps",
+                "cells_per_step", "ignitions", "eval_landscapes", "log_every"]
+    for name in positive:
+        if not isinstance(getattr(c, name), int) or getattr(c, name) < 1:
+            raise InputError(f"{name}: must be a positive integer, got {getattr(c, name)!r}")
+    for name, lo, hi in [("budget_fraction", 0.0, 1.0), ("gamma", 0.0, 1.0), ("tau", 0.0, 1.0),
+                         ("eps_start", 0.0, 1.0), ("eps_end", 0.0, 1.0), ("exploration_fraction", 0.0, 1.0),
+                         ("warmup_fraction", 0.0, 1.0)]:
+        v = getattr(c, name)
+        if not (isinstance(v, (int, float)) and lo <= v <= hi):
+            raise InputError(f"{name}: must lie in [{lo}, {hi}], got {v!r}")
+    if not (c.learning_rate > 0 and c.updates_per_step > 0 and c.grad_clip > 0 and c.reward_scale > 0):
+        raise InputError("learning_rate, updates_per_step, grad_clip and reward_scale must be positive")
+    if c.amp not in ("auto", "off", "bf16"):
+        raise InputError(f"amp: expected auto, bf16 or off, got {c.amp!r}")
+    if c.warm_start_episodes < 0 or c.learning_starts < 0:
+        raise InputError("warm_start_episodes and learning_starts must be >= 0")
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Flatten a TOML config file into TrainConfig field values, naming unknown keys."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"--config: no such file {path}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"--config {path}: not valid TOML ({e})") from None
+    names = {f.name for f in fields(TrainConfig)} - {"extra"}
+    flat: dict[str, Any] = {}
+
+    def visit(table: dict, where: str) -> None:
+        for key, value in table.items():
+            if isinstance(value, dict):
+                visit(value, f"{where}{key}.")
+            elif key in names:
+                flat[key] = value
+            else:
+                raise InputError(f"--config {path}: unknown setting {where}{key}")
+
+    visit(data, "")
+    return flat
+
+
+def build_config(toml_path: str | None = None, **overrides: Any) -> TrainConfig:
+    values: dict[str, Any] = {}
+    if toml_path:
+        values.update(load_toml(toml_path))
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return TrainConfig(**values).resolved()
+    except TypeError as e:
+        raise InputError(f"configuration: {e}") from None

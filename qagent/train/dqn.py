@@ -1,0 +1,433 @@
+"""Double DQN for fuel-break placement, in one loop you can read top to bottom (after
+CleanRL's dqn.py).
+
+- Actions: an action breaks k cells; its value is the mean of its cells' Q-values. The
+  behaviour policy is epsilon-greedy: with probability epsilon k random valid cells, else the
+  k valid cells of highest Q.
+- Target (van Hasselt et al. 2016): y = r + gamma (1 - done) mean(Q_target(s', a*)), where a*
+  are the top-k valid cells of s' by the ONLINE network. Huber loss, importance-weighted when
+  replay is prioritized (Schaul et al. 2016), whose priorities are the TD errors.
+- Replay stores compact states (landscape id and bit-packed break mask); observations are
+  rebuilt from the landscape's cached static channels when a batch is sampled.
+- Updates: an effective batch = micro-batch x accumulation steps; each micro-batch's loss is
+  divided by the number of micro-batches and back-propagated, then the summed gradient is
+  clipped and applied once, so the step equals a full-batch step for everything computed per
+  sample. BatchNorm is the exception: each micro-batch normalises with its own statistics and
+  updates the running averages once per micro-batch, so accumulation does NOT reproduce
+  full-batch BatchNorm exactly (close at these grid sizes, where every sample alone has
+  H x W values per channel). OOM-retry (qagent.train.oom) halves the micro-batch and doubles
+  accumulation on "out of memory", keeping the effective batch.
+- bf16 autocast on CUDA devices that support it; optional activation checkpointing for
+  EnhancedQNet; learning rate: linear warm-up then cosine decay to 10 %; gradient clipping;
+  soft target updates.
+- Optional warm start: the first episodes follow DomiRank (Engsig et al. 2024) rankings, as
+  the original project did, to fill replay with good demonstrations.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from qagent._validation import InputError, resolve_device
+from qagent.agent.models import build_model, count_parameters
+from qagent.agent.replay import PrioritizedReplay, UniformReplay
+from qagent.env.fuel_break_env import BatchedFuelBreakEnv, EnvConfig, StaticObservationCache
+from qagent.env.sources import make_source
+from qagent.fire.scenario import DEFAULT_SCENARIO
+from qagent.landscape.observation import NUM_CHANNELS
+from qagent.train.checkpoint import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
+from qagent.train.config import TrainConfig
+from qagent.train.oom import OOMRetry
+from qagent.train.presets import configure_cuda_allocator, format_bytes
+
+log = logging.getLogger("qagent.train")
+
+_BURNABLE = 5  # observation channel of burnable, unbroken cells (qagent.landscape.observation)
+
+
+# ----------------------------------------------------------------------------- policies
+def select_actions(q: torch.Tensor | None, valid: torch.Tensor, k: int, epsilon: float,
+                   rng: np.random.Generator) -> np.ndarray:
+    """[N, k] flat cells: per environment, with probability epsilon k random valid cells, else
+    the k valid cells of highest q ([N, H*W]; None means all random)."""
+    n = valid.shape[0]
+    actions = np.zeros((n, k), dtype=np.int64)
+    explore = rng.random(n) < epsilon if q is not None else np.ones(n, dtype=bool)
+    if q is not None and not explore.all():
+        greedy = q.masked_fill(~valid, -torch.inf).topk(k, dim=1).indices.cpu().numpy()
+        actions[~explore] = greedy[~explore]
+    valid_np = valid.cpu().numpy()
+    for i in np.nonzero(explore)[0]:
+        cells = np.flatnonzero(valid_np[i])
+        actions[i] = rng.choice(cells, size=k, replace=len(cells) < k)
+    return actions
+
+
+def greedy_actions(model: torch.nn.Module, obs: torch.Tensor, valid: torch.Tensor, k: int) -> np.ndarray:
+    with torch.no_grad():
+        q = model(obs, valid.reshape(obs.shape[0], *obs.shape[2:])).flatten(1).float()
+    return q.masked_fill(~valid, -torch.inf).topk(k, dim=1).indices.cpu().numpy()
+
+
+def score_actions(scores: torch.Tensor, valid: torch.Tensor, k: int) -> np.ndarray:
+    """The k valid cells of highest score per environment (scores [N, H*W])."""
+    return scores.masked_fill(~valid, -torch.inf).topk(k, dim=1).indices.cpu().numpy()
+
+
+# ----------------------------------------------------------------------------- schedules
+def linear_epsilon(step: int, total: int, cfg: TrainConfig) -> float:
+    span = max(1.0, cfg.exploration_fraction * total)
+    return cfg.eps_end + (cfg.eps_start - cfg.eps_end) * max(0.0, 1.0 - step / span)
+
+
+def warmup_cosine(total_updates: int, warmup_fraction: float, floor: float = 0.1):
+    warmup = max(1, int(warmup_fraction * total_updates))
+
+    def factor(update: int) -> float:
+        if update < warmup:
+            return (update + 1) / warmup
+        progress = min(1.0, (update - warmup) / max(1, total_updates - warmup))
+        return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return factor
+
+
+# ----------------------------------------------------------------------------- logging
+@dataclass
+class RunLog:
+    """CSV, TensorBoard and the end-of-run plot."""
+
+    out: Path
+    rows: list[dict] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.out.mkdir(parents=True, exist_ok=True)
+        self._csv_path = self.out / "training_log.csv"
+        self._fields = ["env_steps", "updates", "episodes", "wall_s", "epsilon", "learning_rate", "loss",
+                        "episode_return", "random_return", "validation_return", "sims_per_s", "micro_batch"]
+        new = not self._csv_path.exists()
+        self._csv = open(self._csv_path, "a", newline="")
+        self._writer = csv.DictWriter(self._csv, fieldnames=self._fields)
+        if new:
+            self._writer.writeheader()
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._tb = SummaryWriter(str(self.out / "tensorboard"))
+        except Exception as e:  # tensorboard is optional at run time
+            log.warning("TensorBoard logging disabled: %s", e)
+            self._tb = None
+
+    def write(self, row: dict) -> None:
+        self.rows.append(row)
+        self._writer.writerow({k: row.get(k) for k in self._fields})
+        self._csv.flush()
+        if self._tb is not None:
+            for k, v in row.items():
+                if k != "env_steps" and isinstance(v, (int, float)) and v is not None and math.isfinite(v):
+                    self._tb.add_scalar(k, v, row["env_steps"])
+
+    def close(self) -> None:
+        self._csv.close()
+        if self._tb is not None:
+            self._tb.close()
+
+    def plot(self, path: Path) -> Path | None:
+        """Training curve: episode return (rolling mean) and greedy validation return against
+        the random policy's return."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        rows = _read_csv(self._csv_path)
+        if not rows:
+            return None
+        x = np.array([float(r["env_steps"]) for r in rows])
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        for key, label, style in [("episode_return", "training episodes (epsilon-greedy, rolling mean)", "-"),
+                                  ("validation_return", "greedy policy, validation landscapes", "o-")]:
+            y = np.array([float(r[key]) if r.get(key) not in ("", None) else np.nan for r in rows])
+            ok = np.isfinite(y)
+            if ok.any():
+                ax.plot(x[ok], y[ok], style, label=label)
+        rand = [float(r["random_return"]) for r in rows if r.get("random_return") not in ("", None)]
+        if rand:
+            ax.axhline(rand[-1], color="gray", linestyle="--", label="random policy")
+        ax.set_xlabel("environment steps")
+        ax.set_ylabel("reduction of expected burned area (% of landscape)")
+        ax.set_title("QAgent training")
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+        return path
+
+
+def _read_csv(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def memory_report(device: torch.device) -> str:
+    if device.type == "cuda":
+        free, total = torch.cuda.mem_get_info(device)
+        return (f"GPU memory: {format_bytes(torch.cuda.memory_allocated(device))} allocated, "
+                f"{format_bytes(torch.cuda.memory_reserved(device))} reserved, {format_bytes(free)} free of "
+                f"{format_bytes(total)}")
+    import resource
+
+    return f"host memory: peak resident {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
+
+
+# ----------------------------------------------------------------------------- evaluation
+def evaluate_policy(env: BatchedFuelBreakEnv, policy, episodes: int, seed: int) -> float:
+    """Mean episode return (reduction of expected burned fraction, x100) of policy(obs, valid)
+    -> actions over ``episodes`` complete episodes of a non-autoresetting env, reseeded with
+    ``seed`` so that every call sees the same landscapes and fires."""
+    env.seed(seed)
+    returns: list[float] = []
+    while len(returns) < episodes:
+        obs = env.reset()
+        done = np.zeros(env.num_envs, dtype=bool)
+        while not done.all():
+            actions = policy(obs, env.action_mask())
+            obs, _, terminated, _ = env.step(actions)
+            done |= terminated
+        returns.extend((env.baseline_fraction - env.burned_fraction).tolist())
+    return 100.0 * float(np.mean(returns[:episodes]))
+
+
+# ----------------------------------------------------------------------------- training
+def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = True) -> dict[str, Any]:
+    """Train an agent; returns a summary (paths, final returns). See the module docstring."""
+    # -- setup ------------------------------------------------------------------------------
+    if cfg.device.startswith("cuda") or (cfg.device == "auto" and torch.cuda.is_available()):
+        configure_cuda_allocator()  # before CUDA initialises
+    device = resolve_device(("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed % 2**32)
+    torch.manual_seed(cfg.seed)
+    sample_rng = np.random.default_rng(cfg.seed + 1)
+    grid = (cfg.grid_size, cfg.grid_size)
+    source = make_source(cfg.landscapes, grid, "train")
+    cache = StaticObservationCache(source, DEFAULT_SCENARIO, device)
+    env_cfg = EnvConfig(cfg.budget_fraction, cfg.cells_per_step, cfg.ignitions)
+    env = BatchedFuelBreakEnv(source, cfg.num_envs, env_cfg, DEFAULT_SCENARIO, device, seed=cfg.seed,
+                              observation_cache=cache)
+    validation = BatchedFuelBreakEnv(source, min(cfg.eval_landscapes, cfg.num_envs), env_cfg, DEFAULT_SCENARIO,
+                                     device, autoreset=False, observation_cache=cache)
+    model_kwargs = dict(cfg.extra.get("model_kwargs", {}))
+    if cfg.checkpoint_activations:
+        if not cfg.model.startswith("enhanced"):
+            raise InputError("checkpoint_activations: only EnhancedQNet models support it")
+        model_kwargs["checkpoint_activations"] = True
+    model = build_model(cfg.model, NUM_CHANNELS, **model_kwargs).to(device)
+    target = build_model(cfg.model, NUM_CHANNELS, **model_kwargs).to(device)
+    target.load_state_dict(model.state_dict())
+    target.eval()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=1e-5)
+    total_updates = max(1, int((cfg.steps - cfg.learning_starts) * cfg.updates_per_step))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(total_updates, cfg.warmup_fraction))
+    replay_cls = PrioritizedReplay if cfg.prioritized else UniformReplay
+    replay = replay_cls(cfg.buffer_capacity, grid, cfg.cells_per_step)
+    effective_batch = cfg.micro_batch * cfg.accumulation_steps
+    oom = OOMRetry(effective_batch, cfg.micro_batch, optimizer=optimizer)
+    amp = cfg.amp != "off" and device.type == "cuda" and torch.cuda.is_bf16_supported()
+    counters = {"env_steps": 0, "updates": 0, "episodes": 0, "best_validation": -math.inf}
+    if resume is not None:
+        state = load_checkpoint(resume, map_location=device)
+        model.load_state_dict(state["model"])
+        target.load_state_dict(state["target"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        replay.load_state_dict(state["replay"])
+        env.load_rng_state(restore_rng_state(state["rng"], sample_rng))
+        counters.update(state["counters"])
+        # the landscape cycle continues; episodes in flight at the checkpoint start afresh
+        oom.micro_batch = min(oom.micro_batch, int(state.get("micro_batch", oom.micro_batch)))
+        log.info("resumed from %s at %d environment steps", resume, counters["env_steps"])
+    runlog = RunLog(out)
+    log.info("training %s (%s parameters) on %s with preset %s; %s", cfg.model, f"{count_parameters(model):,}",
+             device, cfg.preset, source.describe())
+    log.info(memory_report(device))
+    k = cfg.cells_per_step
+    validation_seed = 10_000 + cfg.seed
+    random_return = evaluate_policy(validation, lambda obs, valid: select_actions(None, valid, k, 1.0, sample_rng),
+                                    cfg.eval_landscapes, validation_seed)
+    log.info("random policy: %.3f %% of the landscape per episode (validation landscapes)", random_return)
+
+    def checkpoint(name: str) -> Path:
+        path = save_checkpoint(out / f"{name}.pt", {
+            "model": model.state_dict(), "target": target.state_dict(), "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(), "replay": replay.state_dict(),
+            "rng": rng_state(env.rng_state(), sample_rng), "counters": dict(counters), "config": cfg.to_dict(),
+            "micro_batch": oom.micro_batch, "model_name": cfg.model, "model_kwargs": model_kwargs,
+            "in_channels": NUM_CHANNELS, "grid_size": cfg.grid_size, "scenario": DEFAULT_SCENARIO.to_dict()})
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+        log.info("saved %s; %s", path, memory_report(device))
+        return path
+
+    def update() -> float:
+        """One gradient step on a sampled batch, accumulated over micro-batches."""
+        batch = replay.sample(effective_batch, sample_rng)
+        masks = torch.from_numpy(batch.mask_before()).to(device)
+        actions = torch.from_numpy(batch.action_cells).to(device)
+        masks_after = masks.clone().view(len(batch), -1)
+        masks_after.scatter_(1, actions, True)
+        masks_after = masks_after.view_as(masks)
+        obs = cache.observations(batch.landscape_id, masks)
+        next_obs = cache.observations(batch.landscape_id, masks_after)
+        reward = torch.from_numpy(batch.reward).to(device, torch.float32) * cfg.reward_scale
+        done = torch.from_numpy(batch.done).to(device, torch.float32)
+        weights = torch.from_numpy(batch.weights).to(device, torch.float32)
+        td = torch.zeros(len(batch), device=device)
+
+        def step(micro: int, accumulation: int) -> float:
+            optimizer.zero_grad(set_to_none=True)
+            total = 0.0
+            for start in range(0, len(batch), micro):
+                sl = slice(start, start + micro)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                    next_valid = next_obs[sl, _BURNABLE] > 0.5
+                    with torch.no_grad():
+                        q_next = model(next_obs[sl], next_valid).flatten(1).float()
+                        best = q_next.masked_fill(~next_valid.flatten(1), -torch.inf).topk(k, dim=1).indices
+                        q_target = target(next_obs[sl], next_valid).flatten(1).float().gather(1, best).mean(1)
+                        y = reward[sl] + cfg.gamma * (1.0 - done[sl]) * torch.nan_to_num(q_target, neginf=0.0)
+                    valid = obs[sl, _BURNABLE] > 0.5
+                    q = model(obs[sl], valid).flatten(1).float().gather(1, actions[sl]).mean(1)
+                    loss = (weights[sl] * F.smooth_l1_loss(q, y, reduction="none")).sum() / len(batch)
+                loss.backward()
+                td[sl] = (q - y).detach()
+                total += float(loss.detach())
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            return total
+
+        loss = oom.run(step)
+        scheduler.step()
+        with torch.no_grad():
+            for p, tp in zip(model.parameters(), target.parameters()):
+                tp.lerp_(p, cfg.tau)
+            for b, tb in zip(model.buffers(), target.buffers()):
+                tb.copy_(b)
+        if isinstance(replay, PrioritizedReplay):
+            replay.update_priorities(batch.indices, td.abs().cpu().numpy())
+            replay.anneal_beta(counters["env_steps"] / cfg.steps)
+        return loss
+
+    # -- warm start: DomiRank demonstrations ---------------------------------------------------
+    domirank_scores = None
+    if cfg.warm_start_episodes > 0 and counters["env_steps"] == 0:
+        from qagent.baselines import domirank
+
+        reference = DEFAULT_SCENARIO.reference_weather()
+
+        def domirank_scores(ids):
+            return torch.stack([domirank(source.landscape(int(i)), reference).reshape(-1).to(device) for i in ids])
+
+    # -- the loop -----------------------------------------------------------------------------
+    obs = env.reset()
+    demo_scores = domirank_scores(env.landscape_id) if domirank_scores is not None else None
+    demo_episodes_left = cfg.warm_start_episodes
+    episode_returns: list[float] = []
+    losses: list[float] = []
+    start_time, sims_at_start, steps_at_start = time.perf_counter(), env.simulations, counters["env_steps"]
+    last_log = counters["env_steps"]
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=cfg.steps, initial=counters["env_steps"], unit="step", dynamic_ncols=True,
+                   desc=f"qagent-train {cfg.preset}")
+    best_path = out / "best.pt"
+    try:
+        while counters["env_steps"] < cfg.steps:
+            epsilon = linear_epsilon(counters["env_steps"], cfg.steps, cfg)
+            valid = env.action_mask()
+            if demo_scores is not None and demo_episodes_left > 0:
+                actions = score_actions(demo_scores, valid, k)
+            else:
+                with torch.no_grad():
+                    q = model.eval()(obs, valid.view(-1, *grid)).flatten(1).float() if epsilon < 1.0 else None
+                model.train()
+                actions = select_actions(q, valid, k, epsilon, sample_rng)
+            masks_before = env.breaks.cpu().numpy()
+            landscape_ids, seeds = env.landscape_id.copy(), env.episode_seed.copy()
+            obs, rewards, terminated, info = env.step(actions)
+            replay.add_batch(landscape_ids, masks_before, seeds, actions, rewards, terminated)
+            counters["env_steps"] += env.num_envs
+            for final in info.get("final", []):
+                counters["episodes"] += 1
+                episode_returns.append(100.0 * final["episode_return"])
+                demo_episodes_left -= 1
+            if demo_scores is not None and info.get("final"):
+                demo_scores = domirank_scores(env.landscape_id) if demo_episodes_left > 0 else None
+            if counters["env_steps"] >= cfg.learning_starts and len(replay) >= effective_batch:
+                due = int(counters["env_steps"] * cfg.updates_per_step) - counters["updates"]
+                due = min(due, max(1, int(env.num_envs * cfg.updates_per_step * 4)))
+                for _ in range(max(0, due)):
+                    losses.append(update())
+                    counters["updates"] += 1
+            if bar is not None:
+                bar.update(env.num_envs)
+            if counters["env_steps"] - last_log >= cfg.log_every or counters["env_steps"] >= cfg.steps:
+                last_log = counters["env_steps"]
+                elapsed = time.perf_counter() - start_time
+                row = {"env_steps": counters["env_steps"], "updates": counters["updates"],
+                       "episodes": counters["episodes"], "wall_s": round(elapsed, 2), "epsilon": round(epsilon, 4),
+                       "learning_rate": scheduler.get_last_lr()[0],
+                       "loss": float(np.mean(losses[-50:])) if losses else None,
+                       "episode_return": float(np.mean(episode_returns[-20:])) if episode_returns else None,
+                       "random_return": random_return,
+                       "sims_per_s": (env.simulations - sims_at_start) / max(elapsed, 1e-9),
+                       "micro_batch": oom.micro_batch}
+                if (counters["env_steps"] // cfg.eval_every > (counters["env_steps"] - cfg.log_every) // cfg.eval_every
+                        or counters["env_steps"] >= cfg.steps):
+                    model.eval()
+                    row["validation_return"] = evaluate_policy(
+                        validation, lambda o, v: greedy_actions(model, o, v, k), cfg.eval_landscapes, validation_seed)
+                    model.train()
+                    if row["validation_return"] > counters["best_validation"]:
+                        counters["best_validation"] = row["validation_return"]
+                        best_path = checkpoint("best")
+                runlog.write(row)
+                if bar is not None:
+                    bar.set_postfix(reward=f"{row['episode_return'] or 0:.2f}", loss=f"{row['loss'] or 0:.3g}",
+                                    eps=f"{epsilon:.2f}", sims_s=f"{row['sims_per_s']:.0f}")
+            if counters["env_steps"] // cfg.checkpoint_every > (counters["env_steps"] - env.num_envs) // cfg.checkpoint_every:
+                checkpoint("last")
+    finally:
+        if bar is not None:
+            bar.close()
+    final_path = checkpoint("final")
+    checkpoint("last")
+    runlog.close()
+    plot = runlog.plot(out / "training_curve.png")
+    rows = [r for r in runlog.rows if r.get("validation_return") is not None]
+    summary = {"out": str(out), "final_checkpoint": str(final_path), "best_checkpoint": str(best_path),
+               "plot": str(plot) if plot else None, "env_steps": counters["env_steps"], "updates": counters["updates"],
+               "episodes": counters["episodes"], "random_return": random_return,
+               "final_validation_return": rows[-1]["validation_return"] if rows else None,
+               "best_validation_return": counters["best_validation"],
+               "wall_s": time.perf_counter() - start_time, "micro_batch": oom.micro_batch,
+               "steps_per_s": (counters["env_steps"] - steps_at_start) / max(1e-9, time.perf_counter() - start_time)}
+    log.info("done: %s", summary)
+    return summary

@@ -1,0 +1,153 @@
+"""The fuel-break environment: gymnasium compliance, budgets and masks, rewards with common
+random numbers, one spread call per batched step, landscape sources and their splits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from gymnasium.utils.env_checker import check_env
+
+from qagent._validation import InputError
+from qagent.env import BatchedFuelBreakEnv, EnvConfig, FuelBreakEnv, SyntheticSource, TileSource, budget_cells
+from qagent.env.sources import EVAL_SEED_START, TRAIN_SEEDS
+from qagent.fire import simulate
+from qagent.fire.scenario import DEFAULT_SCENARIO
+
+SMALL = EnvConfig(budget_fraction=0.05, cells_per_step=3, ignitions=12)
+
+
+def random_actions(env: BatchedFuelBreakEnv, rng: np.random.Generator) -> np.ndarray:
+    mask = env.action_mask().cpu().numpy()
+    return np.stack([rng.choice(np.flatnonzero(m), env.config.cells_per_step, replace=False) for m in mask])
+
+
+def test_gymnasium_env_checker():
+    env = FuelBreakEnv(SyntheticSource((16, 16)), SMALL)
+    check_env(env, skip_render_check=True)
+    obs, info = env.reset(seed=3)
+    assert env.observation_space.contains(obs)
+    assert info["budget_cells"] % SMALL.cells_per_step == 0
+
+
+def test_budget_rounding():
+    assert budget_cells(1000, 0.05, 5) == 50
+    assert budget_cells(1000, 0.05, 7) == 49
+    assert budget_cells(10, 0.05, 3) == 3          # at least one step
+    assert budget_cells(4, 1.0, 3) == 3            # never more than the burnable cells allow
+
+
+def test_episode_rewards_masks_and_common_random_numbers():
+    env = BatchedFuelBreakEnv(SyntheticSource((20, 20)), 3, SMALL, seed=5, autoreset=False)
+    env.reset()
+    rng = np.random.default_rng(0)
+    total = np.zeros(3)
+    done = np.zeros(3, dtype=bool)
+    steps = 0
+    while not done.all():
+        before_mask = env.action_mask().clone()
+        actions = random_actions(env, rng)
+        sims_before = env.simulations
+        _, rewards, terminated, info = env.step(actions)
+        steps += 1
+        active = (~done).sum()
+        assert env.simulations - sims_before == active * SMALL.ignitions  # one batched spread call
+        assert (rewards >= 0).all()  # breaks never add burned area
+        total += np.where(done, 0.0, rewards)
+        for i in range(3):
+            if not done[i]:
+                assert not env.action_mask()[i, actions[i]].any()  # broken cells leave the mask
+                assert before_mask[i, actions[i]].all()
+        done |= terminated
+    np.testing.assert_allclose(total, env.baseline_fraction - env.burned_fraction, atol=1e-12)
+    assert (env.placed == env.budget).all()
+    # the rewards are exact drops of the episode's own fires: recompute the final state directly
+    i = 1
+    sl = slice(i * SMALL.ignitions, (i + 1) * SMALL.ignitions)
+    ls = env.source.landscape(int(env.landscape_id[i]))
+    episode_rng = np.random.default_rng(int(env.episode_seed[i]))
+    episode_rng.integers(0, int(ls.burnable_mask().sum()), SMALL.ignitions)  # the episode drew its ignitions first
+    weather, duration = DEFAULT_SCENARIO.sample(SMALL.ignitions, episode_rng)
+    direct = simulate(ls, env._ignition[sl], weather, torch.from_numpy(duration), fuel_breaks=env.breaks[i])
+    assert direct.burned_cells.double().mean().item() / ls.num_cells == pytest.approx(env.burned_fraction[i])
+
+
+def test_invalid_cells_are_skipped_and_bad_actions_rejected():
+    env = BatchedFuelBreakEnv(SyntheticSource((12, 12)), 1, SMALL, seed=1, autoreset=False)
+    env.reset()
+    mask = env.action_mask()[0]
+    cell = int(torch.nonzero(mask)[0])
+    _, _, _, info = env.step(np.array([[cell, cell, cell]]))  # duplicates: one cell placed
+    assert info["placed_cells"][0] == 1 and env.placed[0] == SMALL.cells_per_step
+    _, reward, _, info = env.step(np.array([[cell, cell, cell]]))  # already broken: nothing placed
+    assert info["placed_cells"][0] == 0 and reward[0] == 0.0
+    with pytest.raises(InputError, match=r"actions: expected \[N, 3\]"):
+        env.step(np.array([[1, 2]]))
+    with pytest.raises(InputError, match="actions: cell indices must lie in"):
+        env.step(np.array([[0, 1, 144]]))
+
+
+def test_autoreset_reports_final_episodes():
+    env = BatchedFuelBreakEnv(SyntheticSource((12, 12)), 2, SMALL, seed=2)
+    env.reset()
+    rng = np.random.default_rng(1)
+    finals = []
+    for _ in range(40):
+        _, _, _, info = env.step(random_actions(env, rng))
+        finals += info.get("final", [])
+    assert finals
+    for f in finals:
+        assert f["episode_return"] == pytest.approx(f["baseline_burned_fraction"] - f["final_burned_fraction"])
+        assert f["episode_return"] >= 0
+
+
+def test_common_random_numbers_reduce_reward_noise():
+    """The reward of one fixed placement, estimated with the episode's fires before and after
+    (common random numbers) and with fresh fires after: CRN noise is far smaller."""
+    src = SyntheticSource((24, 24))
+    ls = src.landscape(7)
+    rng = np.random.default_rng(0)
+    breaks = torch.zeros(ls.shape, dtype=torch.bool)
+    burnable = torch.nonzero(ls.burnable_mask().reshape(-1)).reshape(-1).numpy()
+    breaks.view(-1)[torch.from_numpy(rng.choice(burnable, 30, replace=False))] = True
+    s = 16
+
+    def fires(seed):
+        r = np.random.default_rng(seed)
+        w, d = DEFAULT_SCENARIO.sample(s, r)
+        ign = burnable[r.integers(0, len(burnable), s)]
+        return ign, w, torch.from_numpy(d)
+
+    def burned(ign, w, d, fb):
+        return simulate(ls, ign, w, d, fuel_breaks=fb).burned_cells.double().mean().item() / ls.num_cells
+
+    crn, independent = [], []
+    for seed in range(40):
+        a, b = fires(seed), fires(10_000 + seed)
+        crn.append(burned(*a, None) - burned(*a, breaks))
+        independent.append(burned(*a, None) - burned(*b, breaks))
+    assert np.mean(crn) > 0
+    assert np.std(crn) < 0.5 * np.std(independent)
+
+
+def test_synthetic_splits_are_disjoint():
+    train, evaluation = SyntheticSource((8, 8), "train"), SyntheticSource((8, 8), "eval", count=50)
+    assert set(train.seeds).isdisjoint(evaluation.seeds)
+    assert evaluation.seeds.start == EVAL_SEED_START and max(TRAIN_SEEDS) < EVAL_SEED_START
+    with pytest.raises(InputError, match="split"):
+        SyntheticSource((8, 8), "test")
+
+
+def test_tile_source_split_is_spatial(tmp_path):
+    from qagent.landscape import synthetic, write_tile_dataset
+
+    big = synthetic(40, 100, seed=3)
+    write_tile_dataset(big, tmp_path / "tiles", size=10, stride=5)
+    train = TileSource(tmp_path / "tiles", "train", eval_fraction=0.2)
+    evaluation = TileSource(tmp_path / "tiles", "eval", eval_fraction=0.2)
+    everything = TileSource(tmp_path / "tiles", "all")
+    cols = lambda src: [int(src._dataset.origins[k][1]) for k in src.ids]  # noqa: E731
+    assert max(c + 10 for c in cols(train)) <= 80 <= min(cols(evaluation))  # no tile shares a cell
+    assert len(train) + len(evaluation) < len(everything)  # boundary tiles are nobody's
+    env = BatchedFuelBreakEnv(train, 2, SMALL, seed=0)
+    assert env.reset().shape == (2, 12, 10, 10)

@@ -1,0 +1,145 @@
+"""The trainer: a tiny end-to-end run, resume, checkpoints (atomic, damaged), OOM-retry inside
+training, configuration and the qagent-train command line."""
+
+from __future__ import annotations
+
+import csv
+import logging
+
+import pytest
+import torch
+
+from qagent._validation import InputError
+from qagent.train.checkpoint import load_checkpoint, save_checkpoint
+from qagent.train.cli import build_parser, main
+from qagent.train.config import build_config, load_toml
+from qagent.train.dqn import train
+
+TINY = dict(preset="demo", grid_size=12, num_envs=2, ignitions=4, cells_per_step=2, micro_batch=8,
+            buffer_capacity=500, learning_starts=16, eval_every=48, eval_landscapes=2, checkpoint_every=48,
+            log_every=24, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    cfg = build_config(None, steps=96, out=str(out), **TINY)
+    return out, train(cfg, progress=False)
+
+
+def test_tiny_run_writes_everything(tiny_run):
+    out, summary = tiny_run
+    for name in ("best.pt", "final.pt", "last.pt", "training_log.csv", "training_curve.png"):
+        assert (out / name).is_file(), name
+    assert any((out / "tensorboard").iterdir())
+    assert summary["env_steps"] == 96 and summary["updates"] > 0
+    rows = list(csv.DictReader(open(out / "training_log.csv")))
+    assert rows and rows[-1]["validation_return"] not in ("", None)
+    state = load_checkpoint(out / "final.pt")
+    assert state["counters"]["env_steps"] == 96
+    assert state["config"]["grid_size"] == 12 and "replay" in state and "rng" in state
+
+
+def test_resume_continues_where_it_stopped(tiny_run, tmp_path):
+    out, _ = tiny_run
+    state = load_checkpoint(out / "final.pt")
+    cfg = build_config(None, steps=144, out=str(tmp_path), **TINY)
+    summary = train(cfg, resume=out / "final.pt", progress=False)
+    assert summary["env_steps"] == 144
+    resumed = load_checkpoint(tmp_path / "final.pt")
+    assert resumed["counters"]["updates"] > state["counters"]["updates"]
+    assert resumed["counters"]["episodes"] >= state["counters"]["episodes"]
+
+
+def test_damaged_checkpoints_give_clear_errors(tiny_run, tmp_path):
+    out, _ = tiny_run
+    data = (out / "final.pt").read_bytes()
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match=r"checkpoint .*truncated.pt: damaged or not a checkpoint"):
+        load_checkpoint(truncated)
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"\x00not a checkpoint" * 100)
+    with pytest.raises(InputError, match="damaged or not a checkpoint"):
+        load_checkpoint(garbage)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(3)}, foreign)
+    with pytest.raises(InputError, match="not a QAgent checkpoint"):
+        load_checkpoint(foreign)
+    with pytest.raises(InputError, match="no such file"):
+        load_checkpoint(tmp_path / "missing.pt")
+    assert main(["--resume", str(truncated), "--out", str(tmp_path / "x"), "--quiet", "--steps", "8",
+                 "--grid-size", "8"]) == 2
+
+
+def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
+    path = tmp_path / "ckpt.pt"
+    save_checkpoint(path, {"model": {"w": torch.ones(2)}, "config": {}, "counters": {"env_steps": 1}})
+
+    def failing_save(obj, f, *a, **k):
+        f.write(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", failing_save)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(path, {"model": {}, "config": {}, "counters": {"env_steps": 2}})
+    monkeypatch.undo()
+    assert load_checkpoint(path)["counters"]["env_steps"] == 1  # the good checkpoint survived
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pt"]  # no temporary left behind
+
+
+def test_out_of_memory_in_training_halves_the_micro_batch(tmp_path, caplog):
+    """Inject "CUDA out of memory" whenever a training forward pass sees more than 2 samples:
+    the run completes with micro-batch 2 and 4 accumulation steps (effective batch 8 kept)."""
+    from qagent.agent import models
+
+    original = models.QNet.forward
+
+    def forward(self, obs, valid_mask=None):
+        if torch.is_grad_enabled() and self.training and obs.shape[0] > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 158.00 MiB (injected)")
+        return original(self, obs, valid_mask)
+
+    cfg = build_config(None, steps=48, out=str(tmp_path), **TINY)
+    with caplog.at_level(logging.WARNING):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(models.QNet, "forward", forward)
+            summary = train(cfg, progress=False)
+    assert summary["micro_batch"] == 2 and summary["updates"] > 0
+    assert load_checkpoint(tmp_path / "final.pt")["micro_batch"] == 2
+    assert any("out of memory" in r.getMessage().lower() for r in caplog.records)
+
+
+def test_config_merging_and_errors(tmp_path):
+    toml = tmp_path / "run.toml"
+    toml.write_text('preset = "low"\nsteps = 1234\n[env]\ncells_per_step = 7\n[learning]\nprioritized = false\n')
+    cfg = build_config(str(toml), cells_per_step=9)
+    assert (cfg.preset, cfg.steps, cfg.cells_per_step, cfg.prioritized) == ("low", 1234, 9, False)
+    assert (cfg.micro_batch, cfg.num_envs, cfg.buffer_capacity, cfg.model) == (16, 8, 50_000, "qnet")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[learning]\nlearnign_rate = 1\n")
+    with pytest.raises(InputError, match="unknown setting learning.learnign_rate"):
+        load_toml(bad)
+    bad.write_text("steps = = 3")
+    with pytest.raises(InputError, match="not valid TOML"):
+        load_toml(bad)
+    with pytest.raises(InputError, match="preset: unknown name 'huge'"):
+        build_config(None, preset="huge")
+    with pytest.raises(InputError, match="budget_fraction: must lie in"):
+        build_config(None, budget_fraction=2.0)
+
+
+def test_command_line(capsys):
+    help_text = build_parser().format_help()
+    for flag in ("--config", "--preset", "--model", "--landscapes", "--device", "--steps", "--out", "--resume",
+                 "--seed", "--list-presets"):
+        assert flag in help_text
+    for group in ("run:", "episodes:", "learning:", "information:"):
+        assert group in help_text
+    assert main(["--list-presets"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in ("demo", "low", "medium", "high"))
+    assert main(["--print-config", "--preset", "medium"]) == 0
+    assert '"model": "enhanced_efficient"' in capsys.readouterr().out
+    assert main(["--preset", "demo", "--budget-fraction", "3", "--quiet"]) == 2
+    assert "budget_fraction" in capsys.readouterr().err
