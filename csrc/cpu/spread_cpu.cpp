@@ -4,8 +4,8 @@
 // Scratch per thread, allocated once per call and reset only where a simulation touched it
 // (a small fire on a large grid costs the size of the fire, not of the grid):
 // - Dijkstra: 16 bytes per cell (arrival time, heap position, heap slot, touched list);
-// - a cell cache: each cell's half-step times in every stencil direction and its mask of
-//   allowed directions, filled the first time the search reaches the cell and kept for the
+// - a cell cache: each cell's step times in every stencil direction and its mask of allowed
+//   directions, filled the first time the search settles the cell and kept for the
 //   next simulations of the thread while they share the same spread parameters and fuel-break
 //   layout (simulations are ordered by landscape, so ignitions of one landscape and weather
 //   reuse it). 4 * stencil + 8 bytes per cell; above kMaxCacheBytes per thread (very large
@@ -109,15 +109,15 @@ struct DijkstraScratch {
 
 constexpr int64_t kMaxCacheBytes = int64_t(256) << 20;
 
-// Each cell's half-step times and allowed directions for one SpreadGrid, computed on demand.
-// Values equal what step_time_min and step_allowed compute (same functions, same order of the
-// two halves), so cached and uncached searches agree to the bit.
+// Each cell's step times in every stencil direction (+inf where the step is not allowed) and
+// the mask of allowed directions, for one SpreadGrid, computed on demand by step_time_min, so
+// cached and uncached searches (and the relaxation) agree to the bit.
 class CellCache {
    public:
-    CellCache(int64_t cells, int stencil) : stencil_(stencil), half_(cells * stencil), allowed_(cells), stamp_(cells, 0) {}
+    CellCache(int64_t cells, int stencil) : stencil_(stencil), time_(cells * stencil), allowed_(cells), stamp_(cells, 0) {}
 
     // Forget everything when the grid (parameters or layout) changes.
-    void bind(const SpreadGrid& g, int64_t param_key, int64_t layout_key) {
+    void bind(int64_t param_key, int64_t layout_key) {
         if (param_key == param_key_ && layout_key == layout_key_) return;
         param_key_ = param_key;
         layout_key_ = layout_key;
@@ -125,63 +125,56 @@ class CellCache {
             std::fill(stamp_.begin(), stamp_.end(), 0);
             generation_ = 1;
         }
-        for (int d = 0; d < stencil_; ++d) {
-            int d_row, d_col;
-            stencil_offset(d, &d_row, &d_col);
-            east_m_[d] = d_col * g.cell_size_m;
-            north_m_[d] = -d_row * g.cell_size_m;
-        }
     }
 
     void ensure(const SpreadGrid& g, int32_t cell) {
         if (stamp_[cell] == generation_) return;
         stamp_[cell] = generation_;
-        float* h = &half_[int64_t(cell) * stencil_];
+        float* t = &time_[int64_t(cell) * stencil_];
         uint32_t mask = 0;
         const int row = cell / g.width, col = cell % g.width;
         for (int d = 0; d < stencil_; ++d) {
-            h[d] = half_step_time_min(g, cell, east_m_[d], north_m_[d]);
-            if (step_allowed(g, row, col, d)) mask |= uint32_t(1) << d;
+            t[d] = step_time_min(g, row, col, d);
+            if (t[d] < kInf) mask |= uint32_t(1) << d;
         }
         allowed_[cell] = mask;
     }
-    const float* half(int32_t cell) const { return &half_[int64_t(cell) * stencil_]; }
     uint32_t allowed(int32_t cell) const { return allowed_[cell]; }
+    float step(int32_t cell, int d) const { return time_[int64_t(cell) * stencil_ + d]; }
 
    private:
     int stencil_;
-    std::vector<float> half_;
+    std::vector<float> time_;
     std::vector<uint32_t> allowed_;
     std::vector<int32_t> stamp_;
     int32_t generation_ = 0;
     int64_t param_key_ = -1, layout_key_ = -2;
-    float east_m_[kMaxStencilSize] = {}, north_m_[kMaxStencilSize] = {};
 };
 
-// Step times and allowed directions computed per edge, for grids too large to cache.
+// Step times computed per edge, for grids too large to cache.
 class DirectEdges {
    public:
     void ensure(const SpreadGrid&, int32_t) {}
-    uint32_t allowed(const SpreadGrid& g, int32_t cell) const {
+    uint32_t allowed(const SpreadGrid& g, int32_t cell) {
         uint32_t mask = 0;
         for (int d = 0; d < g.stencil_size; ++d) {
-            if (step_allowed(g, cell / g.width, cell % g.width, d)) mask |= uint32_t(1) << d;
+            time_[d] = step_time_min(g, cell / g.width, cell % g.width, d);
+            if (time_[d] < kInf) mask |= uint32_t(1) << d;
         }
         return mask;
     }
-    float step(const SpreadGrid& g, int32_t from, int32_t to, int d) const { return step_time_min(g, from, to, d); }
+    float step(const SpreadGrid&, int32_t, int d) const { return time_[d]; }  // of the cell last asked
+
+   private:
+    float time_[kMaxStencilSize] = {};
 };
 
-// Cached step times: the two halves from the cell cache, summed in the order step_time_min
-// sums them.
 class CachedEdges {
    public:
     explicit CachedEdges(CellCache& cache) : cache_(cache) {}
     void ensure(const SpreadGrid& g, int32_t cell) { cache_.ensure(g, cell); }
     uint32_t allowed(const SpreadGrid&, int32_t cell) const { return cache_.allowed(cell); }
-    float step(const SpreadGrid&, int32_t from, int32_t to, int d) const {
-        return cache_.half(from)[d] + cache_.half(to)[d];
-    }
+    float step(const SpreadGrid&, int32_t cell, int d) const { return cache_.step(cell, d); }
 
    private:
     CellCache& cache_;
@@ -216,8 +209,7 @@ int64_t dijkstra_simulation(const SpreadGrid& g, int64_t ignition, float duratio
         for (uint32_t mask = edges.allowed(g, cell); mask != 0; mask &= mask - 1) {
             const int d = __builtin_ctz(mask);
             const int32_t next = cell + offset[d];
-            edges.ensure(g, next);
-            const float t_next = t_cell + edges.step(g, cell, next, d);
+            const float t_next = t_cell + edges.step(g, cell, d);
             if (t_next < t[next]) {
                 if (t[next] == kInf) s.touched.push_back(next);
                 t[next] = t_next;
@@ -285,7 +277,7 @@ SpreadOutputs spread_cpu(const at::Tensor& params, const at::Tensor& blocked, co
                 const SpreadGrid g = b.grid(sim);
                 int64_t burned;
                 if (use_cache) {
-                    cache.bind(g, b.param_index[sim], b.layout_index[sim]);
+                    cache.bind(b.param_index[sim], b.layout_index[sim]);
                     burned = dijkstra_simulation(g, b.ignition[sim], b.duration_min[sim], scratch, cached);
                 } else {
                     burned = dijkstra_simulation(g, b.ignition[sim], b.duration_min[sim], scratch, direct);

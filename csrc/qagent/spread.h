@@ -6,12 +6,18 @@
 //   R(theta) = R (1 - e) / (1 - e cos theta)            (polar equation from the focus),
 // which makes the isochrones of a point ignition in uniform conditions exact ellipses, the
 // same shape Huygens-principle simulators (FARSITE, level sets) grow. Fire moves between
-// nearby cells along the straight segments of a stencil of 16 or 32 directions (below); the
-// time along a segment uses the rate in its direction at both ends, half the segment each:
-//   t(a -> b) = |s_a| / (2 R_a(theta_a)) + |s_b| / (2 R_b(theta_b)),
-// where s_a is the segment lifted onto a's slope plane (its length is the distance along the
-// ground) and theta_a its angle to a's head direction. With the polar rate this is
-//   |s| / (2 R(theta)) = (|s| - e u . s) / (2 R (1 - e)),
+// nearby cells along the straight segments of a stencil of 16 or 32 directions (below). The
+// time along a segment integrates the slowness of every cell it crosses, each at its own
+// elliptical rate in the segment's direction:
+//   t(a -> b) = sum over crossed cells i of f_i |s_i| / R_i(theta_i),
+// where f_i is the fraction of the segment inside cell i, s_i the segment lifted onto cell i's
+// slope plane (its length is the distance along the ground) and theta_i its angle to i's head
+// direction. For a step between neighbours this is Finney's (2002) half-and-half rule, the
+// rate "at both cells"; for the longer knight and radius-3 steps it also charges the cells in
+// between, so fire cannot hop over a thin strip of slow fuel at the speed of the fuel on
+// either side (endpoint-only timing overstates spread through patchy fuels). With the polar
+// rate each term is
+//   f |s| / R(theta) = f (|s| - e u . s) / (R (1 - e)),
 // so a cell is described by six numbers (spread_params): 1 / (R (1 - e)) (min/m; +inf where
 // fire cannot spread), e u (3 components) and the elevation gradient (dz/dx, dz/dy).
 //
@@ -23,7 +29,7 @@
 // algorithm is tested on every CI run).
 //
 // Segments may not cross or cut the corners of cells that cannot burn (non-burnable fuel or a
-// fuel break; step_allowed): a one-cell-wide line of closed cells, straight or diagonal,
+// fuel break; step_time_min): a one-cell-wide line of closed cells, straight or diagonal,
 // stops the fire.
 #pragma once
 
@@ -106,47 +112,45 @@ struct SpreadGrid {
     QAGENT_HD bool inside(int row, int col) const { return row >= 0 && row < height && col >= 0 && col < width; }
 };
 
-// Time (min) for fire to cross half of the segment from `cell` along (step_east_m,
-// step_north_m), at `cell`'s elliptical rate in that direction. See the top of this file.
-QAGENT_HD float half_step_time_min(const SpreadGrid& g, int64_t cell, float step_east_m, float step_north_m) {
+// Time (min) for fire to cross the whole segment (step_east_m, step_north_m) at `cell`'s
+// elliptical rate in that direction. See the top of this file.
+QAGENT_HD float segment_time_at_cell_min(const SpreadGrid& g, int64_t cell, float step_east_m, float step_north_m) {
     const int64_t n = g.cells();
     const float* p = g.params + cell;
     float rise_m = step_east_m * p[kParamGradEast * n] + step_north_m * p[kParamGradNorth * n];
     float length_m = sqrtf(step_east_m * step_east_m + step_north_m * step_north_m + rise_m * rise_m);
     float along_head_m = step_east_m * p[kParamEccUEast * n] + step_north_m * p[kParamEccUNorth * n] +
                          rise_m * p[kParamEccUUp * n];
-    return 0.5f * (length_m - along_head_m) * p[kParamInvBackRate * n];
+    return (length_m - along_head_m) * p[kParamInvBackRate * n];
 }
 
-// Travel time (min) from cell `from` to its neighbour `to` along stencil direction d. Both
-// algorithms call exactly this, so their sums agree to the bit.
-QAGENT_HD float step_time_min(const SpreadGrid& g, int64_t from, int64_t to, int d) {
-    int d_row, d_col;
-    stencil_offset(d, &d_row, &d_col);
-    float east_m = d_col * g.cell_size_m;
-    float north_m = -d_row * g.cell_size_m;
-    return half_step_time_min(g, from, east_m, north_m) + half_step_time_min(g, to, east_m, north_m);
-}
-
-// May fire step from (row, col) along d? The target must be inside and open, and the
-// segment between the two cell centres may not cross a closed cell: walking the cells it
-// crosses (Amanatides & Woo 1987), each must be open, and where it passes exactly through a
-// cell corner (a diagonal step, or (1,3)-type moves) one of the two cells beside the corner
-// must be open. For the 8 neighbours and knight moves this means: a diagonal step needs one of
-// the two cells beside it open, a knight step both cells it crosses.
-QAGENT_HD bool step_allowed(const SpreadGrid& g, int row, int col, int d) {
+// Travel time (min) of the step from (row, col) along stencil direction d, or +inf when fire
+// may not take it. The target must be inside the grid and open, and the segment between the
+// two cell centres may not cross a closed cell; where it passes exactly through a cell corner
+// (diagonal steps, and (1,3)-type steps halfway) one of the two cells beside the corner must
+// be open. The walk over the crossed cells (Amanatides & Woo 1987) adds each cell's share of
+// the segment at its own rate. For the 8 neighbours and the knight moves the rule means: a
+// diagonal step needs one of the two cells beside it open, a knight step both cells it
+// crosses. Dijkstra (CPU) and relaxation (GPU) both call exactly this, so their sums agree
+// to the bit.
+QAGENT_HD float step_time_min(const SpreadGrid& g, int row, int col, int d) {
     int d_row, d_col;
     stencil_offset(d, &d_row, &d_col);
     const int to_row = row + d_row, to_col = col + d_col;
-    if (!g.inside(to_row, to_col) || !g.open(to_row, to_col)) return false;
+    if (!g.inside(to_row, to_col) || !g.open(to_row, to_col)) return kInf;
+    const float east_m = d_col * g.cell_size_m, north_m = -d_row * g.cell_size_m;
     const int n_row = d_row < 0 ? -d_row : d_row, n_col = d_col < 0 ? -d_col : d_col;
     const int s_row = d_row < 0 ? -1 : 1, s_col = d_col < 0 ? -1 : 1;
     // The segment crosses its k-th vertical grid line at parameter (2k - 1) / (2 n_col) and its
-    // m-th horizontal one at (2m - 1) / (2 n_row); compare them in integers.
+    // m-th horizontal one at (2m - 1) / (2 n_row); events are ordered in integers, exactly.
     int r = row, c = col, k = 1, m = 1;
+    float t_prev = 0.0f, time_min = 0.0f;
     while (k <= n_col || m <= n_row) {
         const int64_t at_col = k <= n_col ? int64_t(2 * k - 1) * n_row : INT64_MAX;
         const int64_t at_row = m <= n_row ? int64_t(2 * m - 1) * n_col : INT64_MAX;
+        const float t = at_col <= at_row ? float(2 * k - 1) / float(2 * n_col) : float(2 * m - 1) / float(2 * n_row);
+        time_min += (t - t_prev) * segment_time_at_cell_min(g, int64_t(r) * g.width + c, east_m, north_m);
+        t_prev = t;
         if (at_col < at_row) {
             c += s_col;
             ++k;
@@ -154,16 +158,16 @@ QAGENT_HD bool step_allowed(const SpreadGrid& g, int row, int col, int d) {
             r += s_row;
             ++m;
         } else {  // through a corner
-            if (!g.open(r + s_row, c) && !g.open(r, c + s_col)) return false;
+            if (!g.open(r + s_row, c) && !g.open(r, c + s_col)) return kInf;
             r += s_row;
             c += s_col;
             ++k;
             ++m;
         }
-        if (r == to_row && c == to_col) return true;
-        if (!g.open(r, c)) return false;
+        if (r == to_row && c == to_col) break;
+        if (!g.open(r, c)) return kInf;
     }
-    return true;
+    return time_min + (1.0f - t_prev) * segment_time_at_cell_min(g, int64_t(to_row) * g.width + to_col, east_m, north_m);
 }
 
 // A team of lanes that run one simulation together. The CPU build uses SerialTeam (one lane,
@@ -226,8 +230,7 @@ QAGENT_HD int64_t relax_simulation(const SpreadGrid& g, int64_t ignition, float 
                 const int64_t from = int64_t(from_row) * g.width + from_col;
                 const float t_from = arrival_min[from];
                 if (!(t_from <= duration_min)) continue;
-                if (!step_allowed(g, from_row, from_col, d)) continue;
-                const float t = t_from + step_time_min(g, from, cell, d);
+                const float t = t_from + step_time_min(g, from_row, from_col, d);
                 if (t < best) best = t;
             }
             if (best < arrival_min[cell]) {
