@@ -276,3 +276,22 @@ def test_cuda_device_gives_the_same_layers():
     assert cuda.device.type == "cuda"
     for name in LAYERS:
         assert torch.equal(getattr(cpu, name), getattr(cuda, name).cpu()), name
+
+
+def test_fire_sizes_differ_widely_across_seeds():
+    """The default training set must give fires of very different sizes: the spread op on 30
+    synthetic landscapes under the default scenario."""
+    import torch
+
+    from qagent.fire import sample_ignitions, simulate
+    from qagent.fire.scenario import DEFAULT_SCENARIO
+
+    means = []
+    for seed in range(30):
+        ls = synthetic(40, 40, seed)
+        weather, duration = DEFAULT_SCENARIO.sample(24, np.random.default_rng(seed))
+        r = simulate(ls, sample_ignitions(ls, 24, seed), weather, torch.from_numpy(duration))
+        means.append(r.burned_cells.double().mean().item() / ls.num_cells)
+    means = np.array(means)
+    assert means.min() < 0.05 and means.max() > 0.3, means
+    assert np.quantile(means, 0.9) > 4 * np.quantile(means, 0.1)

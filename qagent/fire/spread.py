@@ -22,7 +22,7 @@ import torch
 
 from qagent._validation import InputError, as_tensor, resolve_device
 from qagent.fire.behavior import _lw_model_code
-from qagent.fire.weather import Weather, WeatherSamples
+from qagent.fire.weather import WEATHER_FIELDS, Weather, WeatherSamples
 from qagent.landscape.core import Landscape
 
 DEFAULT_MEMORY_BUDGET_BYTES = 512 * 2**20
@@ -309,17 +309,32 @@ def burn_probability(
     landscape: Landscape,
     n_ignitions: int,
     weather: Weather | WeatherSamples,
-    duration_min: float,
+    duration_min,
     seed: int,
     fuel_breaks=None,
+    *,
+    distributed: bool = False,
     **kwargs,
 ) -> torch.Tensor:
     """[H, W] fraction of ``n_ignitions`` fires that reach each cell; ignitions are drawn
-    uniformly over burnable cells with ``seed`` (see :func:`sample_ignitions`). Extra keyword
-    arguments go to :func:`simulate`."""
+    uniformly over burnable cells with ``seed`` (see :func:`sample_ignitions`). ``weather``
+    and ``duration_min`` may be per ignition ([n] WeatherSamples / array). With
+    ``distributed=True`` inside a torch.distributed process group, each rank runs its share of
+    the fires and the burn counts are summed over ranks: the result equals the
+    single-process one for the same seed. Extra keyword arguments go to :func:`simulate`."""
+    from qagent import distributed as dist_util
+
     ign = sample_ignitions(landscape, n_ignitions, seed)
-    result = simulate(landscape, ign, weather, duration_min, fuel_breaks=fuel_breaks, **kwargs)
-    return result.burn_count.to(torch.float32) / max(1, int(n_ignitions))
+    part = dist_util.shard(len(ign)) if distributed else slice(None)
+    if isinstance(weather, WeatherSamples):
+        weather = WeatherSamples(*(getattr(weather, f)[part] for f in WEATHER_FIELDS))
+    d = torch.as_tensor(duration_min, dtype=torch.float32)
+    d = d[part] if d.dim() == 1 else d
+    result = simulate(landscape, ign[part], weather, d, fuel_breaks=fuel_breaks, **kwargs)
+    counts = result.burn_count
+    if distributed:
+        dist_util.all_sum(counts)
+    return counts.to(torch.float32) / max(1, int(n_ignitions))
 
 
 __all__ = ["simulate", "burn_probability", "sample_ignitions", "SpreadResult", "LandscapeStack", "run_spread",

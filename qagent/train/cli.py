@@ -6,6 +6,8 @@ Examples:
   qagent-train --landscapes tiles/ --steps 500000 train on a tile dataset (qagent-tiles)
   qagent-train --config run.toml --resume runs/qagent/last.pt
   qagent-train --list-presets
+  torchrun --nproc_per_node 4 $(which qagent-train) --distributed --preset high
+                                                  DistributedDataParallel on 4 GPUs (README)
 
 Settings are merged in this order: defaults, the memory preset, --config TOML, flags.
 Outputs in --out: best.pt, final.pt, last.pt (checkpoints), training_log.csv, tensorboard/,
@@ -41,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint (e.g. OUT/last.pt)")
     run.add_argument("--seed", type=int, help="random seed (default 0)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--distributed", action="store_true",
+                     help="DistributedDataParallel across the processes torchrun starts (NCCL on GPUs, gloo on CPUs)")
     ep = p.add_argument_group("episodes")
     ep.add_argument("--budget-fraction", type=float, help="fuel-break budget, fraction of burnable cells (0.05)")
     ep.add_argument("--cells-per-step", type=int, help="cells broken per step, k (5)")
@@ -83,9 +87,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.print_config:
             print(json.dumps(cfg.to_dict(), indent=2))
             return 0
+        from qagent import distributed
         from qagent.train.dqn import train
 
-        summary = train(cfg, resume=args.resume, progress=not args.quiet)
+        try:
+            summary = train(cfg, resume=args.resume, progress=not args.quiet, distributed=args.distributed)
+        finally:
+            if args.distributed:
+                distributed.cleanup()
+        if summary["rank"] != 0:
+            return 0
     except InputError as e:
         print(f"qagent-train: error: {e}", file=sys.stderr)
         return 2

@@ -65,7 +65,7 @@ class TrainConfig:
     checkpoint_activations: bool = False
     # evaluation, logging, checkpoints
     eval_every: int | None = None       # transitions between greedy validation rounds
-    eval_landscapes: int = 8
+    eval_landscapes: int = 32          # validation episodes per round (same fires every round)
     checkpoint_every: int | None = None
     log_every: int = 200
     extra: dict[str, Any] = field(default_factory=dict)
@@ -99,7 +99,7 @@ class TrainConfig:
 
 
 # Default run lengths per preset: demo trains in a few minutes on 2 CPU cores.
-DEFAULT_STEPS = {"demo": 6_000, "low": 200_000, "medium": 400_000, "high": 800_000}
+DEFAULT_STEPS = {"demo": 10_000, "low": 200_000, "medium": 400_000, "high": 800_000}
 
 
 def _torch_device(device: str) -> str:

@@ -22,10 +22,20 @@ CleanRL's dqn.py).
   soft target updates.
 - Optional warm start: the first episodes follow DomiRank (Engsig et al. 2024) rankings, as
   the original project did, to fill replay with good demonstrations.
+- Distributed (``train(..., distributed=True)`` under torchrun): DistributedDataParallel.
+  Every rank steps its own environments (seeded by rank) into its own replay shard and
+  samples its own batch, so the global batch is world size x the preset's batch; gradients
+  are averaged across ranks once per update (micro-batches before the last run under
+  ``no_sync``); all ranks take the same number of steps and updates in lockstep. Rank 0
+  validates, logs and writes the checkpoints; every rank also writes its replay shard and
+  RNG state (``rank<r>.pt``) with each checkpoint, so ``--resume`` restores every rank. An
+  out-of-memory retry is local to its rank; one striking inside the final, synchronising
+  backward pass cannot be retried.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 import math
@@ -40,6 +50,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from qagent import distributed as dist_util
 from qagent._validation import InputError, resolve_device
 from qagent.agent.models import build_model, count_parameters
 from qagent.agent.replay import PrioritizedReplay, UniformReplay
@@ -212,23 +223,32 @@ def evaluate_policy(env: BatchedFuelBreakEnv, policy, episodes: int, seed: int) 
 
 
 # ----------------------------------------------------------------------------- training
-def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = True) -> dict[str, Any]:
+def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = True,
+          distributed: bool = False) -> dict[str, Any]:
     """Train an agent; returns a summary (paths, final returns). See the module docstring."""
     # -- setup ------------------------------------------------------------------------------
     if cfg.device.startswith("cuda") or (cfg.device == "auto" and torch.cuda.is_available()):
         configure_cuda_allocator()  # before CUDA initialises
-    device = resolve_device(("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device)
+    if distributed:
+        ctx = dist_util.setup(cfg.device)
+        device = ctx.device
+    else:
+        ctx = dist_util.Context()
+        device = resolve_device(("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device)
+    main_rank = ctx.is_main
+    progress = progress and main_rank
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed % 2**32)
-    torch.manual_seed(cfg.seed)
-    sample_rng = np.random.default_rng(cfg.seed + 1)
+    rank_seed = cfg.seed + 1_000_003 * ctx.rank
+    random.seed(rank_seed)
+    np.random.seed(rank_seed % 2**32)
+    torch.manual_seed(cfg.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
+    sample_rng = np.random.default_rng(rank_seed + 1)
     grid = (cfg.grid_size, cfg.grid_size)
     source = make_source(cfg.landscapes, grid, "train")
     cache = StaticObservationCache(source, DEFAULT_SCENARIO, device)
     env_cfg = EnvConfig(cfg.budget_fraction, cfg.cells_per_step, cfg.ignitions)
-    env = BatchedFuelBreakEnv(source, cfg.num_envs, env_cfg, DEFAULT_SCENARIO, device, seed=cfg.seed,
+    env = BatchedFuelBreakEnv(source, cfg.num_envs, env_cfg, DEFAULT_SCENARIO, device, seed=rank_seed,
                               observation_cache=cache)
     validation = BatchedFuelBreakEnv(source, min(cfg.eval_landscapes, cfg.num_envs), env_cfg, DEFAULT_SCENARIO,
                                      device, autoreset=False, observation_cache=cache)
@@ -241,6 +261,11 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
     target = build_model(cfg.model, NUM_CHANNELS, **model_kwargs).to(device)
     target.load_state_dict(model.state_dict())
     target.eval()
+    learner = model
+    if ctx.enabled:
+        from torch.nn.parallel import DistributedDataParallel
+
+        learner = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=1e-5)
     total_updates = max(1, int((cfg.steps - cfg.learning_starts) * cfg.updates_per_step))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(total_updates, cfg.warmup_fraction))
@@ -256,32 +281,59 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
         target.load_state_dict(state["target"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        replay.load_state_dict(state["replay"])
-        env.load_rng_state(restore_rng_state(state["rng"], sample_rng))
         counters.update(state["counters"])
+        shard = state
+        if ctx.enabled:  # this rank's replay shard and RNGs, written beside the checkpoint
+            rank_file = Path(resume).with_name(f"rank{ctx.rank}.pt")
+            shard = load_checkpoint(rank_file, map_location="cpu") if rank_file.is_file() else None
+            if shard is None:
+                log.warning("rank %d: no %s; its replay starts empty", ctx.rank, rank_file)
+        if shard is not None:
+            replay.load_state_dict(shard["replay"])
+            env.load_rng_state(restore_rng_state(shard["rng"], sample_rng))
         # the landscape cycle continues; episodes in flight at the checkpoint start afresh
         oom.micro_batch = min(oom.micro_batch, int(state.get("micro_batch", oom.micro_batch)))
         log.info("resumed from %s at %d environment steps", resume, counters["env_steps"])
-    runlog = RunLog(out)
-    log.info("training %s (%s parameters) on %s with preset %s; %s", cfg.model, f"{count_parameters(model):,}",
-             device, cfg.preset, source.describe())
+    runlog = RunLog(out) if main_rank else None
+    log.info("training %s (%s parameters) on %s with preset %s; %s%s", cfg.model, f"{count_parameters(model):,}",
+             device, cfg.preset, source.describe(),
+             f"; rank {ctx.rank} of {ctx.world_size}" if ctx.enabled else "")
     log.info(memory_report(device))
     k = cfg.cells_per_step
     validation_seed = 10_000 + cfg.seed
-    random_return = evaluate_policy(validation, lambda obs, valid: select_actions(None, valid, k, 1.0, sample_rng),
-                                    cfg.eval_landscapes, validation_seed)
-    log.info("random policy: %.3f %% of the landscape per episode (validation landscapes)", random_return)
+    random_return = None
+    if main_rank:
+        random_return = evaluate_policy(validation, lambda obs, valid: select_actions(None, valid, k, 1.0, sample_rng),
+                                        cfg.eval_landscapes, validation_seed)
+        log.info("random policy: %.3f %% of the landscape per episode (validation landscapes)", random_return)
+
+    def sync_buffers() -> None:
+        """BatchNorm statistics of rank 0 everywhere (DDP also does it at each forward)."""
+        if ctx.enabled:
+            for b in list(model.buffers()) + list(target.buffers()):
+                torch.distributed.broadcast(b, 0)
 
     def checkpoint(name: str) -> Path:
-        path = save_checkpoint(out / f"{name}.pt", {
-            "model": model.state_dict(), "target": target.state_dict(), "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(), "replay": replay.state_dict(),
-            "rng": rng_state(env.rng_state(), sample_rng), "counters": dict(counters), "config": cfg.to_dict(),
-            "micro_batch": oom.micro_batch, "model_name": cfg.model, "model_kwargs": model_kwargs,
-            "in_channels": NUM_CHANNELS, "grid_size": cfg.grid_size, "scenario": DEFAULT_SCENARIO.to_dict()})
+        sync_buffers()
+        path = out / f"{name}.pt"
+        shared = {"model": model.state_dict(), "target": target.state_dict(), "optimizer": optimizer.state_dict(),
+                  "scheduler": scheduler.state_dict(), "counters": dict(counters), "config": cfg.to_dict(),
+                  "micro_batch": oom.micro_batch, "model_name": cfg.model, "model_kwargs": model_kwargs,
+                  "in_channels": NUM_CHANNELS, "grid_size": cfg.grid_size, "scenario": DEFAULT_SCENARIO.to_dict(),
+                  "world_size": ctx.world_size}
+        own = {"replay": replay.state_dict(), "rng": rng_state(env.rng_state(), sample_rng)}
+        if ctx.enabled:
+            save_checkpoint(out / f"rank{ctx.rank}.pt", {**own, "model": model.state_dict(), "config": cfg.to_dict(),
+                                                         "counters": dict(counters), "rank": ctx.rank})
+            if main_rank:
+                save_checkpoint(path, shared)
+            dist_util.barrier()
+        else:
+            save_checkpoint(path, {**shared, **own})
         if device.type == "cuda":
             torch.cuda.empty_cache()
-        log.info("saved %s; %s", path, memory_report(device))
+        if main_rank:
+            log.info("saved %s; %s", path, memory_report(device))
         return path
 
     def update() -> float:
@@ -302,19 +354,26 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
         def step(micro: int, accumulation: int) -> float:
             optimizer.zero_grad(set_to_none=True)
             total = 0.0
-            for start in range(0, len(batch), micro):
+            starts = list(range(0, len(batch), micro))
+            for start in starts:
                 sl = slice(start, start + micro)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                     next_valid = next_obs[sl, _BURNABLE] > 0.5
                     with torch.no_grad():
+                        # online network picks a*, target network values it (Double DQN); the
+                        # online forward runs in eval mode so next states do not move BatchNorm
+                        model.eval()
                         q_next = model(next_obs[sl], next_valid).flatten(1).float()
+                        model.train()
                         best = q_next.masked_fill(~next_valid.flatten(1), -torch.inf).topk(k, dim=1).indices
                         q_target = target(next_obs[sl], next_valid).flatten(1).float().gather(1, best).mean(1)
                         y = reward[sl] + cfg.gamma * (1.0 - done[sl]) * torch.nan_to_num(q_target, neginf=0.0)
                     valid = obs[sl, _BURNABLE] > 0.5
-                    q = model(obs[sl], valid).flatten(1).float().gather(1, actions[sl]).mean(1)
-                    loss = (weights[sl] * F.smooth_l1_loss(q, y, reduction="none")).sum() / len(batch)
-                loss.backward()
+                    last = start == starts[-1]
+                    with (learner.no_sync() if ctx.enabled and not last else contextlib.nullcontext()):
+                        q = learner(obs[sl], valid).flatten(1).float().gather(1, actions[sl]).mean(1)
+                        loss = (weights[sl] * F.smooth_l1_loss(q, y, reduction="none")).sum() / len(batch)
+                        loss.backward()
                 td[sl] = (q - y).detach()
                 total += float(loss.detach())
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -373,7 +432,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
             landscape_ids, seeds = env.landscape_id.copy(), env.episode_seed.copy()
             obs, rewards, terminated, info = env.step(actions)
             replay.add_batch(landscape_ids, masks_before, seeds, actions, rewards, terminated)
-            counters["env_steps"] += env.num_envs
+            counters["env_steps"] += env.num_envs * ctx.world_size  # all ranks step in lockstep
             for final in info.get("final", []):
                 counters["episodes"] += 1
                 episode_returns.append(100.0 * final["episode_return"])
@@ -381,21 +440,21 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
             if demo_scores is not None and info.get("final"):
                 demo_scores = domirank_scores(env.landscape_id) if demo_episodes_left > 0 else None
             if counters["env_steps"] >= cfg.learning_starts and len(replay) >= effective_batch:
-                due = int(counters["env_steps"] * cfg.updates_per_step) - counters["updates"]
+                due = int(counters["env_steps"] * cfg.updates_per_step / ctx.world_size) - counters["updates"]
                 due = min(due, max(1, int(env.num_envs * cfg.updates_per_step * 4)))
                 for _ in range(max(0, due)):
                     losses.append(update())
                     counters["updates"] += 1
             if bar is not None:
-                bar.update(env.num_envs)
-            if counters["env_steps"] - last_log >= cfg.log_every or counters["env_steps"] >= cfg.steps:
+                bar.update(env.num_envs * ctx.world_size)
+            if main_rank and (counters["env_steps"] - last_log >= cfg.log_every or counters["env_steps"] >= cfg.steps):
                 last_log = counters["env_steps"]
                 elapsed = time.perf_counter() - start_time
                 row = {"env_steps": counters["env_steps"], "updates": counters["updates"],
                        "episodes": counters["episodes"], "wall_s": round(elapsed, 2), "epsilon": round(epsilon, 4),
                        "learning_rate": scheduler.get_last_lr()[0],
                        "loss": float(np.mean(losses[-50:])) if losses else None,
-                       "episode_return": float(np.mean(episode_returns[-20:])) if episode_returns else None,
+                       "episode_return": float(np.mean(episode_returns[-50:])) if episode_returns else None,
                        "random_return": random_return,
                        "sims_per_s": (env.simulations - sims_at_start) / max(elapsed, 1e-9),
                        "micro_batch": oom.micro_batch}
@@ -407,27 +466,37 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
                     model.train()
                     if row["validation_return"] > counters["best_validation"]:
                         counters["best_validation"] = row["validation_return"]
-                        best_path = checkpoint("best")
+                        best_path = out / "best.pt"
+                        save_checkpoint(best_path, {
+                            "model": model.state_dict(), "target": target.state_dict(), "counters": dict(counters),
+                            "config": cfg.to_dict(), "model_name": cfg.model, "model_kwargs": model_kwargs,
+                            "in_channels": NUM_CHANNELS, "grid_size": cfg.grid_size,
+                            "scenario": DEFAULT_SCENARIO.to_dict()})
                 runlog.write(row)
                 if bar is not None:
                     bar.set_postfix(reward=f"{row['episode_return'] or 0:.2f}", loss=f"{row['loss'] or 0:.3g}",
                                     eps=f"{epsilon:.2f}", sims_s=f"{row['sims_per_s']:.0f}")
-            if counters["env_steps"] // cfg.checkpoint_every > (counters["env_steps"] - env.num_envs) // cfg.checkpoint_every:
+            stepped = env.num_envs * ctx.world_size
+            if counters["env_steps"] // cfg.checkpoint_every > (counters["env_steps"] - stepped) // cfg.checkpoint_every:
                 checkpoint("last")
     finally:
         if bar is not None:
             bar.close()
     final_path = checkpoint("final")
     checkpoint("last")
-    runlog.close()
-    plot = runlog.plot(out / "training_curve.png")
-    rows = [r for r in runlog.rows if r.get("validation_return") is not None]
+    plot, rows = None, []
+    if main_rank:
+        runlog.close()
+        plot = runlog.plot(out / "training_curve.png")
+        rows = [r for r in runlog.rows if r.get("validation_return") is not None]
     summary = {"out": str(out), "final_checkpoint": str(final_path), "best_checkpoint": str(best_path),
                "plot": str(plot) if plot else None, "env_steps": counters["env_steps"], "updates": counters["updates"],
                "episodes": counters["episodes"], "random_return": random_return,
                "final_validation_return": rows[-1]["validation_return"] if rows else None,
                "best_validation_return": counters["best_validation"],
                "wall_s": time.perf_counter() - start_time, "micro_batch": oom.micro_batch,
-               "steps_per_s": (counters["env_steps"] - steps_at_start) / max(1e-9, time.perf_counter() - start_time)}
-    log.info("done: %s", summary)
+               "steps_per_s": (counters["env_steps"] - steps_at_start) / max(1e-9, time.perf_counter() - start_time),
+               "rank": ctx.rank, "world_size": ctx.world_size}
+    if main_rank:
+        log.info("done: %s", summary)
     return summary
