@@ -183,10 +183,10 @@ def test_bytes_per_transition_at_50x50_is_under_2_kb():
         per_slot = buffer.bytes_per_transition()
         print(cls.__name__, "bytes per transition at 50 x 50, k = 10:", per_slot)
         assert per_slot < 2048
-    # 4 (id) + 313 (packed mask) + 8 (seed) + 40 (cells) + 4 (reward) + 1 (done) = 370 bytes,
-    # plus the sum tree: 2 * 131072 float64 nodes over 100 000 slots
-    assert UniformReplay(100_000, (50, 50), 10).bytes_per_transition() == 370
-    assert PrioritizedReplay(100_000, (50, 50), 10).bytes_per_transition() == pytest.approx(370 + 2 * 131072 * 8 / 1e5)
+    # 4 (id) + 313 (packed mask) + 8 (seed) + 40 (cells) + 4 (reward) + 1 (done) + 1 (demo)
+    # = 371 bytes, plus the sum tree: 2 * 131072 float64 nodes over 100 000 slots
+    assert UniformReplay(100_000, (50, 50), 10).bytes_per_transition() == 371
+    assert PrioritizedReplay(100_000, (50, 50), 10).bytes_per_transition() == pytest.approx(371 + 2 * 131072 * 8 / 1e5)
 
 
 @pytest.mark.parametrize("capacity, shape, k", [(1, (1, 1), 1), (5, (7, 13), 4), (1000, (50, 50), 25), (1024, (3, 8), 2)])
@@ -247,3 +247,15 @@ def test_bad_input_is_refused_with_the_field_named():
         UniformReplay(4, (2, 2), 5)
     with pytest.raises(InputError, match="alpha"):
         PrioritizedReplay(4, (2, 2), 1, alpha=1.5)
+
+
+def test_demonstration_flags_round_trip():
+    buffer = UniformReplay(8, (3, 3), 1)
+    masks = np.zeros((2, 3, 3), dtype=bool)
+    buffer.add_batch(np.array([0, 1]), masks, np.array([5, 6]), np.array([[1], [2]]), np.array([0.1, 0.2]),
+                     np.array([False, True]), demo=np.array([True, False]))
+    batch = buffer.sample(64, np.random.default_rng(0))
+    assert set(zip(batch.landscape_id.tolist(), batch.demo.tolist())) == {(0, True), (1, False)}
+    clone = UniformReplay(8, (3, 3), 1)
+    clone.load_state_dict(buffer.state_dict())
+    assert clone.sample(64, np.random.default_rng(0)).demo.tolist() == batch.demo.tolist()

@@ -143,3 +143,12 @@ def test_command_line(capsys):
     assert '"model": "enhanced_efficient"' in capsys.readouterr().out
     assert main(["--preset", "demo", "--budget-fraction", "3", "--quiet"]) == 2
     assert "budget_fraction" in capsys.readouterr().err
+
+
+def test_domirank_warm_start_flags_demonstrations(tmp_path):
+    cfg = build_config(None, steps=48, out=str(tmp_path), warm_start_episodes=4, **TINY)
+    summary = train(cfg, progress=False)
+    assert summary["updates"] > 0
+    replay = load_checkpoint(tmp_path / "final.pt")["replay"]
+    demo = replay["demo"].numpy()
+    assert demo[:8].all() and not demo.all()  # demonstrations first, the agent's own steps later

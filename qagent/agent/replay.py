@@ -15,10 +15,11 @@ field               dtype, shape per slot       bytes at 50 x 50, k cells
 ``action_cells``    int32 [k]                   4 k (flat indices row * W + col)
 ``reward``          float32                     4
 ``done``            bool                        1
+``demo``            bool                        1 (a demonstration, e.g. DomiRank's)
 sum-tree share      float64, 2 to 4 nodes/slot  16 to 32 (prioritized only)
 ==================  ==========================  ===================================
 
-i.e. ~350 B + 4 k per transition (``bytes_per_transition()``), against ~160 KB for the two
+i.e. ~351 B + 4 k per transition (``bytes_per_transition()``), against ~160 KB for the two
 8 x 50 x 50 float32 observations the original project stored. The next state is the same
 landscape and seed with ``mask_after = mask_before | action cells`` (:meth:`Batch.mask_after`),
 so it is derived, not stored. The trainer rebuilds observations for a sampled batch on the
@@ -75,6 +76,7 @@ class Batch:
     done: np.ndarray  # bool [B]
     weights: np.ndarray  # float32 [B]
     grid_shape: tuple[int, int]
+    demo: np.ndarray | None = None  # bool [B]: demonstration transitions
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -157,7 +159,7 @@ def replay_bytes_per_transition(capacity: int, grid_shape: tuple[int, int], cell
     """What ``bytes_per_transition()`` of such a buffer returns, without allocating it (for
     memory estimates at sizes that should not be allocated just to be measured)."""
     height, width = grid_shape
-    slot = 4 + (height * width + 7) // 8 + 8 + 4 * cells_per_action + 4 + 1  # see the module docstring
+    slot = 4 + (height * width + 7) // 8 + 8 + 4 * cells_per_action + 4 + 1 + 1  # see the module docstring
     tree = SumTree.num_nodes(capacity) * 8 if prioritized else 0
     return slot + tree / capacity
 
@@ -187,10 +189,11 @@ class ReplayBuffer:
         self._action_cells = np.zeros((capacity, cells_per_action), dtype=np.int32)
         self._reward = np.zeros(capacity, dtype=np.float32)
         self._done = np.zeros(capacity, dtype=np.bool_)
+        self._demo = np.zeros(capacity, dtype=np.bool_)
         self._cursor = 0  # next slot to write
         self._size = 0
 
-    _FIELDS = ("landscape_id", "mask_packed", "seed", "action_cells", "reward", "done")
+    _FIELDS = ("landscape_id", "mask_packed", "seed", "action_cells", "reward", "done", "demo")
 
     def __len__(self) -> int:
         return self._size
@@ -204,19 +207,21 @@ class ReplayBuffer:
         return sum(a.nbytes for a in self._arrays()) / self.capacity
 
     # ------------------------------------------------------------------ adding
-    def add(self, landscape_id: int, mask_before, seed: int, action_cells, reward: float, done: bool) -> int:
+    def add(self, landscape_id: int, mask_before, seed: int, action_cells, reward: float, done: bool,
+            demo: bool = False) -> int:
         """Store one transition; returns its slot. ``mask_before``: bool [H, W], the breaks
-        before the step; ``action_cells``: the k flat cell indices the action adds."""
+        before the step; ``action_cells``: the k flat cell indices the action adds; ``demo``:
+        the action came from a demonstrator."""
         slots = self.add_batch(
             np.asarray([landscape_id]), np.asarray(mask_before)[None], np.asarray([seed]),
-            np.asarray(action_cells)[None], np.asarray([reward]), np.asarray([done]),
+            np.asarray(action_cells)[None], np.asarray([reward]), np.asarray([done]), demo=demo,
         )
         return int(slots[0])
 
-    def add_batch(self, landscape_id, mask_before, seed, action_cells, reward, done) -> np.ndarray:
+    def add_batch(self, landscape_id, mask_before, seed, action_cells, reward, done, demo=False) -> np.ndarray:
         """Store N transitions (e.g. one step of N environments) in order; returns their slots.
         Shapes: landscape_id, seed, reward, done [N]; mask_before bool [N, H, W];
-        action_cells integer [N, k]. N may not exceed the capacity."""
+        action_cells integer [N, k]; demo a bool or bool [N]. N may not exceed the capacity."""
         landscape_id, mask_before, seed, action_cells, reward, done = self._validated(
             landscape_id, mask_before, seed, action_cells, reward, done
         )
@@ -227,6 +232,7 @@ class ReplayBuffer:
         self._action_cells[slots] = action_cells
         self._reward[slots] = reward
         self._done[slots] = done
+        self._demo[slots] = np.broadcast_to(np.asarray(demo, dtype=np.bool_), slots.shape)
         self._cursor = int((self._cursor + len(slots)) % self.capacity)
         self._size = min(self.capacity, self._size + len(slots))
         self._on_added(slots)
@@ -293,6 +299,7 @@ class ReplayBuffer:
             done=self._done[slots],
             weights=weights,
             grid_shape=self.grid_shape,
+            demo=self._demo[slots],
         )
 
     def _choose(self, batch_size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -327,6 +334,9 @@ class ReplayBuffer:
             raise InputError(f"state_dict: size {size} / cursor {cursor} do not fit the capacity {self.capacity}")
         for name in self._FIELDS:
             target = getattr(self, "_" + name)
+            if name == "demo" and name not in state:  # states saved before the demo flag existed
+                target[:] = False
+                continue
             source = _as_numpy(state[name])
             if source.shape != (size, *target.shape[1:]) or source.dtype != target.dtype:
                 raise InputError(f"state_dict: {name} has shape {source.shape} and dtype {source.dtype}, "

@@ -61,6 +61,8 @@ class TrainConfig:
     exploration_fraction: float = 0.5   # of the run over which epsilon decays linearly
     reward_scale: float = 100.0         # rewards in percent of the landscape
     warm_start_episodes: int = 0        # DomiRank demonstration episodes first
+    demo_margin: float = 0.5            # DQfD large-margin l on demonstration transitions (Q units)
+    demo_loss_weight: float = 1.0
     amp: str = "auto"                   # auto (bf16 on CUDA devices that support it) | off
     checkpoint_activations: bool = False
     # evaluation, logging, checkpoints

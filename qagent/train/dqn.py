@@ -21,7 +21,12 @@ CleanRL's dqn.py).
   EnhancedQNet; learning rate: linear warm-up then cosine decay to 10 %; gradient clipping;
   soft target updates.
 - Optional warm start: the first episodes follow DomiRank (Engsig et al. 2024) rankings, as
-  the original project did, to fill replay with good demonstrations.
+  the original project did, to fill replay with good demonstrations. Their transitions are
+  flagged, and on them the loss adds DQfD's large-margin term (Hester et al. 2018),
+  max_a [Q(s, a) + l(a_E, a)] - Q(s, a_E) with l = ``demo_margin`` for every other action:
+  for k-cell actions, the mean of the top k of Q plus the margin on cells the demonstrator did
+  not choose, minus the mean Q of its cells. It keeps the greedy policy at least as good as
+  the demonstrator while TD learning improves on it.
 - Distributed (``train(..., distributed=True)`` under torchrun): DistributedDataParallel.
   Every rank steps its own environments (seeded by rank) into its own replay shard and
   samples its own batch, so the global batch is world size x the preset's batch; gradients
@@ -349,6 +354,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
         reward = torch.from_numpy(batch.reward).to(device, torch.float32) * cfg.reward_scale
         done = torch.from_numpy(batch.done).to(device, torch.float32)
         weights = torch.from_numpy(batch.weights).to(device, torch.float32)
+        demo = torch.from_numpy(batch.demo).to(device) if batch.demo is not None else torch.zeros_like(done, dtype=torch.bool)
         td = torch.zeros(len(batch), device=device)
 
         def step(micro: int, accumulation: int) -> float:
@@ -371,8 +377,14 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
                     valid = obs[sl, _BURNABLE] > 0.5
                     last = start == starts[-1]
                     with (learner.no_sync() if ctx.enabled and not last else contextlib.nullcontext()):
-                        q = learner(obs[sl], valid).flatten(1).float().gather(1, actions[sl]).mean(1)
-                        loss = (weights[sl] * F.smooth_l1_loss(q, y, reduction="none")).sum() / len(batch)
+                        q_all = learner(obs[sl], valid).flatten(1).float()
+                        q = q_all.gather(1, actions[sl]).mean(1)
+                        per_sample = weights[sl] * F.smooth_l1_loss(q, y, reduction="none")
+                        if bool(demo[sl].any()):
+                            margin = torch.full_like(q_all, cfg.demo_margin).scatter_(1, actions[sl], 0.0)
+                            best = (q_all + margin).masked_fill(~valid.flatten(1), -torch.inf).topk(k, dim=1).values
+                            per_sample = per_sample + cfg.demo_loss_weight * demo[sl] * (best.mean(1) - q).clamp(min=0)
+                        loss = per_sample.sum() / len(batch)
                         loss.backward()
                 td[sl] = (q - y).detach()
                 total += float(loss.detach())
@@ -421,7 +433,8 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
         while counters["env_steps"] < cfg.steps:
             epsilon = linear_epsilon(counters["env_steps"], cfg.steps, cfg)
             valid = env.action_mask()
-            if demo_scores is not None and demo_episodes_left > 0:
+            demonstrating = demo_scores is not None and demo_episodes_left > 0
+            if demonstrating:
                 actions = score_actions(demo_scores, valid, k)
             else:
                 with torch.no_grad():
@@ -431,7 +444,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
             masks_before = env.breaks.cpu().numpy()
             landscape_ids, seeds = env.landscape_id.copy(), env.episode_seed.copy()
             obs, rewards, terminated, info = env.step(actions)
-            replay.add_batch(landscape_ids, masks_before, seeds, actions, rewards, terminated)
+            replay.add_batch(landscape_ids, masks_before, seeds, actions, rewards, terminated, demo=demonstrating)
             counters["env_steps"] += env.num_envs * ctx.world_size  # all ranks step in lockstep
             for final in info.get("final", []):
                 counters["episodes"] += 1
