@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from qagent._validation import InputError
-from qagent.train.oom import (
+from qagent.oom import (
     ChunkedRunner,
     InsufficientMemoryError,
     OOMRetry,
@@ -57,7 +57,7 @@ class FakeStep:
 def test_oom_halves_the_micro_batch_keeps_the_effective_batch_and_logs(caplog):
     retry = OOMRetry(32)
     step = FakeStep(limit=4)
-    with caplog.at_level(logging.WARNING, logger="qagent.train.oom"):
+    with caplog.at_level(logging.WARNING, logger="qagent.oom"):
         assert retry.run(step) == 32
     assert step.calls == [(32, 1), (16, 2), (8, 4), (4, 8)]
     assert (retry.micro_batch, retry.accumulation_steps) == (4, 8)
@@ -198,7 +198,7 @@ def test_chunks_shrink_on_oom_and_results_stay_identical_and_ordered(caplog):
         return torch.arange(start, stop) ** 2
 
     runner = ChunkedRunner(8)
-    with caplog.at_level(logging.WARNING, logger="qagent.train.oom"):
+    with caplog.at_level(logging.WARNING, logger="qagent.oom"):
         parts = runner.run(simulate, 11)
     torch.testing.assert_close(torch.cat(parts), torch.arange(11) ** 2)
     assert calls[:2] == [(0, 8), (0, 4)] and runner.chunk_size == 2

@@ -373,3 +373,29 @@ def test_cuda_spread_matches_cpu(side):
     assert same.float().mean().item() > 0.9999  # cells exactly at the duration may differ by rounding
     both = torch.isfinite(a) & torch.isfinite(b)
     torch.testing.assert_close(b[both], a[both], rtol=1e-4, atol=1e-3)
+
+
+def test_out_of_memory_halves_simulation_chunks(monkeypatch, caplog):
+    """Inject "CUDA out of memory" into the spread op for chunks over 8 simulations: simulate
+    shrinks its chunks and returns the same result."""
+    import logging
+
+    import qagent.fire.spread as spread_module
+
+    rng = np.random.default_rng(3)
+    ls = random_landscape(rng, 12, 12)
+    ign = rng.integers(0, 144, 40)
+    expected = simulate(ls, ign, weather(), 200.0, return_arrival=True)
+    original = spread_module.run_spread
+
+    def flaky(params, param_index, ignition, *args, **kwargs):
+        if ignition.shape[0] > 8:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (injected)")
+        return original(params, param_index, ignition, *args, **kwargs)
+
+    monkeypatch.setattr(spread_module, "run_spread", flaky)
+    with caplog.at_level(logging.WARNING):
+        got = simulate(ls, ign, weather(), 200.0, return_arrival=True)
+    assert torch.equal(got.arrival_time_min, expected.arrival_time_min)
+    assert torch.equal(got.burn_count, expected.burn_count)
+    assert any("retrying with chunks" in r.getMessage() for r in caplog.records)

@@ -38,7 +38,7 @@ map is 64 x 336 537 x 4 B = 86 MB per sample, so inference runs there in a few h
 Normalisation
 -------------
 BatchNorm, as in the original project. Gradient accumulation over micro-batches
-(``qagent.train.oom``) computes BatchNorm statistics per micro-batch, so the result of a step
+(``qagent.oom``) computes BatchNorm statistics per micro-batch, so the result of a step
 depends slightly on the micro-batch size; every model here normalises over B x H x W values
 per channel, which at 50 x 50 is 2500 values even for a micro-batch of 1, so the statistics
 stay well estimated. (In training mode BatchNorm needs more than one value per channel: a

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from qagent._validation import InputError, as_tensor, resolve_device
+from qagent.oom import ChunkedRunner
 from qagent.fire.behavior import _lw_model_code
 from qagent.fire.weather import WEATHER_FIELDS, Weather, WeatherSamples
 from qagent.landscape.core import Landscape
@@ -267,8 +268,7 @@ def simulate(
     burned = torch.empty(total, dtype=torch.int32, device=dev)
     counts = torch.zeros((e_count, h, w), dtype=torch.int32, device=dev)
     arrival = torch.empty((total, h, w), dtype=torch.float32, device=dev) if return_arrival else None
-    for start in range(0, total, chunk):
-        stop = min(total, start + chunk)
+    def run_chunk(start: int, stop: int) -> None:
         sl = slice(start, stop)
         if per_sim_weather is not None:
             params = stack.spread_params(per_sim_weather[sl], landscape_of_sim[sl], **opts)
@@ -277,13 +277,16 @@ def simulate(
             params = params_all
             param_index = landscape_of_sim[sl]
         b, c, a = run_spread(params, param_index, flat_ign[sl], flat_dur[sl], cell_size_m=stack.cell_size_m,
-                             fuel_breaks=blocked, layout_index=None if layout is None else layout[sl], count_index=landscape_of_sim[sl],
-                             num_count_rows=e_count, return_arrival=return_arrival, stencil=stencil,
-                             algorithm=algorithm)
-        burned[sl] = b
-        counts += c
+                             fuel_breaks=blocked, layout_index=None if layout is None else layout[sl],
+                             count_index=landscape_of_sim[sl], num_count_rows=e_count,
+                             return_arrival=return_arrival, stencil=stencil, algorithm=algorithm)
+        burned[sl] = b  # outputs are written only once the chunk succeeded, so a re-run after
+        counts.add_(c)  # an out-of-memory error does not count its fires twice
         if arrival is not None:
             arrival[sl] = a
+
+    # Out of (GPU) memory in a chunk: halve the chunk and re-run it (qagent.oom).
+    ChunkedRunner(chunk, name="simulate").run(run_chunk, total)
     burned = burned.reshape(e_count, s_count)
     if arrival is not None:
         arrival = arrival.reshape(e_count, s_count, h, w)

@@ -23,7 +23,21 @@ WEATHER_FIELDS: dict[str, tuple[float | None, float | None, str, str]] = {
 
 
 @dataclass(eq=False)
-class Weather:
+class _WeatherFields:
+    """The eight weather fields, in the channel order of the compiled ops (WEATHER_FIELDS)."""
+
+    wind_speed_10m: Any
+    upwind_direction: Any
+    fuel_moisture_dead_1hr: Any
+    fuel_moisture_dead_10hr: Any
+    fuel_moisture_dead_100hr: Any
+    fuel_moisture_live_herbaceous: Any
+    fuel_moisture_live_woody: Any
+    foliar_moisture: Any
+
+
+@dataclass(eq=False)
+class Weather(_WeatherFields):
     """The weather a fire burns in.
 
     - ``wind_speed_10m``: km/h, the 10-m open wind
@@ -35,15 +49,6 @@ class Weather:
     Each field is a scalar or an [H, W] grid (gridded wind or moisture). Negative or
     non-finite values raise ``InputError`` naming the field and value.
     """
-
-    wind_speed_10m: Any
-    upwind_direction: Any
-    fuel_moisture_dead_1hr: Any
-    fuel_moisture_dead_10hr: Any
-    fuel_moisture_dead_100hr: Any
-    fuel_moisture_live_herbaceous: Any
-    fuel_moisture_live_woody: Any
-    foliar_moisture: Any
 
     def __post_init__(self):
         for name, (lo, hi, unit, hint) in WEATHER_FIELDS.items():
@@ -77,20 +82,11 @@ class Weather:
 
 
 @dataclass(eq=False)
-class WeatherSamples:
+class WeatherSamples(_WeatherFields):
     """A batch of weather scenarios, one per simulation: each field is an array of the batch
     shape, [S] (one landscape) or [E, S] (E landscapes), uniform over the grid. Same fields,
     units and checks as :class:`Weather`. Cheap to build and to pass to ``simulate`` for
     thousands of simulations, like FSim's weather streams."""
-
-    wind_speed_10m: Any
-    upwind_direction: Any
-    fuel_moisture_dead_1hr: Any
-    fuel_moisture_dead_10hr: Any
-    fuel_moisture_dead_100hr: Any
-    fuel_moisture_live_herbaceous: Any
-    fuel_moisture_live_woody: Any
-    foliar_moisture: Any
 
     def __post_init__(self):
         shape = None

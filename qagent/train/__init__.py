@@ -1,7 +1,7 @@
 """Training infrastructure: memory presets (``qagent.train.presets``) and recovery from GPU
-out-of-memory errors (``qagent.train.oom``)."""
+out-of-memory errors (``qagent.oom``)."""
 
-from qagent.train.oom import (
+from qagent.oom import (
     ChunkedRunner,
     InsufficientMemoryError,
     OOMRetry,

@@ -15,7 +15,7 @@ CleanRL's dqn.py).
   sample. BatchNorm is the exception: each micro-batch normalises with its own statistics and
   updates the running averages once per micro-batch, so accumulation does NOT reproduce
   full-batch BatchNorm exactly (close at these grid sizes, where every sample alone has
-  H x W values per channel). OOM-retry (qagent.train.oom) halves the micro-batch and doubles
+  H x W values per channel). OOM-retry (qagent.oom) halves the micro-batch and doubles
   accumulation on "out of memory", keeping the effective batch.
 - bf16 autocast on CUDA devices that support it; optional activation checkpointing for
   EnhancedQNet; learning rate: linear warm-up then cosine decay to 10 %; gradient clipping;
@@ -65,7 +65,7 @@ from qagent.fire.scenario import DEFAULT_SCENARIO
 from qagent.landscape.observation import NUM_CHANNELS
 from qagent.train.checkpoint import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
 from qagent.train.config import TrainConfig
-from qagent.train.oom import OOMRetry
+from qagent.oom import OOMRetry
 from qagent.train.presets import configure_cuda_allocator, format_bytes
 
 log = logging.getLogger("qagent.train")

@@ -52,7 +52,7 @@ channels; ``format_presets_table()`` prints them) are about 22 MiB (demo), 123 M
 0.44 GiB (medium) and 1.42 GiB (high), asking for 1.04, 1.24, 1.88 and 3.85 GiB free. So the
 original user's GPU, 3.68 GiB, gets ``medium``, the configuration the original project
 itself recommended for it; ``high`` needs a 4 GiB card with 3.85 GiB free. Should an
-estimate still be short, ``qagent.train.oom.OOMRetry`` halves the micro-batch instead of
+estimate still be short, ``qagent.oom.OOMRetry`` halves the micro-batch instead of
 crashing. Activations grow with the cell count: at 613 x 549 a training micro-batch of 16
 samples of the basic QNet alone needs ~11 GiB, so train on tiles of the preset's grid and
 run the full landscape only at inference (~0.25 GiB per sample without gradients).

@@ -124,7 +124,7 @@ class OOMRetry:
     backward passes over consecutive slices of ``micro_batch`` samples (each loss divided by
     ``accumulation_steps``), then ``optimizer.step()``. On an OOM the attempt is discarded
     (see the module docstring), the micro-batch shrinks and ``step_fn`` runs again; the
-    reduction is logged (``logging.WARNING``, logger ``qagent.train.oom``) and kept for the
+    reduction is logged (``logging.WARNING``, logger ``qagent.oom``) and kept for the
     following steps (``micro_batch`` / ``accumulation_steps`` attributes). At a micro-batch of
     1 a further OOM raises :class:`InsufficientMemoryError`. Other exceptions pass through.
     """
