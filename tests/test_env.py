@@ -13,6 +13,7 @@ from qagent.env import BatchedFuelBreakEnv, EnvConfig, FuelBreakEnv, SyntheticSo
 from qagent.env.sources import EVAL_SEED_START, TRAIN_SEEDS
 from qagent.fire import simulate
 from qagent.fire.scenario import DEFAULT_SCENARIO
+from qagent.landscape import NUM_CHANNELS
 
 SMALL = EnvConfig(budget_fraction=0.05, cells_per_step=3, ignitions=12)
 
@@ -150,4 +151,4 @@ def test_tile_source_split_is_spatial(tmp_path):
     assert max(c + 10 for c in cols(train)) <= 80 <= min(cols(evaluation))  # no tile shares a cell
     assert len(train) + len(evaluation) < len(everything)  # boundary tiles are nobody's
     env = BatchedFuelBreakEnv(train, 2, SMALL, seed=0)
-    assert env.reset().shape == (2, 12, 10, 10)
+    assert env.reset().shape == (2, NUM_CHANNELS, 10, 10)

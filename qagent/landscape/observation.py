@@ -14,11 +14,16 @@ index  name                        value
 6      head_spread_rate            log(1 + R) / log(1 + 100), R head-fire spread rate in m/min
 7-10   intensity_north/east/       log(1 + I) / log(1 + 100 000), I fireline intensity (kW/m) of the
        south/west                  fire front heading north, east, south or west, crown fire included
-11     fuel_break                  1 where a fuel break has been placed
+11     burn_probability            share of 64 fires (uniform burnable ignitions, 4 h, this weather;
+                                   seeded, so deterministic) that reach the cell with no breaks,
+                                   divided by the landscape's largest share
+12     fuel_break                  1 where a fuel break has been placed
 =====  ==========================  ==================================================================
 
-Channels 6-10 come from our own physics (``qagent.fire.behavior``) under the weather given:
-the original project ran a separate pyretechnics pass for its directional intensities. For a
+Channels 6-11 come from our own physics under the weather given (``qagent.fire.behavior``,
+``burn_probability``): the original project ran a separate pyretechnics pass for its
+directional intensities. Channel 11 shows where fire travels across the whole landscape,
+which a convolutional network with a small receptive field cannot infer from local channels. For a
 given landscape and weather every channel but the last two is fixed: ``static_channels``
 computes them once and ``with_fuel_breaks`` adds breaks (cheap, for every step and for
 observations rebuilt from replay).
@@ -40,18 +45,22 @@ if TYPE_CHECKING:  # qagent.fire builds on qagent.landscape; import it where use
 
 OBSERVATION_CHANNELS = (
     "slope", "aspect_sin", "aspect_cos", "canopy_cover", "canopy_base_height", "burnable", "head_spread_rate",
-    "intensity_north", "intensity_east", "intensity_south", "intensity_west", "fuel_break",
+    "intensity_north", "intensity_east", "intensity_south", "intensity_west", "burn_probability", "fuel_break",
 )
 NUM_CHANNELS = len(OBSERVATION_CHANNELS)
 _DIRECTIONS_DEG = (0.0, 90.0, 180.0, 270.0)
 _RATE_SCALE = math.log1p(100.0)          # m/min
 _INTENSITY_SCALE = math.log1p(100_000.0)  # kW/m
+_BURN_PROBABILITY_FIRES = 64
+_BURN_PROBABILITY_DURATION_MIN = 240.0
+_BURNABLE_CHANNEL = OBSERVATION_CHANNELS.index("burnable")
 
 
 def static_channels(landscape: Landscape, weather: "Weather", device=None) -> torch.Tensor:
     """The channels that do not depend on fuel breaks: [NUM_CHANNELS, H, W] with the burnable
     channel for no breaks and a zero fuel-break channel."""
     from qagent.fire.behavior import behavior
+    from qagent.fire.spread import burn_probability
 
     ls = landscape if device is None or landscape.device == torch.device(device) else landscape.to(device)
     aspect = torch.deg2rad(ls.aspect)
@@ -67,6 +76,11 @@ def static_channels(landscape: Landscape, weather: "Weather", device=None) -> to
     ]
     for az in _DIRECTIONS_DEG:
         channels.append(torch.log1p(behavior(ls, weather, azimuth=az).fireline_intensity) / _INTENSITY_SCALE)
+    probability = torch.zeros_like(ls.slope)
+    if bool(ls.burnable_mask().any()):
+        probability = burn_probability(ls, _BURN_PROBABILITY_FIRES, weather, _BURN_PROBABILITY_DURATION_MIN, seed=0)
+        probability = probability / probability.max().clamp(min=1.0 / _BURN_PROBABILITY_FIRES)
+    channels.append(probability.to(ls.slope.device))
     channels.append(torch.zeros_like(ls.slope))
     return torch.stack(channels).clamp_(0.0, 1.0).contiguous()
 
@@ -76,7 +90,7 @@ def with_fuel_breaks(static: torch.Tensor, fuel_breaks: torch.Tensor) -> torch.T
     (or [B, H, W]): the burnable channel loses the breaks, the last channel shows them."""
     obs = static.clone()
     breaks = fuel_breaks.to(device=obs.device, dtype=obs.dtype)
-    obs[..., 5, :, :] *= 1.0 - breaks
+    obs[..., _BURNABLE_CHANNEL, :, :] *= 1.0 - breaks
     obs[..., NUM_CHANNELS - 1, :, :] = breaks
     return obs
 

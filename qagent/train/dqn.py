@@ -62,7 +62,7 @@ from qagent.agent.replay import PrioritizedReplay, UniformReplay
 from qagent.env.fuel_break_env import BatchedFuelBreakEnv, EnvConfig, StaticObservationCache
 from qagent.env.sources import make_source
 from qagent.fire.scenario import DEFAULT_SCENARIO
-from qagent.landscape.observation import NUM_CHANNELS
+from qagent.landscape.observation import NUM_CHANNELS, OBSERVATION_CHANNELS
 from qagent.train.checkpoint import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
 from qagent.train.config import TrainConfig
 from qagent.oom import OOMRetry
@@ -70,7 +70,7 @@ from qagent.train.presets import configure_cuda_allocator, format_bytes
 
 log = logging.getLogger("qagent.train")
 
-_BURNABLE = 5  # observation channel of burnable, unbroken cells (qagent.landscape.observation)
+_BURNABLE = OBSERVATION_CHANNELS.index("burnable")  # burnable, unbroken cells
 
 
 # ----------------------------------------------------------------------------- policies
