@@ -268,6 +268,7 @@ def simulate(
     burned = torch.empty(total, dtype=torch.int32, device=dev)
     counts = torch.zeros((e_count, h, w), dtype=torch.int32, device=dev)
     arrival = torch.empty((total, h, w), dtype=torch.float32, device=dev) if return_arrival else None
+
     def run_chunk(start: int, stop: int) -> None:
         sl = slice(start, stop)
         if per_sim_weather is not None:
