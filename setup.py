@@ -58,8 +58,21 @@ def _build_kind(torch, cuda_home) -> tuple[str, str]:
     return "cuda", "CUDA torch, nvcc and a GPU or TORCH_CUDA_ARCH_LIST"
 
 
+def _default_cuda_home() -> None:
+    """torch guesses CUDA_HOME from the nvcc on PATH when the variable is unset; a wrapper
+    script outside the toolkit (e.g. /usr/local/bin/nvcc) then yields a root without the CUDA
+    runtime library. Prefer the conventional /usr/local/cuda when it holds a toolkit. Must run
+    before torch.utils.cpp_extension is imported (it reads the variable once)."""
+    if os.environ.get("CUDA_HOME") or os.environ.get("CUDA_PATH"):
+        return
+    if os.path.exists("/usr/local/cuda/bin/nvcc"):
+        os.environ["CUDA_HOME"] = "/usr/local/cuda"
+
+
 def _extensions():
     import torch
+
+    _default_cuda_home()
     from torch.utils.cpp_extension import CUDA_HOME, CppExtension, CUDAExtension
 
     kind, reason = _build_kind(torch, CUDA_HOME)
