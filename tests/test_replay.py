@@ -259,39 +259,3 @@ def test_demonstration_flags_round_trip():
     clone = UniformReplay(8, (3, 3), 1)
     clone.load_state_dict(buffer.state_dict())
     assert clone.sample(64, np.random.default_rng(0)).demo.tolist() == batch.demo.tolist()
-
-
-@pytest.mark.parametrize("kind", [UniformReplay, PrioritizedReplay])
-def test_kept_transitions_are_never_overwritten_and_survive_a_checkpoint(kind):
-    rng = np.random.default_rng(3)
-    buffer = kind(10, (3, 4), 2)
-    fill(buffer, 3, rng)  # ids 0-2: e.g. demonstrations
-    assert buffer.keep_written() == 3 and buffer.kept == 3
-    fill(buffer, 20, rng, start_id=100)  # ids 100-119 cycle through the 7 other slots
-    assert len(buffer) == 10
-    ids = set(buffer.sample(2000, rng).landscape_id.tolist())
-    assert ids == {0, 1, 2} | set(range(113, 120))
-    clone = kind(10, (3, 4), 2)
-    clone.load_state_dict(io_round_trip(buffer.state_dict()))
-    assert clone.kept == 3
-    fill(clone, 7, rng, start_id=200)
-    assert set(clone.sample(2000, rng).landscape_id.tolist()) == {0, 1, 2} | set(range(200, 207))
-
-
-def test_keep_written_refuses_a_wrapped_or_too_full_buffer():
-    rng = np.random.default_rng(4)
-    buffer = UniformReplay(4, (2, 2), 1)
-    fill(buffer, 3, rng)
-    with pytest.raises(InputError, match="half"):
-        buffer.keep_written()
-    fill(buffer, 2, rng)
-    with pytest.raises(InputError, match="wrapped"):
-        buffer.keep_written()
-    assert buffer.kept == 0
-
-
-def io_round_trip(state: dict) -> dict:
-    stream = io.BytesIO()
-    torch.save(state, stream)
-    stream.seek(0)
-    return torch.load(stream, weights_only=True)

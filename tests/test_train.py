@@ -152,17 +152,3 @@ def test_domirank_warm_start_flags_demonstrations(tmp_path):
     replay = load_checkpoint(tmp_path / "final.pt")["replay"]
     demo = replay["demo"].numpy()
     assert demo[:8].all() and not demo.all()  # demonstrations first, the agent's own steps later
-    assert int(replay["kept"]) == int(demo.sum())  # and kept for the whole run (DQfD)
-
-
-def test_exploration_after_a_warm_start_starts_lower():
-    from qagent.train.dqn import linear_epsilon
-
-    blank = build_config(None, steps=1000, **TINY)
-    warm = build_config(None, steps=1000, warm_start_episodes=4, eps_start_after_demos=0.3, **TINY)
-    assert linear_epsilon(0, 1000, blank) == pytest.approx(blank.eps_start)
-    assert linear_epsilon(0, 1000, warm) == pytest.approx(0.3)
-    half = int(warm.exploration_fraction * 1000)
-    assert linear_epsilon(half, 1000, warm) == pytest.approx(warm.eps_end) == linear_epsilon(half, 1000, blank)
-    with pytest.raises(InputError, match="eps_start_after_demos"):
-        build_config(None, eps_start_after_demos=1.5, **TINY)

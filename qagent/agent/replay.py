@@ -27,13 +27,6 @@ device from these fields (a landscape cache by id plus the seed's weather). All 
 a fixed grid shape and number of cells per action; storage is preallocated numpy arrays used
 as a ring, oldest transitions overwritten first.
 
-Kept demonstrations: :meth:`ReplayBuffer.keep_written` makes the slots written so far
-permanent, the ring going on over the rest, as DQfD keeps its demonstration data for the whole
-of training (Hester et al. 2018, "Deep Q-learning from demonstrations", AAAI, Sec. 3). The
-trainer calls it after a warm start, so the large-margin loss on DomiRank's transitions keeps
-anchoring the policy after the demonstrator has stopped; otherwise they are overwritten after
-``capacity`` steps, while exploration is still high, and what they taught is lost.
-
 Prioritized replay
 ------------------
 Schaul, Quan, Antonoglou & Silver (2016), "Prioritized experience replay", ICLR, the
@@ -199,7 +192,6 @@ class ReplayBuffer:
         self._demo = np.zeros(capacity, dtype=np.bool_)
         self._cursor = 0  # next slot to write
         self._size = 0
-        self._kept = 0  # slots [0, kept) are never overwritten (keep_written)
 
     _FIELDS = ("landscape_id", "mask_packed", "seed", "action_cells", "reward", "done", "demo")
 
@@ -233,11 +225,7 @@ class ReplayBuffer:
         landscape_id, mask_before, seed, action_cells, reward, done = self._validated(
             landscape_id, mask_before, seed, action_cells, reward, done
         )
-        if len(landscape_id) > self.capacity - self._kept:
-            raise InputError(f"landscape_id: {len(landscape_id)} transitions at once exceed the "
-                             f"{self.capacity - self._kept} slots that are not kept")
-        ring = self.capacity - self._kept
-        slots = self._kept + (self._cursor - self._kept + np.arange(len(landscape_id))) % ring
+        slots = (self._cursor + np.arange(len(landscape_id))) % self.capacity
         self._landscape_id[slots] = landscape_id
         self._mask_packed[slots] = pack_masks(mask_before)
         self._seed[slots] = seed
@@ -245,28 +233,10 @@ class ReplayBuffer:
         self._reward[slots] = reward
         self._done[slots] = done
         self._demo[slots] = np.broadcast_to(np.asarray(demo, dtype=np.bool_), slots.shape)
-        self._cursor = int(self._kept + (self._cursor - self._kept + len(slots)) % ring)
+        self._cursor = int((self._cursor + len(slots)) % self.capacity)
         self._size = min(self.capacity, self._size + len(slots))
         self._on_added(slots)
         return slots
-
-    def keep_written(self) -> int:
-        """Keep every transition stored so far for good: later ones are written in a ring over
-        the other slots. Needs the buffer not to have wrapped yet and to leave at least half
-        its capacity free. Returns the number of kept slots."""
-        if self._size == self.capacity or self._cursor != self._size:
-            raise InputError(f"keep_written: the buffer has wrapped ({self._size} of {self.capacity} slots); "
-                             "keep transitions before it fills")
-        if 2 * self._size > self.capacity:
-            raise InputError(f"keep_written: keeping {self._size} transitions would leave less than half of the "
-                             f"capacity {self.capacity} to the rest; enlarge the buffer or keep fewer")
-        self._kept = self._size
-        return self._kept
-
-    @property
-    def kept(self) -> int:
-        """Slots [0, kept) are permanent (:meth:`keep_written`)."""
-        return self._kept
 
     def _on_added(self, slots: np.ndarray) -> None:
         """Hook for subclasses: ``slots`` were just written."""
@@ -347,7 +317,6 @@ class ReplayBuffer:
             "cells_per_action": self.cells_per_action,
             "cursor": self._cursor,
             "size": self._size,
-            "kept": self._kept,
         }
         for name in self._FIELDS:
             state[name] = torch.from_numpy(getattr(self, "_" + name)[: self._size].copy())
@@ -360,11 +329,9 @@ class ReplayBuffer:
         for key, value in config.items():
             if key not in state or _plain(state[key]) != value:
                 raise InputError(f"state_dict: {key} is {state.get(key)!r}, this buffer has {value!r}")
-        size, cursor, kept = int(state["size"]), int(state["cursor"]), int(state.get("kept", 0))
-        if not 0 <= size <= self.capacity or not 0 <= cursor < self.capacity or not 0 <= kept <= min(size, cursor) \
-                or 2 * kept > self.capacity:
-            raise InputError(f"state_dict: size {size} / cursor {cursor} / kept {kept} do not fit the capacity "
-                             f"{self.capacity}")
+        size, cursor = int(state["size"]), int(state["cursor"])
+        if not 0 <= size <= self.capacity or not 0 <= cursor < self.capacity:
+            raise InputError(f"state_dict: size {size} / cursor {cursor} do not fit the capacity {self.capacity}")
         for name in self._FIELDS:
             target = getattr(self, "_" + name)
             if name == "demo" and name not in state:  # states saved before the demo flag existed
@@ -376,7 +343,7 @@ class ReplayBuffer:
                                  f"expected {(size, *target.shape[1:])} {target.dtype}")
             target[:size] = source
             target[size:] = 0
-        self._size, self._cursor, self._kept = size, cursor, kept
+        self._size, self._cursor = size, cursor
 
 
 class UniformReplay(ReplayBuffer):

@@ -63,8 +63,6 @@ class TrainConfig:
     warm_start_episodes: int = 0        # DomiRank demonstration episodes first
     demo_margin: float = 0.5            # DQfD large-margin l on demonstration transitions (Q units)
     demo_loss_weight: float = 1.0
-    eps_start_after_demos: float = 0.2  # epsilon's start after a warm start (the policy is no longer blank)
-    keep_demos: bool = True             # demonstrations stay in replay for the whole run (DQfD)
     amp: str = "auto"                   # auto (bf16 on CUDA devices that support it) | off
     checkpoint_activations: bool = False
     # evaluation, logging, checkpoints
@@ -119,7 +117,7 @@ def _check(c: TrainConfig) -> None:
         if not isinstance(getattr(c, name), int) or getattr(c, name) < 1:
             raise InputError(f"{name}: must be a positive integer, got {getattr(c, name)!r}")
     for name, lo, hi in [("budget_fraction", 0.0, 1.0), ("gamma", 0.0, 1.0), ("tau", 0.0, 1.0),
-                         ("eps_start", 0.0, 1.0), ("eps_end", 0.0, 1.0), ("eps_start_after_demos", 0.0, 1.0), ("exploration_fraction", 0.0, 1.0),
+                         ("eps_start", 0.0, 1.0), ("eps_end", 0.0, 1.0), ("exploration_fraction", 0.0, 1.0),
                          ("warmup_fraction", 0.0, 1.0)]:
         v = getattr(c, name)
         if not (isinstance(v, (int, float)) and lo <= v <= hi):

@@ -26,9 +26,7 @@ CleanRL's dqn.py).
   max_a [Q(s, a) + l(a_E, a)] - Q(s, a_E) with l = ``demo_margin`` for every other action:
   for k-cell actions, the mean of the top k of Q plus the margin on cells the demonstrator did
   not choose, minus the mean Q of its cells. It keeps the greedy policy at least as good as
-  the demonstrator while TD learning improves on it. As in DQfD the demonstrations stay in
-  replay for the whole run (``keep_demos``) and exploration after them starts from
-  ``eps_start_after_demos`` rather than from a blank policy's 1.0.
+  the demonstrator while TD learning improves on it.
 - Distributed (``train(..., distributed=True)`` under torchrun): DistributedDataParallel.
   Every rank steps its own environments (seeded by rank) into its own replay shard and
   samples its own batch, so the global batch is world size x the preset's batch; gradients
@@ -106,13 +104,8 @@ def score_actions(scores: torch.Tensor, valid: torch.Tensor, k: int) -> np.ndarr
 
 # ----------------------------------------------------------------------------- schedules
 def linear_epsilon(step: int, total: int, cfg: TrainConfig) -> float:
-    """Epsilon decays linearly from its start to ``eps_end`` over ``exploration_fraction`` of the
-    run. After a warm start it starts from ``eps_start_after_demos``: the network has learnt the
-    demonstrator's ranking, so acting at random for half the run would only fill replay with
-    poor transitions (DQfD acts near-greedily after its pre-training, Hester et al. 2018)."""
     span = max(1.0, cfg.exploration_fraction * total)
-    start = min(cfg.eps_start, cfg.eps_start_after_demos) if cfg.warm_start_episodes > 0 else cfg.eps_start
-    return cfg.eps_end + max(0.0, start - cfg.eps_end) * max(0.0, 1.0 - step / span)
+    return cfg.eps_end + (cfg.eps_start - cfg.eps_end) * max(0.0, 1.0 - step / span)
 
 
 def warmup_cosine(total_updates: int, warmup_fraction: float, floor: float = 0.1):
@@ -459,12 +452,6 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
                 demo_episodes_left -= 1
             if demo_scores is not None and info.get("final"):
                 demo_scores = domirank_scores(env.landscape_id) if demo_episodes_left > 0 else None
-                if demo_scores is None and cfg.keep_demos:
-                    try:
-                        log.info("warm start done: %d demonstration transitions kept in replay for the whole run",
-                                 replay.keep_written())
-                    except InputError as e:
-                        log.warning("demonstrations not kept (%s)", e)
             if counters["env_steps"] >= cfg.learning_starts and len(replay) >= effective_batch:
                 due = int(counters["env_steps"] * cfg.updates_per_step / ctx.world_size) - counters["updates"]
                 due = min(due, max(1, int(env.num_envs * cfg.updates_per_step * 4)))
