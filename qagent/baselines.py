@@ -362,31 +362,6 @@ def domirank(landscape: Landscape, weather: Weather, *, sigma_fraction: float = 
     return torch.from_numpy(gamma.reshape(landscape.shape).astype(np.float32)).to(landscape.device)
 
 
-def domirank_priority(landscape: Landscape, weather: Weather, *,
-                      sigma_fraction: float = DEFAULT_SIGMA_FRACTION, neighbours: int = 8) -> torch.Tensor:
-    """The one-shot DomiRank ranking as a float32 [H, W] map in [0, 1]: among the cells that carry
-    fire (an edge out in the spread network, no breaks), the cell of rank r (0 = most dominant)
-    of n scores 1 - r / n, so the top 5 % of cells score above 0.95 on any grid size; every other
-    cell scores 0. A rank rather than Gamma itself because the rank is what a budget acts on and
-    it reads the same on a 32 x 32 tile and on a whole raster. Ties as in ``domirank_breaks``."""
-    _check_landscape(landscape)
-    _check_weather(weather)
-    fraction = _check_fraction(sigma_fraction)
-    offsets = _check_neighbours(neighbours)
-    priority = np.zeros(landscape.num_cells, dtype=np.float32)
-    rates = _SpreadRates(landscape, weather, offsets)
-    if rates.open.any():
-        adjacency = rates.adjacency(np.zeros(landscape.shape, dtype=bool))
-        carries_fire = np.diff(adjacency.indptr) > 0
-        if carries_fire.any():
-            gamma = domirank_centrality(adjacency, fraction)
-            scale = max(float(np.abs(gamma).max()), np.finfo(np.float64).tiny)
-            ranked = _pick(np.round(gamma / scale, TIE_DIGITS), carries_fire.reshape(landscape.shape),
-                           int(carries_fire.sum()))
-            priority[ranked] = 1.0 - np.arange(len(ranked), dtype=np.float32) / len(ranked)
-    return torch.from_numpy(priority.reshape(landscape.shape)).to(landscape.device)
-
-
 def domirank_breaks(landscape: Landscape, weather: Weather, budget_cells: int, *, existing_breaks=None,
                     sigma_fraction: float = DEFAULT_SIGMA_FRACTION, neighbours: int = 8,
                     recompute_every: int | None = None) -> torch.Tensor:
@@ -464,6 +439,6 @@ def greedy_intensity_breaks(landscape: Landscape, weather: Weather, budget_cells
 
 
 __all__ = [
-    "domirank", "domirank_breaks", "domirank_priority", "domirank_centrality", "spread_network", "random_breaks",
+    "domirank", "domirank_breaks", "domirank_centrality", "spread_network", "random_breaks",
     "greedy_intensity_breaks", "DEFAULT_SIGMA_FRACTION", "GREEDY_METRICS",
 ]

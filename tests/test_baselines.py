@@ -19,7 +19,6 @@ from qagent.baselines import (
     domirank,
     domirank_breaks,
     domirank_centrality,
-    domirank_priority,
     greedy_intensity_breaks,
     random_breaks,
     spread_network,
@@ -294,22 +293,6 @@ def test_one_shot_picks_the_top_of_domirank_and_rounds_recompute():
     first = domirank_breaks(ls, wx, 3, recompute_every=3)
     second = domirank_breaks(ls, wx, 3, recompute_every=3, existing_breaks=first)
     assert torch.equal(domirank_breaks(ls, wx, 6, recompute_every=3), first | second)
-
-
-def test_priority_ranks_the_cells_that_carry_fire_in_domirank_order():
-    ls, candidates = mixed_landscape()
-    wx = weather(15.0, 225.0)
-    p = domirank_priority(ls, wx).numpy()
-    n = int(candidates.sum())
-    assert p.dtype == np.float32 and p.shape == ls.shape
-    assert np.all(p[~candidates] == 0)
-    # Every candidate carries fire here: the ranks 1, 1 - 1/n, ..., 1/n, each once.
-    np.testing.assert_allclose(np.sort(p[candidates])[::-1], 1.0 - np.arange(n) / n, rtol=0, atol=1e-6)
-    for budget in (1, 6, 20):  # the top of the ranking is one-shot DomiRank's pick
-        mask = domirank_breaks(ls, wx, budget, recompute_every=budget).numpy()
-        assert p[mask].min() > p[candidates & ~mask].max()
-    assert torch.all(domirank_priority(landscape(np.full((3, 3), 102)), weather(dead_1hr=0.3)) == 0)
-    assert torch.all(domirank_priority(landscape(np.full((3, 3), 98)), wx) == 0)
 
 
 # ------------------------------------------------------------------------------ bad input

@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from qagent._validation import InputError
-from qagent.baselines import domirank_priority
 from qagent.fire import Weather, behavior
 from qagent.landscape import NUM_CHANNELS, OBSERVATION_CHANNELS, observation_channels, synthetic
 from qagent.landscape.observation import static_channels, with_fuel_breaks
@@ -25,8 +24,6 @@ def test_channels_scaled_and_named():
     torch.testing.assert_close(obs[idx["canopy_cover"]], ls.canopy_cover)
     torch.testing.assert_close(obs[idx["burnable"]], ls.burnable_mask().float())
     assert float(obs[idx["fuel_break"]].max()) == 0.0
-    torch.testing.assert_close(obs[idx["domirank_priority"]], domirank_priority(ls, WEATHER))
-    assert float(obs[idx["domirank_priority"]].max()) == 1.0
 
 
 def test_directional_intensity_follows_the_wind_and_our_physics():

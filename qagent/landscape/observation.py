@@ -17,20 +17,14 @@ index  name                        value
 11     burn_probability            share of 64 fires (uniform burnable ignitions, 4 h, this weather;
                                    seeded, so deterministic) that reach the cell with no breaks,
                                    divided by the landscape's largest share
-12     domirank_priority           the cell's rank by DomiRank centrality of the spread network with no
-                                   breaks (``qagent.baselines.domirank_priority``): 1 for the most
-                                   dominant cell, 0.95 and above for the top 5 %, 0 where no fire runs
-13     fuel_break                  1 where a fuel break has been placed
+12     fuel_break                  1 where a fuel break has been placed
 =====  ==========================  ==================================================================
 
-Channels 6-12 come from our own physics under the weather given (``qagent.fire.behavior``,
+Channels 6-11 come from our own physics under the weather given (``qagent.fire.behavior``,
 ``burn_probability``): the original project ran a separate pyretechnics pass for its
 directional intensities. Channel 11 shows where fire travels across the whole landscape,
-which a convolutional network with a small receptive field cannot infer from local channels;
-channel 12 gives it the strongest heuristic's ranking as a starting point to improve on (the
-agent is warm-started from DomiRank's picks, and without this channel a small network has to
-rebuild a global graph measure from local features). For a
-given landscape and weather every channel but ``burnable`` and ``fuel_break`` is fixed: ``static_channels``
+which a convolutional network with a small receptive field cannot infer from local channels. For a
+given landscape and weather every channel but the last two is fixed: ``static_channels``
 computes them once and ``with_fuel_breaks`` adds breaks (cheap, for every step and for
 observations rebuilt from replay).
 """
@@ -51,8 +45,7 @@ if TYPE_CHECKING:  # qagent.fire builds on qagent.landscape; import it where use
 
 OBSERVATION_CHANNELS = (
     "slope", "aspect_sin", "aspect_cos", "canopy_cover", "canopy_base_height", "burnable", "head_spread_rate",
-    "intensity_north", "intensity_east", "intensity_south", "intensity_west", "burn_probability",
-    "domirank_priority", "fuel_break",
+    "intensity_north", "intensity_east", "intensity_south", "intensity_west", "burn_probability", "fuel_break",
 )
 NUM_CHANNELS = len(OBSERVATION_CHANNELS)
 _DIRECTIONS_DEG = (0.0, 90.0, 180.0, 270.0)
@@ -66,7 +59,6 @@ _BURNABLE_CHANNEL = OBSERVATION_CHANNELS.index("burnable")
 def static_channels(landscape: Landscape, weather: "Weather", device=None) -> torch.Tensor:
     """The channels that do not depend on fuel breaks: [NUM_CHANNELS, H, W] with the burnable
     channel for no breaks and a zero fuel-break channel."""
-    from qagent.baselines import domirank_priority
     from qagent.fire.behavior import behavior
     from qagent.fire.spread import burn_probability
 
@@ -89,7 +81,6 @@ def static_channels(landscape: Landscape, weather: "Weather", device=None) -> to
         probability = burn_probability(ls, _BURN_PROBABILITY_FIRES, weather, _BURN_PROBABILITY_DURATION_MIN, seed=0)
         probability = probability / probability.max().clamp(min=1.0 / _BURN_PROBABILITY_FIRES)
     channels.append(probability.to(ls.slope.device))
-    channels.append(domirank_priority(ls, weather).to(ls.slope.device))
     channels.append(torch.zeros_like(ls.slope))
     return torch.stack(channels).clamp_(0.0, 1.0).contiguous()
 
