@@ -73,6 +73,36 @@ def test_episode_rewards_masks_and_common_random_numbers():
     assert direct.burned_cells.double().mean().item() / ls.num_cells == pytest.approx(env.burned_fraction[i])
 
 
+def test_relative_reward_is_the_absolute_one_over_the_untreated_burned_area():
+    """reward="relative" divides each step's drop by the episode's untreated expected burned
+    fraction: the same fires and actions give the absolute rewards scaled per environment, and
+    an episode's return is its relative reduction of burned area (what qagent-eval reports)."""
+    envs = {r: BatchedFuelBreakEnv(SyntheticSource((20, 20)), 3, EnvConfig(0.05, 3, 12, reward=r), seed=5,
+                                   autoreset=False) for r in ("absolute", "relative")}
+    for env in envs.values():
+        env.reset()
+    base = envs["absolute"].baseline_fraction.copy()
+    np.testing.assert_array_equal(base, envs["relative"].baseline_fraction)  # the same episodes and fires
+    assert (base > 0).all()
+    rng = np.random.default_rng(0)
+    totals = {r: np.zeros(3) for r in envs}
+    done = np.zeros(3, dtype=bool)
+    while not done.all():
+        actions = random_actions(envs["absolute"], rng)
+        steps = {r: env.step(actions) for r, env in envs.items()}
+        np.testing.assert_allclose(steps["relative"][1], steps["absolute"][1] / base, rtol=1e-12)
+        for r in envs:
+            totals[r] += np.where(done, 0.0, steps[r][1])
+        done |= steps["absolute"][2]
+    rel = envs["relative"]
+    np.testing.assert_allclose(totals["relative"], (base - rel.burned_fraction) / base, rtol=1e-12)
+    np.testing.assert_allclose(rel.episode_returns(), totals["relative"], rtol=1e-12)
+    assert ((totals["relative"] >= 0) & (totals["relative"] <= 1)).all()
+    assert totals["relative"].max() > 0
+    with pytest.raises(InputError, match="reward: expected one of absolute, relative"):
+        EnvConfig(reward="percent")
+
+
 def test_invalid_cells_are_skipped_and_bad_actions_rejected():
     env = BatchedFuelBreakEnv(SyntheticSource((12, 12)), 1, SMALL, seed=1, autoreset=False)
     env.reset()

@@ -40,6 +40,16 @@ def test_tiny_run_writes_everything(tiny_run):
     assert state["config"]["grid_size"] == 12 and "replay" in state and "rng" in state
 
 
+def test_relative_reward_run_reports_percent_of_untreated_burned_area(tmp_path):
+    cfg = build_config(None, steps=48, out=str(tmp_path), reward="relative", **TINY)
+    summary = train(cfg, progress=False)
+    assert summary["reward"] == "relative"
+    # returns are relative reductions in percent: a policy can save at most all of the burned area
+    for key in ("random_return", "final_validation_return", "best_validation_return"):
+        assert 0.0 <= summary[key] <= 100.0, key
+    assert load_checkpoint(tmp_path / "final.pt")["config"]["reward"] == "relative"
+
+
 def test_resume_continues_where_it_stopped(tiny_run, tmp_path):
     out, _ = tiny_run
     state = load_checkpoint(out / "final.pt")
@@ -127,6 +137,9 @@ def test_config_merging_and_errors(tmp_path):
         build_config(None, preset="huge")
     with pytest.raises(InputError, match="budget_fraction: must lie in"):
         build_config(None, budget_fraction=2.0)
+    with pytest.raises(InputError, match="reward: expected absolute or relative, got 'percent'"):
+        build_config(None, reward="percent")
+    assert build_config(None, reward="relative").reward == "relative"
 
 
 def test_command_line(capsys):

@@ -6,7 +6,10 @@ Cells already broken or non-burnable are masked out of the action; invalid cells
 names anyway are skipped, and the step still uses k cells of the budget.
 
 Reward: the drop in expected burned fraction (burned cells / all cells, averaged over S fires)
-caused by the step's new breaks. At reset the episode draws S ignitions (uniform over
+caused by the step's new breaks (``reward="absolute"``), or that drop divided by the episode's
+untreated expected burned fraction (``reward="relative"``: the relative reduction of burned
+area, the measure ``qagent-eval`` reports, which weighs every landscape alike, whether its fires
+burn 0.5 % or 20 % of it). At reset the episode draws S ignitions (uniform over
 burnable cells) and S weather scenarios and burn durations from its ``FireScenario``; the
 same fires are burned before and after every step of the episode (common random numbers), so
 a reward measures the breaks, not the luck of the draw, and rewards sum to the episode's
@@ -33,6 +36,9 @@ from qagent.landscape.observation import NUM_CHANNELS, static_channels, with_fue
 from qagent.env.sources import LandscapeSource, SyntheticSource
 
 
+REWARDS = ("absolute", "relative")
+
+
 @dataclass(frozen=True)
 class EnvConfig:
     """Episode settings."""
@@ -41,8 +47,11 @@ class EnvConfig:
     cells_per_step: int = 5            # k
     ignitions: int = 32                # S fires per episode
     stencil: int = DEFAULT_STENCIL
+    reward: str = "absolute"           # absolute | relative (module docstring)
 
     def __post_init__(self):
+        if self.reward not in REWARDS:
+            raise InputError(f"reward: expected one of {', '.join(REWARDS)}, got {self.reward!r}")
         if not 0.0 < self.budget_fraction <= 1.0:
             raise InputError(f"budget_fraction: must lie in (0, 1], got {self.budget_fraction}")
         if self.cells_per_step < 1 or self.ignitions < 1:
@@ -185,6 +194,17 @@ class BatchedFuelBreakEnv:
         self.simulations += int(sims.numel())
         return burned.reshape(len(envs), s).to(torch.float64).mean(dim=1).cpu().numpy() / self.num_cells
 
+    def _reward_denominator(self) -> np.ndarray:
+        if self.config.reward == "absolute":
+            return np.ones(self.num_envs)
+        # every fire burns at least its ignition cell, so the baseline is > 0; the floor only
+        # guards the division
+        return np.maximum(self.baseline_fraction, 1.0 / (self.num_cells * self.config.ignitions))
+
+    def episode_returns(self) -> np.ndarray:
+        """[N] each environment's return so far, in reward units (the sum of its rewards)."""
+        return (self.baseline_fraction - self.burned_fraction) / self._reward_denominator()
+
     # ------------------------------------------------------------------ stepping
     def observation(self) -> torch.Tensor:
         return self.observations.observations(self.landscape_id, self.breaks)
@@ -218,7 +238,7 @@ class BatchedFuelBreakEnv:
         before = self.burned_fraction.copy()
         if len(active):
             self.burned_fraction[active] = self._burned_fractions(active)
-        rewards = before - self.burned_fraction
+        rewards = (before - self.burned_fraction) / self._reward_denominator()
         terminated = self.placed >= self.budget
         info: dict = {"placed_cells": placed_cells, "burned_fraction": self.burned_fraction.copy(),
                       "landscape_id": self.landscape_id.copy()}
@@ -228,7 +248,7 @@ class BatchedFuelBreakEnv:
                 info["final"].append({"env": int(i), "landscape_id": int(self.landscape_id[i]),
                                       "baseline_burned_fraction": float(self.baseline_fraction[i]),
                                       "final_burned_fraction": float(self.burned_fraction[i]),
-                                      "episode_return": float(self.baseline_fraction[i] - self.burned_fraction[i]),
+                                      "episode_return": float(self.episode_returns()[i]),
                                       "budget_cells": int(self.budget[i])})
                 self._start_episode(int(i))
         return self.observation(), rewards, terminated, info

@@ -24,6 +24,10 @@ import sys
 from qagent._validation import InputError
 
 
+def _saved_of(summary: dict) -> str:
+    return "untreated burned area" if summary.get("reward") == "relative" else "landscape"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qagent-train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -49,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     ep.add_argument("--budget-fraction", type=float, help="fuel-break budget, fraction of burnable cells (0.05)")
     ep.add_argument("--cells-per-step", type=int, help="cells broken per step, k (5)")
     ep.add_argument("--ignitions", type=int, help="fires per episode that estimate the reward, S (32)")
+    ep.add_argument("--reward", choices=["absolute", "relative"],
+                    help="drop in expected burned area as a fraction of the landscape (absolute, default) or "
+                         "of the untreated burned area (relative: every landscape weighs alike)")
     ep.add_argument("--num-envs", type=int, help="environments stepped together (default: the preset's)")
     lr = p.add_argument_group("learning")
     lr.add_argument("--learning-rate", type=float, help="peak learning rate (3e-4)")
@@ -79,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = build_config(
             args.config, preset=args.preset, model=args.model, landscapes=args.landscapes, grid_size=args.grid_size,
             device=args.device, steps=args.steps, out=args.out, seed=args.seed, budget_fraction=args.budget_fraction,
-            cells_per_step=args.cells_per_step, ignitions=args.ignitions, num_envs=args.num_envs,
+            cells_per_step=args.cells_per_step, ignitions=args.ignitions, reward=args.reward, num_envs=args.num_envs,
             learning_rate=args.learning_rate, micro_batch=args.micro_batch, accumulation_steps=args.accumulation_steps,
             buffer_capacity=args.buffer_capacity, prioritized=False if args.uniform_replay else None,
             warm_start_episodes=args.warm_start_episodes,
@@ -104,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         print("qagent-train: interrupted; the last checkpoint is in the output folder", file=sys.stderr)
         return 130
     print(f"\nrandom policy: {summary['random_return']:.3f} %   agent (greedy, validation): "
-          f"{summary['final_validation_return']:.3f} % of the landscape saved per episode")
+          f"{summary['final_validation_return']:.3f} % of the {_saved_of(summary)} saved per episode")
     print(f"checkpoints: {summary['best_checkpoint']}, {summary['final_checkpoint']}; curve: {summary['plot']}")
     return 0
 

@@ -43,6 +43,7 @@ class TrainConfig:
     budget_fraction: float = 0.05
     cells_per_step: int = 5
     ignitions: int = 32
+    reward: str = "absolute"            # absolute (of the landscape) | relative (of the untreated burned area)
     num_envs: int | None = None         # default: the preset's
     # learning
     learning_rate: float = 3e-4
@@ -59,7 +60,7 @@ class TrainConfig:
     eps_start: float = 1.0
     eps_end: float = 0.05
     exploration_fraction: float = 0.5   # of the run over which epsilon decays linearly
-    reward_scale: float = 100.0         # rewards in percent of the landscape
+    reward_scale: float = 100.0         # rewards in percent (of the landscape or of the untreated burned area)
     warm_start_episodes: int = 0        # DomiRank demonstration episodes first
     demo_margin: float = 0.5            # DQfD large-margin l on demonstration transitions (Q units)
     demo_loss_weight: float = 1.0
@@ -124,6 +125,8 @@ def _check(c: TrainConfig) -> None:
             raise InputError(f"{name}: must lie in [{lo}, {hi}], got {v!r}")
     if not (c.learning_rate > 0 and c.updates_per_step > 0 and c.grad_clip > 0 and c.reward_scale > 0):
         raise InputError("learning_rate, updates_per_step, grad_clip and reward_scale must be positive")
+    if c.reward not in ("absolute", "relative"):
+        raise InputError(f"reward: expected absolute or relative, got {c.reward!r}")
     if c.amp not in ("auto", "off", "bf16"):
         raise InputError(f"amp: expected auto, bf16 or off, got {c.amp!r}")
     if c.warm_start_episodes < 0 or c.learning_starts < 0:

@@ -211,7 +211,8 @@ def memory_report(device: torch.device) -> str:
 
 # ----------------------------------------------------------------------------- evaluation
 def evaluate_policy(env: BatchedFuelBreakEnv, policy, episodes: int, seed: int) -> float:
-    """Mean episode return (reduction of expected burned fraction, x100) of policy(obs, valid)
+    """Mean episode return (reduction of expected burned fraction, absolute or relative to the
+    untreated one as the env's reward says, x100) of policy(obs, valid)
     -> actions over ``episodes`` complete episodes of a non-autoresetting env, reseeded with
     ``seed`` so that every call sees the same landscapes and fires."""
     env.seed(seed)
@@ -223,7 +224,7 @@ def evaluate_policy(env: BatchedFuelBreakEnv, policy, episodes: int, seed: int) 
             actions = policy(obs, env.action_mask())
             obs, _, terminated, _ = env.step(actions)
             done |= terminated
-        returns.extend((env.baseline_fraction - env.burned_fraction).tolist())
+        returns.extend(env.episode_returns().tolist())
     return 100.0 * float(np.mean(returns[:episodes]))
 
 
@@ -252,7 +253,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
     grid = (cfg.grid_size, cfg.grid_size)
     source = make_source(cfg.landscapes, grid, "train")
     cache = StaticObservationCache(source, DEFAULT_SCENARIO, device)
-    env_cfg = EnvConfig(cfg.budget_fraction, cfg.cells_per_step, cfg.ignitions)
+    env_cfg = EnvConfig(cfg.budget_fraction, cfg.cells_per_step, cfg.ignitions, reward=cfg.reward)
     env = BatchedFuelBreakEnv(source, cfg.num_envs, env_cfg, DEFAULT_SCENARIO, device, seed=rank_seed,
                               observation_cache=cache)
     validation = BatchedFuelBreakEnv(source, min(cfg.eval_landscapes, cfg.num_envs), env_cfg, DEFAULT_SCENARIO,
@@ -310,7 +311,8 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
     if main_rank:
         random_return = evaluate_policy(validation, lambda obs, valid: select_actions(None, valid, k, 1.0, sample_rng),
                                         cfg.eval_landscapes, validation_seed)
-        log.info("random policy: %.3f %% of the landscape per episode (validation landscapes)", random_return)
+        log.info("random policy: %.3f %% of the %s per episode (validation landscapes)", random_return,
+                 "untreated burned area" if cfg.reward == "relative" else "landscape")
 
     def sync_buffers() -> None:
         """BatchNorm statistics of rank 0 everywhere (DDP also does it at each forward)."""
@@ -509,7 +511,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
                "best_validation_return": counters["best_validation"],
                "wall_s": time.perf_counter() - start_time, "micro_batch": oom.micro_batch,
                "steps_per_s": (counters["env_steps"] - steps_at_start) / max(1e-9, time.perf_counter() - start_time),
-               "rank": ctx.rank, "world_size": ctx.world_size}
+               "rank": ctx.rank, "world_size": ctx.world_size, "reward": cfg.reward}
     if main_rank:
         log.info("done: %s", summary)
     return summary
