@@ -40,13 +40,18 @@ def test_tiny_run_writes_everything(tiny_run):
     assert state["config"]["grid_size"] == 12 and "replay" in state and "rng" in state
 
 
-def test_relative_reward_run_reports_percent_of_untreated_burned_area(tmp_path):
+def test_relative_reward_run_reports_percent_of_untreated_burned_area(tiny_run, tmp_path):
     cfg = build_config(None, steps=48, out=str(tmp_path), reward="relative", **TINY)
     summary = train(cfg, progress=False)
     assert summary["reward"] == "relative"
     # returns are relative reductions in percent: a policy can save at most all of the burned area
     for key in ("random_return", "final_validation_return", "best_validation_return"):
         assert 0.0 <= summary[key] <= 100.0, key
+    # the same random placements on the same validation fires as tiny_run's (absolute reward), each
+    # divided by an untreated burned fraction below 1: the relative return is the larger one
+    absolute = tiny_run[1]
+    assert absolute["reward"] == "absolute" and absolute["random_return"] > 0
+    assert summary["random_return"] > absolute["random_return"]
     assert load_checkpoint(tmp_path / "final.pt")["config"]["reward"] == "relative"
 
 

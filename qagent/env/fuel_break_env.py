@@ -36,7 +36,9 @@ from qagent.landscape.observation import NUM_CHANNELS, static_channels, with_fue
 from qagent.env.sources import LandscapeSource, SyntheticSource
 
 
-REWARDS = ("absolute", "relative")
+# what a reward is a fraction of, per reward kind
+REWARD_UNITS = {"absolute": "landscape", "relative": "untreated burned area"}
+REWARDS = tuple(REWARD_UNITS)
 
 
 @dataclass(frozen=True)
@@ -244,11 +246,12 @@ class BatchedFuelBreakEnv:
                       "landscape_id": self.landscape_id.copy()}
         if self.autoreset and terminated.any():
             info["final"] = []
+            returns = self.episode_returns()
             for i in np.nonzero(terminated)[0]:
                 info["final"].append({"env": int(i), "landscape_id": int(self.landscape_id[i]),
                                       "baseline_burned_fraction": float(self.baseline_fraction[i]),
                                       "final_burned_fraction": float(self.burned_fraction[i]),
-                                      "episode_return": float(self.episode_returns()[i]),
+                                      "episode_return": float(returns[i]),
                                       "budget_cells": int(self.budget[i])})
                 self._start_episode(int(i))
         return self.observation(), rewards, terminated, info

@@ -24,10 +24,6 @@ import sys
 from qagent._validation import InputError
 
 
-def _saved_of(summary: dict) -> str:
-    return "untreated burned area" if summary.get("reward") == "relative" else "landscape"
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qagent-train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -95,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(cfg.to_dict(), indent=2))
             return 0
         from qagent import distributed
+        from qagent.env.fuel_break_env import REWARD_UNITS
         from qagent.train.dqn import train
 
         try:
@@ -111,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         print("qagent-train: interrupted; the last checkpoint is in the output folder", file=sys.stderr)
         return 130
     print(f"\nrandom policy: {summary['random_return']:.3f} %   agent (greedy, validation): "
-          f"{summary['final_validation_return']:.3f} % of the {_saved_of(summary)} saved per episode")
+          f"{summary['final_validation_return']:.3f} % of the {REWARD_UNITS[summary['reward']]} saved per episode")
     print(f"checkpoints: {summary['best_checkpoint']}, {summary['final_checkpoint']}; curve: {summary['plot']}")
     return 0
 

@@ -125,8 +125,10 @@ def _check(c: TrainConfig) -> None:
             raise InputError(f"{name}: must lie in [{lo}, {hi}], got {v!r}")
     if not (c.learning_rate > 0 and c.updates_per_step > 0 and c.grad_clip > 0 and c.reward_scale > 0):
         raise InputError("learning_rate, updates_per_step, grad_clip and reward_scale must be positive")
-    if c.reward not in ("absolute", "relative"):
-        raise InputError(f"reward: expected absolute or relative, got {c.reward!r}")
+    from qagent.env.fuel_break_env import REWARDS
+
+    if c.reward not in REWARDS:
+        raise InputError(f"reward: expected {' or '.join(REWARDS)}, got {c.reward!r}")
     if c.amp not in ("auto", "off", "bf16"):
         raise InputError(f"amp: expected auto, bf16 or off, got {c.amp!r}")
     if c.warm_start_episodes < 0 or c.learning_starts < 0:

@@ -59,7 +59,7 @@ from qagent import distributed as dist_util
 from qagent._validation import InputError, resolve_device
 from qagent.agent.models import build_model, count_parameters
 from qagent.agent.replay import PrioritizedReplay, UniformReplay
-from qagent.env.fuel_break_env import BatchedFuelBreakEnv, EnvConfig, StaticObservationCache
+from qagent.env.fuel_break_env import REWARD_UNITS, BatchedFuelBreakEnv, EnvConfig, StaticObservationCache
 from qagent.env.sources import make_source
 from qagent.fire.scenario import DEFAULT_SCENARIO
 from qagent.landscape.observation import NUM_CHANNELS, OBSERVATION_CHANNELS
@@ -228,6 +228,21 @@ def evaluate_policy(env: BatchedFuelBreakEnv, policy, episodes: int, seed: int) 
     return 100.0 * float(np.mean(returns[:episodes]))
 
 
+def env_config(cfg: TrainConfig) -> EnvConfig:
+    return EnvConfig(cfg.budget_fraction, cfg.cells_per_step, cfg.ignitions, reward=cfg.reward)
+
+
+def make_validation_env(cfg: TrainConfig, source, cache: StaticObservationCache, device) -> BatchedFuelBreakEnv:
+    """The environment the trainer validates on (training landscapes; with ``validation_seed_of``,
+    the same landscapes and fires every round)."""
+    return BatchedFuelBreakEnv(source, min(cfg.eval_landscapes, cfg.num_envs), env_config(cfg), DEFAULT_SCENARIO,
+                               device, autoreset=False, observation_cache=cache)
+
+
+def validation_seed_of(cfg: TrainConfig) -> int:
+    return 10_000 + cfg.seed
+
+
 # ----------------------------------------------------------------------------- training
 def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = True,
           distributed: bool = False) -> dict[str, Any]:
@@ -253,11 +268,9 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
     grid = (cfg.grid_size, cfg.grid_size)
     source = make_source(cfg.landscapes, grid, "train")
     cache = StaticObservationCache(source, DEFAULT_SCENARIO, device)
-    env_cfg = EnvConfig(cfg.budget_fraction, cfg.cells_per_step, cfg.ignitions, reward=cfg.reward)
-    env = BatchedFuelBreakEnv(source, cfg.num_envs, env_cfg, DEFAULT_SCENARIO, device, seed=rank_seed,
+    env = BatchedFuelBreakEnv(source, cfg.num_envs, env_config(cfg), DEFAULT_SCENARIO, device, seed=rank_seed,
                               observation_cache=cache)
-    validation = BatchedFuelBreakEnv(source, min(cfg.eval_landscapes, cfg.num_envs), env_cfg, DEFAULT_SCENARIO,
-                                     device, autoreset=False, observation_cache=cache)
+    validation = make_validation_env(cfg, source, cache, device)
     model_kwargs = dict(cfg.extra.get("model_kwargs", {}))
     if cfg.checkpoint_activations:
         if not cfg.model.startswith("enhanced"):
@@ -306,13 +319,13 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
              f"; rank {ctx.rank} of {ctx.world_size}" if ctx.enabled else "")
     log.info(memory_report(device))
     k = cfg.cells_per_step
-    validation_seed = 10_000 + cfg.seed
+    validation_seed = validation_seed_of(cfg)
     random_return = None
     if main_rank:
         random_return = evaluate_policy(validation, lambda obs, valid: select_actions(None, valid, k, 1.0, sample_rng),
                                         cfg.eval_landscapes, validation_seed)
         log.info("random policy: %.3f %% of the %s per episode (validation landscapes)", random_return,
-                 "untreated burned area" if cfg.reward == "relative" else "landscape")
+                 REWARD_UNITS[cfg.reward])
 
     def sync_buffers() -> None:
         """BatchNorm statistics of rank 0 everywhere (DDP also does it at each forward)."""
