@@ -19,22 +19,26 @@ from qagent.evaluation.evaluate import evaluate, summarize
 from qagent.evaluation.methods import METHODS, AgentPolicy, place_breaks
 from qagent.fire.scenario import DEFAULT_SCENARIO
 from qagent.landscape import NUM_CHANNELS, load_landfire, synthetic
+from qagent._validation import InputError
 from qagent.train.checkpoint import save_checkpoint
 
 WORCESTER = Path(__file__).resolve().parents[1].parent / "shared" / "landfire" / "worcester_vt"
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    """An (untrained) agent checkpoint in the trainer's format."""
-    torch.manual_seed(0)
+def _save_agent(path: Path, seed: int, **config) -> Path:
+    """An (untrained) agent checkpoint in the trainer's format, weights drawn from ``seed``."""
+    torch.manual_seed(seed)
     kwargs = {"hidden": 8, "depth": 2}
     model = build_model("qnet", NUM_CHANNELS, **kwargs)
-    path = tmp_path_factory.mktemp("ckpt") / "agent.pt"
     save_checkpoint(path, {"model": model.state_dict(), "model_name": "qnet", "model_kwargs": kwargs,
                            "in_channels": NUM_CHANNELS, "grid_size": 16, "counters": {},
-                           "config": {"cells_per_step": 3}})
+                           "config": {"cells_per_step": 3, **config}})
     return path
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    return _save_agent(tmp_path_factory.mktemp("ckpt") / "agent.pt", 0)
 
 
 def test_every_method_keeps_the_budget_and_the_burnable_cells(checkpoint):
@@ -97,6 +101,49 @@ def write_landfire_folder(folder: Path, landscape, transform, crs) -> None:
                            width=data.shape[1], count=1, dtype="int16", crs=crs, transform=transform,
                            nodata=32767) as dst:
             dst.write(data, 1)
+
+
+def test_an_ensemble_averages_its_members_q_values_and_keeps_the_budget(checkpoint, tmp_path):
+    other = _save_agent(tmp_path / "other.pt", 1)
+    one, two = AgentPolicy.load(checkpoint), AgentPolicy.load(other)
+    both = AgentPolicy.load([checkpoint, other])
+    assert len(both.models) == 2 and both.cells_per_step == 3
+    ls = synthetic(20, 24, 5)
+    weather = DEFAULT_SCENARIO.reference_weather()
+    from qagent.landscape.observation import static_channels, with_fuel_breaks
+
+    obs = with_fuel_breaks(static_channels(ls, weather), torch.zeros(ls.shape, dtype=torch.bool)).unsqueeze(0)
+    valid = ls.burnable_mask().unsqueeze(0)
+    q1, q2, q12 = one.q_values(obs, valid), two.q_values(obs, valid), both.q_values(obs, valid)
+    assert not torch.allclose(q1, q2)  # the members differ, so the mean is a new ranking
+    torch.testing.assert_close(q12, (q1 + q2) / 2)
+    burnable = ls.burnable_mask()
+    budget = budget_cells(int(burnable.sum()), 0.05, 3)
+    breaks = place_breaks("agent", ls, weather, budget, seed=0, agent=both)
+    assert int(breaks.sum()) == budget and not bool((breaks & ~burnable).any())
+    # an ensemble of one checkpoint twice places exactly what the checkpoint alone places
+    twice = AgentPolicy.load([checkpoint, checkpoint])
+    assert torch.equal(place_breaks("agent", ls, weather, budget, 0, twice),
+                       place_breaks("agent", ls, weather, budget, 0, one))
+
+
+@pytest.mark.parametrize("setting", [{"cells_per_step": 5}, {"reward": "relative"}, {"gamma": 0.0},
+                                     {"reward_scale": 10.0}])
+def test_an_ensemble_refuses_members_whose_q_values_differ_in_units(checkpoint, tmp_path, setting):
+    other = _save_agent(tmp_path / "other.pt", 1, **setting)
+    name = next(iter(setting))
+    with pytest.raises(InputError, match=name):
+        AgentPolicy.load([checkpoint, other])
+    with pytest.raises(InputError, match="none given"):
+        AgentPolicy.load([])
+
+
+def test_eval_command_takes_an_ensemble(checkpoint, tmp_path):
+    other = _save_agent(tmp_path / "other.pt", 1)
+    assert eval_main(["--checkpoint", str(checkpoint), str(other), "--count", "2", "--ignitions", "8",
+                      "--figures", "0", "--methods", "none", "agent", "--out", str(tmp_path / "out")]) == 0
+    meta = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert "agent" in meta["methods"] and meta["checkpoint"] == [str(checkpoint), str(other)]
 
 
 def test_plan_writes_georeferenced_outputs(checkpoint, tmp_path):

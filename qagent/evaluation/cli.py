@@ -31,7 +31,9 @@ log = logging.getLogger("qagent.evaluation")
 def eval_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qagent-eval", description=__doc__.split("\n\n")[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", help="trained agent (best.pt / final.pt); without it only the baselines run")
+    p.add_argument("--checkpoint", nargs="+", metavar="CKPT",
+                   help="trained agent (best.pt / final.pt); several: an ensemble averaging their Q-values "
+                        "(runs of one configuration with different seeds); without it only the baselines run")
     p.add_argument("--landscapes", default="synthetic",
                    help="'synthetic' (held-out seeds) or a tile dataset / LANDFIRE folder (held-out region)")
     p.add_argument("--grid-size", type=int, help="tile side in cells (default: the checkpoint's, else 50)")
@@ -106,7 +108,8 @@ def _eval_figures(out: Path, kept: dict) -> None:
 def plan_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qagent-plan", description=__doc__.split("\n\n")[3],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", required=True, help="trained agent")
+    p.add_argument("--checkpoint", required=True, nargs="+", metavar="CKPT",
+                   help="trained agent; several: an ensemble averaging their Q-values")
     p.add_argument("--landfire", required=True, help="folder of LANDFIRE GeoTIFFs (any size)")
     p.add_argument("--budget", type=float, default=0.05, help="fraction of burnable cells to break (0.05)")
     p.add_argument("--ignitions", type=int, default=2000, help="fires for burn probability (2000)")

@@ -31,26 +31,55 @@ METHODS = ("none", "random", "domirank", "greedy_intensity", "agent")
 
 @dataclass
 class AgentPolicy:
-    """A trained Q-network as a placement policy."""
+    """A trained Q-network as a placement policy, or an ensemble of several (independently
+    seeded runs of one configuration) whose Q-values are averaged cell by cell: averaging
+    cancels part of each network's own error, the cheap form of the ensembles of Osband et al.
+    (2016, "Deep exploration via bootstrapped DQN") and Anschel et al. (2017, "Averaged-DQN")."""
 
-    model: torch.nn.Module
+    models: list[torch.nn.Module]
     cells_per_step: int
     grid_size: int
-    checkpoint: str
+    checkpoints: list[str]
 
     @classmethod
-    def load(cls, path: str | Path, device="cpu") -> "AgentPolicy":
-        state = load_checkpoint(path, map_location=device)
-        if state.get("in_channels", NUM_CHANNELS) != NUM_CHANNELS:
-            raise InputError(f"checkpoint {path}: made for {state['in_channels']} observation channels, this QAgent "
-                             f"builds {NUM_CHANNELS}")
-        model = build_model(state["model_name"], NUM_CHANNELS, **dict(state.get("model_kwargs", {})))
-        try:
-            model.load_state_dict(state["model"])
-        except RuntimeError as e:
-            raise InputError(f"checkpoint {path}: its weights do not fit the {state['model_name']} model ({e})") from None
-        model.to(device).eval()
-        return cls(model, int(state["config"]["cells_per_step"]), int(state["grid_size"]), str(path))
+    def load(cls, paths: str | Path | list[str | Path], device="cpu") -> "AgentPolicy":
+        """One checkpoint, or a list of them for an ensemble. Members must have been trained
+        with the same k and the same reward (kind, scale and gamma: their Q-values are then in
+        the same units); otherwise InputError names the settings that differ."""
+        paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+        if not paths:
+            raise InputError("checkpoint: none given")
+        models, settings = [], []
+        for path in paths:
+            state = load_checkpoint(path, map_location=device)
+            if state.get("in_channels", NUM_CHANNELS) != NUM_CHANNELS:
+                raise InputError(f"checkpoint {path}: made for {state['in_channels']} observation channels, "
+                                 f"this QAgent builds {NUM_CHANNELS}")
+            model = build_model(state["model_name"], NUM_CHANNELS, **dict(state.get("model_kwargs", {})))
+            try:
+                model.load_state_dict(state["model"])
+            except RuntimeError as e:
+                raise InputError(f"checkpoint {path}: its weights do not fit the {state['model_name']} model "
+                                 f"({e})") from None
+            models.append(model.to(device).eval())
+            config = state["config"]
+            settings.append({"cells_per_step": int(config["cells_per_step"]), "grid_size": int(state["grid_size"]),
+                             **{name: config.get(name, default) for name, default in _Q_UNITS.items()}})
+        for name in ("cells_per_step", *_Q_UNITS):
+            values = [s[name] for s in settings]
+            if len(set(values)) > 1:
+                raise InputError(f"checkpoints {', '.join(map(str, paths))}: an ensemble needs members trained with "
+                                 f"one {name}, these have {values}")
+        return cls(models, settings[0]["cells_per_step"], settings[0]["grid_size"], [str(p) for p in paths])
+
+    @torch.no_grad()
+    def q_values(self, obs: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """float32 [N, H, W] Q-values of observations [N, C, H, W] (valid: bool [N, H, W]), the
+        members' mean for an ensemble."""
+        q = self.models[0](obs, valid).float()
+        for model in self.models[1:]:
+            q = q + model(obs, valid).float()
+        return q / len(self.models)
 
     @torch.no_grad()
     def place(self, landscape: Landscape, weather: Weather, budget_cells: int, cells_per_round: int | None = None,
@@ -58,7 +87,7 @@ class AgentPolicy:
         """Break ``budget_cells`` cells, ``cells_per_round`` at a time (default: the k the agent
         was trained with; larger rounds trade a little fidelity for speed on big rasters), the
         observation updated after each round. Returns the bool [H, W] mask of new breaks."""
-        device = next(self.model.parameters()).device
+        device = next(self.models[0].parameters()).device
         k = cells_per_round or self.cells_per_step
         static = static_channels(landscape, weather).to(device)
         breaks = torch.zeros(landscape.shape, dtype=torch.bool, device=device)
@@ -69,13 +98,18 @@ class AgentPolicy:
         placed = 0
         while placed < budget:
             obs = with_fuel_breaks(static, breaks | existing).unsqueeze(0)
-            q = self.model(obs, valid.unsqueeze(0))[0].float()
+            q = self.q_values(obs, valid.unsqueeze(0))[0]
             take = min(k, budget - placed)
             cells = q.reshape(-1).masked_fill(~valid.reshape(-1), -torch.inf).topk(take).indices
             breaks.view(-1)[cells] = True
             valid.view(-1)[cells] = False
             placed += take
         return breaks
+
+
+# The settings that fix the units of a network's Q-values (their defaults where an older
+# checkpoint's config lacks them): an ensemble may only average members that share them.
+_Q_UNITS = {"reward": "absolute", "reward_scale": 100.0, "gamma": 0.99}
 
 
 def place_breaks(method: str, landscape: Landscape, weather: Weather, budget_cells: int, seed: int,
