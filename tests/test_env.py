@@ -15,7 +15,7 @@ from qagent.fire import simulate
 from qagent.fire.scenario import DEFAULT_SCENARIO
 from qagent.landscape import NUM_CHANNELS
 
-SMALL = EnvConfig(budget_fraction=0.05, cells_per_step=3, ignitions=12)
+SMALL = EnvConfig(budget_fraction=0.05, cells_per_step=3, ignitions=12, reward="absolute")
 
 
 def random_actions(env: BatchedFuelBreakEnv, rng: np.random.Generator) -> np.ndarray:

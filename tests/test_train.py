@@ -40,19 +40,29 @@ def test_tiny_run_writes_everything(tiny_run):
     assert state["config"]["grid_size"] == 12 and "replay" in state and "rng" in state
 
 
-def test_relative_reward_run_reports_percent_of_untreated_burned_area(tiny_run, tmp_path):
-    cfg = build_config(None, steps=48, out=str(tmp_path), reward="relative", **TINY)
-    summary = train(cfg, progress=False)
-    assert summary["reward"] == "relative"
+def test_default_relative_reward_reports_percent_of_untreated_burned_area(tiny_run, tmp_path):
+    relative = tiny_run[1]
+    assert relative["reward"] == "relative"  # the default
     # returns are relative reductions in percent: a policy can save at most all of the burned area
     for key in ("random_return", "final_validation_return", "best_validation_return"):
-        assert 0.0 <= summary[key] <= 100.0, key
-    # the same random placements on the same validation fires as tiny_run's (absolute reward), each
-    # divided by an untreated burned fraction below 1: the relative return is the larger one
-    absolute = tiny_run[1]
+        assert 0.0 <= relative[key] <= 100.0, key
+    cfg = build_config(None, steps=48, out=str(tmp_path), reward="absolute", gamma=0.99, **TINY)
+    assert cfg.reward_scale == 100.0 and build_config(None, **TINY).reward_scale == 10.0
+    absolute = train(cfg, progress=False)
+    # the same random placements on the same validation fires as tiny_run's, each divided by an
+    # untreated burned fraction below 1: the relative return is the larger one
     assert absolute["reward"] == "absolute" and absolute["random_return"] > 0
-    assert summary["random_return"] > absolute["random_return"]
-    assert load_checkpoint(tmp_path / "final.pt")["config"]["reward"] == "relative"
+    assert relative["random_return"] > absolute["random_return"]
+    assert load_checkpoint(tmp_path / "final.pt")["config"]["reward"] == "absolute"
+
+
+def test_resume_refuses_a_configuration_that_changes_what_q_values_mean(tiny_run, tmp_path):
+    out, _ = tiny_run
+    for setting in ({"reward": "absolute"}, {"gamma": 0.99}, {"reward_scale": 50.0}):
+        cfg = build_config(None, steps=144, out=str(tmp_path), **setting, **TINY)
+        name = next(iter(setting))
+        with pytest.raises(InputError, match=rf"--resume .*final.pt: the run was trained with {name} = "):
+            train(cfg, resume=out / "final.pt", progress=False)
 
 
 def test_resume_continues_where_it_stopped(tiny_run, tmp_path):

@@ -6,12 +6,12 @@ Cells already broken or non-burnable are masked out of the action; invalid cells
 names anyway are skipped, and the step still uses k cells of the budget.
 
 Reward: the drop in expected burned fraction (burned cells / all cells, averaged over S fires)
-caused by the step's new breaks (``reward="absolute"``), or that drop divided by the episode's
-untreated expected burned fraction (``reward="relative"``: the relative reduction of burned
-area, the measure ``qagent-eval`` reports, which weighs every landscape alike, whether its fires
-burn 0.5 % or 20 % of it). At reset the episode draws S ignitions (uniform over
-burnable cells) and S weather scenarios and burn durations from its ``FireScenario``; the
-same fires are burned before and after every step of the episode (common random numbers), so
+caused by the step's new breaks, divided by the episode's untreated expected burned fraction
+(``reward="relative"``, the default: the relative reduction of burned area, the measure
+``qagent-eval`` reports, which weighs every landscape alike, whether its fires burn 0.5 % or
+20 % of it), or that drop alone (``reward="absolute"``). At reset the episode draws S
+ignitions (uniform over burnable cells) and S weather scenarios and burn durations from its
+``FireScenario``; the same fires are burned before and after every step of the episode (common random numbers), so
 a reward measures the breaks, not the luck of the draw, and rewards sum to the episode's
 total reduction. Since breaks never add burned cells, rewards are never negative.
 
@@ -49,7 +49,7 @@ class EnvConfig:
     cells_per_step: int = 5            # k
     ignitions: int = 32                # S fires per episode
     stencil: int = DEFAULT_STENCIL
-    reward: str = "absolute"           # absolute | relative (module docstring)
+    reward: str = "relative"           # relative | absolute (module docstring)
 
     def __post_init__(self):
         if self.reward not in REWARDS:

@@ -25,6 +25,7 @@ from qagent.fire.weather import Weather
 from qagent.landscape.core import Landscape
 from qagent.landscape.observation import NUM_CHANNELS, static_channels, with_fuel_breaks
 from qagent.train.checkpoint import load_checkpoint
+from qagent.train.config import Q_VALUE_SETTINGS, q_value_settings
 
 METHODS = ("none", "random", "domirank", "greedy_intensity", "agent")
 
@@ -62,15 +63,13 @@ class AgentPolicy:
                 raise InputError(f"checkpoint {path}: its weights do not fit the {state['model_name']} model "
                                  f"({e})") from None
             models.append(model.to(device).eval())
-            config = state["config"]
-            settings.append({"cells_per_step": int(config["cells_per_step"]), "grid_size": int(state["grid_size"]),
-                             **{name: config.get(name, default) for name, default in _Q_UNITS.items()}})
-        for name in ("cells_per_step", *_Q_UNITS):
+            settings.append({**q_value_settings(state["config"]), "grid_size": int(state["grid_size"])})
+        for name in Q_VALUE_SETTINGS:
             values = [s[name] for s in settings]
             if len(set(values)) > 1:
                 raise InputError(f"checkpoints {', '.join(map(str, paths))}: an ensemble needs members trained with "
                                  f"one {name}, these have {values}")
-        return cls(models, settings[0]["cells_per_step"], settings[0]["grid_size"], [str(p) for p in paths])
+        return cls(models, int(settings[0]["cells_per_step"]), settings[0]["grid_size"], [str(p) for p in paths])
 
     @torch.no_grad()
     def q_values(self, obs: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -105,11 +104,6 @@ class AgentPolicy:
             valid.view(-1)[cells] = False
             placed += take
         return breaks
-
-
-# The settings that fix the units of a network's Q-values (their defaults where an older
-# checkpoint's config lacks them): an ensemble may only average members that share them.
-_Q_UNITS = {"reward": "absolute", "reward_scale": 100.0, "gamma": 0.99}
 
 
 def place_breaks(method: str, landscape: Landscape, weather: Weather, budget_cells: int, seed: int,

@@ -49,12 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
     ep.add_argument("--budget-fraction", type=float, help="fuel-break budget, fraction of burnable cells (0.05)")
     ep.add_argument("--cells-per-step", type=int, help="cells broken per step, k (5)")
     ep.add_argument("--ignitions", type=int, help="fires per episode that estimate the reward, S (32)")
-    ep.add_argument("--reward", choices=["absolute", "relative"],
-                    help="drop in expected burned area as a fraction of the landscape (absolute, default) or "
-                         "of the untreated burned area (relative: every landscape weighs alike)")
+    ep.add_argument("--reward", choices=["relative", "absolute"],
+                    help="drop in expected burned area as a fraction of the untreated burned area (relative, "
+                         "default: every landscape weighs alike) or of the landscape (absolute)")
     ep.add_argument("--num-envs", type=int, help="environments stepped together (default: the preset's)")
     lr = p.add_argument_group("learning")
     lr.add_argument("--learning-rate", type=float, help="peak learning rate (3e-4)")
+    lr.add_argument("--gamma", type=float, help="discount (0: each step's own drop is the target)")
     lr.add_argument("--micro-batch", type=int, help="samples per forward pass (default: the preset's)")
     lr.add_argument("--accumulation-steps", type=int, help="micro-batches per update (default: the preset's)")
     lr.add_argument("--buffer-capacity", type=int, help="replay transitions (default: the preset's)")
@@ -83,8 +84,8 @@ def main(argv: list[str] | None = None) -> int:
             args.config, preset=args.preset, model=args.model, landscapes=args.landscapes, grid_size=args.grid_size,
             device=args.device, steps=args.steps, out=args.out, seed=args.seed, budget_fraction=args.budget_fraction,
             cells_per_step=args.cells_per_step, ignitions=args.ignitions, reward=args.reward, num_envs=args.num_envs,
-            learning_rate=args.learning_rate, micro_batch=args.micro_batch, accumulation_steps=args.accumulation_steps,
-            buffer_capacity=args.buffer_capacity, prioritized=False if args.uniform_replay else None,
+            learning_rate=args.learning_rate, gamma=args.gamma, micro_batch=args.micro_batch,
+            accumulation_steps=args.accumulation_steps, buffer_capacity=args.buffer_capacity, prioritized=False if args.uniform_replay else None,
             warm_start_episodes=args.warm_start_episodes,
             checkpoint_activations=True if args.checkpoint_activations else None, amp=args.amp)
         if args.print_config:

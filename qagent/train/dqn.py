@@ -7,6 +7,13 @@ CleanRL's dqn.py).
 - Target (van Hasselt et al. 2016): y = r + gamma (1 - done) mean(Q_target(s', a*)), where a*
   are the top-k valid cells of s' by the ONLINE network. Huber loss, importance-weighted when
   replay is prioritized (Schaul et al. 2016), whose priorities are the TD errors.
+- Discount: gamma = 0 by default, so the target is the step's own reward, the drop in expected
+  burned area it caused, measured with common random numbers (the same fires before and
+  after). A bootstrapped target (gamma = 0.99) adds the target network's error to rewards that
+  are already noisy; and since the burned area a set of breaks saves is close to a
+  submodular function of the set, placing by marginal gain is near optimal (Nemhauser et al.
+  1978). BENCHMARKS.md has the runs that chose this default; set gamma > 0 to credit later
+  steps.
 - Replay stores compact states (landscape id and bit-packed break mask); observations are
   rebuilt from the landscape's cached static channels when a batch is sampled.
 - Updates: an effective batch = micro-batch x accumulation steps; each micro-batch's loss is
@@ -64,7 +71,7 @@ from qagent.env.sources import make_source
 from qagent.fire.scenario import DEFAULT_SCENARIO
 from qagent.landscape.observation import NUM_CHANNELS, OBSERVATION_CHANNELS
 from qagent.train.checkpoint import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
-from qagent.train.config import TrainConfig
+from qagent.train.config import TrainConfig, q_value_settings
 from qagent.oom import OOMRetry
 from qagent.train.presets import configure_cuda_allocator, format_bytes
 
@@ -296,6 +303,13 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
     counters = {"env_steps": 0, "updates": 0, "episodes": 0, "best_validation": -math.inf}
     if resume is not None:
         state = load_checkpoint(resume, map_location=device)
+        theirs, ours = q_value_settings(state.get("config", {})), q_value_settings(cfg.to_dict())
+        differ = [name for name in ours if theirs[name] != ours[name]]
+        if differ:  # its Q-values and replayed rewards would change meaning mid-run
+            raise InputError(f"--resume {resume}: the run was trained with "
+                             f"{', '.join(f'{n} = {theirs[n]!r}' for n in differ)}, this configuration says "
+                             f"{', '.join(f'{n} = {ours[n]!r}' for n in differ)}; give the run's settings "
+                             "(its --config or flags) to continue it")
         model.load_state_dict(state["model"])
         target.load_state_dict(state["target"])
         optimizer.load_state_dict(state["optimizer"])
