@@ -11,9 +11,9 @@ caused by the step's new breaks, divided by the episode's untreated expected bur
 ``qagent-eval`` reports, which weighs every landscape alike, whether its fires burn 0.5 % or
 20 % of it), or that drop alone (``reward="absolute"``). At reset the episode draws S
 ignitions (uniform over burnable cells) and S weather scenarios and burn durations from its
-``FireScenario``; the same fires are burned before and after every step of the episode (common random numbers), so
-a reward measures the breaks, not the luck of the draw, and rewards sum to the episode's
-total reduction. Since breaks never add burned cells, rewards are never negative.
+``FireScenario``; the same fires are burned before and after every step of the episode
+(common random numbers), so a reward measures the breaks, not the luck of the draw, and
+rewards sum to the episode's total reduction. Since breaks never add burned cells, rewards are never negative.
 
 ``BatchedFuelBreakEnv`` keeps N environments on one device and steps them all with a single
 call to the spread op (N x S simulations); the fires' per-cell parameters are computed once
