@@ -15,6 +15,7 @@ compare several runs and their ensemble.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 import torch
 
@@ -24,7 +25,8 @@ from qagent.env.sources import make_source
 from qagent.evaluation.methods import AgentPolicy
 from qagent.fire.scenario import DEFAULT_SCENARIO
 from qagent.train.config import build_config
-from qagent.train.dqn import evaluate_policy, make_validation_env, score_actions, validation_seed_of
+from qagent.train.dqn import (evaluate_policy, greedy_actions, make_validation_env, score_actions,
+                              validation_seed_of)
 
 
 def main() -> None:
@@ -49,17 +51,16 @@ def main() -> None:
         scores = torch.stack([domirank(source.landscape(int(i)), reference).reshape(-1) for i in env.landscape_id])
         return score_actions(scores, valid, cfg.cells_per_step)
 
-    def agent_policy(agent: AgentPolicy):
-        def policy(obs, valid):
-            q = agent.q_values(obs, valid.reshape(obs.shape[0], *obs.shape[2:])).flatten(1)
-            return score_actions(q, valid, cfg.cells_per_step)
-        return policy
+    def agent_policy(agent: AgentPolicy):  # the trainer's greedy step, with the agent's (mean) Q-values
+        return lambda obs, valid: greedy_actions(agent.q_values, obs, valid, cfg.cells_per_step)
 
     policies = {"DomiRank (one-shot)": domirank_policy}
-    for path in a.checkpoint:
-        policies[f"agent {path}"] = agent_policy(AgentPolicy.load(path))
-    if len(a.checkpoint) > 1:
-        policies[f"ensemble of {len(a.checkpoint)}"] = agent_policy(AgentPolicy.load(a.checkpoint))
+    if a.checkpoint:
+        ensemble = AgentPolicy.load(a.checkpoint)  # loads each checkpoint once and checks they fit together
+        for path, model in zip(ensemble.checkpoints, ensemble.models):
+            policies[f"agent {path}"] = agent_policy(replace(ensemble, models=[model], checkpoints=[path]))
+        if len(a.checkpoint) > 1:
+            policies[f"ensemble of {len(a.checkpoint)}"] = agent_policy(ensemble)
     for name, policy in policies.items():
         value = evaluate_policy(env, policy, cfg.eval_landscapes, validation_seed_of(cfg))
         print(f"{name}, validation, seed {cfg.seed}: {value:.3f} {units}", flush=True)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from qagent._validation import InputError
 from qagent.agent.models import build_model
 from qagent.env.fuel_break_env import budget_cells
 from qagent.env.sources import SyntheticSource
@@ -19,7 +20,6 @@ from qagent.evaluation.evaluate import evaluate, summarize
 from qagent.evaluation.methods import METHODS, AgentPolicy, place_breaks
 from qagent.fire.scenario import DEFAULT_SCENARIO
 from qagent.landscape import NUM_CHANNELS, load_landfire, synthetic
-from qagent._validation import InputError
 from qagent.train.checkpoint import save_checkpoint
 
 WORCESTER = Path(__file__).resolve().parents[1].parent / "shared" / "landfire" / "worcester_vt"
@@ -108,6 +108,8 @@ def test_an_ensemble_averages_its_members_q_values_and_keeps_the_budget(checkpoi
     one, two = AgentPolicy.load(checkpoint), AgentPolicy.load(other)
     both = AgentPolicy.load([checkpoint, other])
     assert len(both.models) == 2 and both.cells_per_step == 3
+    with pytest.raises(InputError, match="none given"):
+        AgentPolicy.load([])
     ls = synthetic(20, 24, 5)
     weather = DEFAULT_SCENARIO.reference_weather()
     from qagent.landscape.observation import static_channels, with_fuel_breaks
@@ -134,8 +136,6 @@ def test_an_ensemble_refuses_members_whose_q_values_differ_in_units(checkpoint, 
     name = next(iter(setting))
     with pytest.raises(InputError, match=name):
         AgentPolicy.load([checkpoint, other])
-    with pytest.raises(InputError, match="none given"):
-        AgentPolicy.load([])
 
 
 def test_eval_command_takes_an_ensemble(checkpoint, tmp_path):

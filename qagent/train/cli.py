@@ -85,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
             device=args.device, steps=args.steps, out=args.out, seed=args.seed, budget_fraction=args.budget_fraction,
             cells_per_step=args.cells_per_step, ignitions=args.ignitions, reward=args.reward, num_envs=args.num_envs,
             learning_rate=args.learning_rate, gamma=args.gamma, micro_batch=args.micro_batch,
-            accumulation_steps=args.accumulation_steps, buffer_capacity=args.buffer_capacity, prioritized=False if args.uniform_replay else None,
-            warm_start_episodes=args.warm_start_episodes,
+            accumulation_steps=args.accumulation_steps, buffer_capacity=args.buffer_capacity,
+            prioritized=False if args.uniform_replay else None, warm_start_episodes=args.warm_start_episodes,
             checkpoint_activations=True if args.checkpoint_activations else None, amp=args.amp)
         if args.print_config:
             print(json.dumps(cfg.to_dict(), indent=2))
