@@ -1,0 +1,79 @@
+"""Argument types shared by every command line (qagent-train, -eval, -plan, -tiles, -bench).
+
+Each is an argparse ``type=``: it turns the text of a flag into a value or refuses it at parse
+time with a message that names the accepted range (argparse prints "argument --budget: ..."
+and exits with status 2). NaN and infinities are refused everywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+FUEL_PRODUCTS = ("F40", "F13")
+FUEL_HELP = ("LANDFIRE fuel product to read from a folder that holds both: F40 (Scott & Burgan 40, "
+             "the default) or F13 (Anderson 13)")
+
+
+def _number(text: str, kind=float) -> float:
+    try:
+        value = kind(text)
+    except (TypeError, ValueError):
+        what = "an integer" if kind is int else "a number"
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if kind is float and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """A fraction in (0, 1] (budgets: the share of burnable cells to treat)."""
+    value = _number(text)
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a fraction in (0, 1], got {text}")
+    return value
+
+
+def unit_interval(text: str) -> float:
+    """A number in [0, 1] (a discount, a nodata share)."""
+    value = _number(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1 (counts: steps, fires, landscapes, cells)."""
+    value = _number(text, int)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """An integer >= 0 (counts that may be zero: warm-start episodes, figures)."""
+    value = _number(text, int)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
+    return value
+
+
+def seed(text: str) -> int:
+    """A random seed: an integer >= 0."""
+    value = _number(text, int)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a seed must be an integer >= 0, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0 (a learning rate, a cell size in m, seconds)."""
+    value = _number(text)
+    if not value > 0.0:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
+    return value
+
+
+def add_fuel_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--fuel F40|F13`` for a command that reads LANDFIRE folders."""
+    parser.add_argument("--fuel", type=str.upper, choices=FUEL_PRODUCTS, default="F40", help=FUEL_HELP)
