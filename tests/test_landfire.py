@@ -426,6 +426,21 @@ def test_tile_result_lands_on_its_window(folder, tmp_path):
         assert np.array_equal(src.read(1), ls.elevation.numpy()[2:5, 4:7])
 
 
+def test_band_description_and_units_are_stored(folder, tmp_path):
+    ls = load_landfire(folder)
+    path = save_geotiff(ls, tmp_path / "p.tif", np.full(SHAPE, 0.25), description="burn probability per fire",
+                        units="fraction")
+    with rasterio.open(path) as src:
+        assert src.descriptions == ("burn probability per fire",) and src.units == ("fraction",)
+    with rasterio.open(save_geotiff(ls, tmp_path / "q.tif", np.zeros(SHAPE))) as src:
+        assert src.descriptions == (None,) and src.units in ((None,), ("",))  # none unless asked
+    for bad in ("", 3, b"m"):
+        with pytest.raises(InputError, match="units: expected a non-empty string"):
+            save_geotiff(ls, tmp_path / "x.tif", np.zeros(SHAPE), units=bad)
+        with pytest.raises(InputError, match="description: expected a non-empty string"):
+            save_geotiff(ls, tmp_path / "x.tif", np.zeros(SHAPE), description=bad)
+
+
 def test_save_errors(folder, tmp_path):
     ls = load_landfire(folder)
     with pytest.raises(InputError, match=r"shape \(7, 6\) does not match the landscape's grid \(6, 7\)"):

@@ -530,7 +530,8 @@ def _affine(transform):
 
 
 def save_geotiff(landscape: Landscape, path, array, *, nodata: float | int | None = None, dtype=None,
-                 mask_nodata: bool = True, allow_ungeoreferenced: bool = False) -> Path:
+                 mask_nodata: bool = True, allow_ungeoreferenced: bool = False, description: str | None = None,
+                 units: str | None = None) -> Path:
     """Write an [H, W] result aligned with ``landscape``'s grid as a single-band GeoTIFF.
 
     The file gets the landscape's transform, CRS and shape, so it lies exactly on the source
@@ -544,13 +545,19 @@ def save_geotiff(landscape: Landscape, path, array, *, nodata: float | int | Non
     value, so a GIS shows them as transparent, as it does the source layers: ``nodata`` if
     given, else NaN for floats and the dtype's largest (unsigned) or smallest (signed)
     integer. A landscape without georeferencing is refused unless ``allow_ungeoreferenced``.
-    Returns the path written.
+
+    ``description`` (what the band holds) and ``units`` (its unit, e.g. "m" or "fraction")
+    are stored as the band's GDAL description and unit type, which QGIS and ``gdalinfo`` show
+    (rasterio: ``src.descriptions``, ``src.units``). Returns the path written.
     """
     rasterio = _rasterio()
     from rasterio.errors import CRSError, NotGeoreferencedWarning, RasterioError
 
     if not isinstance(landscape, Landscape):
         raise InputError(f"landscape: expected a qagent.landscape.Landscape, got {type(landscape).__name__}")
+    for name, text in (("description", description), ("units", units)):
+        if text is not None and (not isinstance(text, str) or not text.strip()):
+            raise InputError(f"{name}: expected a non-empty string, got {text!r}")
     a = _as_numpy("array", array)
     if a.shape != tuple(landscape.shape):
         raise InputError(f"array: shape {a.shape} does not match the landscape's grid {tuple(landscape.shape)}")
@@ -604,6 +611,10 @@ def save_geotiff(landscape: Landscape, path, array, *, nodata: float | int | Non
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             with rasterio.open(path, "w", **profile) as dst:
                 dst.write(a, 1)
+                if description is not None:
+                    dst.set_band_description(1, description)
+                if units is not None:
+                    dst.set_band_unit(1, units)
     except (RasterioError, OSError) as e:
         raise InputError(f"{path}: cannot write the GeoTIFF ({e})") from None
     return path
