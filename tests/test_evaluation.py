@@ -178,3 +178,155 @@ def test_plan_on_the_whole_worcester_raster(checkpoint, tmp_path):
     with rasterio.open(next(WORCESTER.glob("*Elev*.tif"))) as ref, rasterio.open(tmp_path / "fuel_breaks.tif") as out:
         assert (out.height, out.width) == (ref.height, ref.width) == (613, 549)
         assert out.transform == ref.transform and out.crs == ref.crs
+
+
+# ------------------------------------------------------------------ uncertainty of qagent-plan
+def test_bootstrap_pairs_each_fires_before_and_after():
+    from qagent.evaluation.evaluate import paired_bootstrap_reduction
+
+    rng = np.random.default_rng(0)
+    before = rng.lognormal(3.0, 1.5, 500)  # fires differ a lot in size ...
+    u = paired_bootstrap_reduction(before, before * 0.6)  # ... but every one shrinks by 40 %
+    assert u["relative_reduction"] == pytest.approx(0.4)
+    assert u["ci95"] == pytest.approx([0.4, 0.4]) and u["warning"] is None  # unpaired: tens of points wide
+
+
+def test_bootstrap_interval_and_fires_needed_follow_the_observed_variance():
+    from qagent.evaluation.evaluate import paired_bootstrap_reduction
+
+    def fires(n, seed):
+        rng = np.random.default_rng(seed)
+        before = rng.lognormal(3.0, 1.0, n)
+        return before, before * rng.uniform(0.2, 1.0, n)  # each fire's own reduction
+
+    b, a = fires(200, 1)
+    u = paired_bootstrap_reduction(b, a, seed=0)
+    assert u["fires"] == 200 and u["ci95"][0] < u["relative_reduction"] < u["ci95"][1]
+    # the delta-method standard error of a ratio of means, from the observed variance
+    r = 1 - a.sum() / b.sum()
+    se = np.std(a - (1 - r) * b, ddof=1) / np.sqrt(len(b)) / b.mean()
+    assert u["half_width"] == pytest.approx(1.96 * se, rel=0.15)
+    assert u["half_width"] > 0.02
+    needed = u["fires_needed"]
+    assert needed == int(np.ceil(200 * (u["half_width"] / 0.02) ** 2))
+    assert u["warning"] == (f"200 fires give +-{100 * u['half_width']:.1f} %; about {needed} needed for +-2 % "
+                            f"(--ignitions {needed})")
+    # that many fires do give about +-2 %, and no warning when the target is met
+    more = paired_bootstrap_reduction(*fires(needed, 2), seed=0)
+    assert more["half_width"] == pytest.approx(0.02, rel=0.15)
+    bigger = paired_bootstrap_reduction(*fires(2 * needed, 3), seed=0)
+    assert bigger["half_width"] < 0.02 and bigger["warning"] is None
+
+
+def test_bootstrap_edge_cases():
+    from qagent.evaluation.evaluate import paired_bootstrap_reduction
+
+    u = paired_bootstrap_reduction(np.zeros(10), np.zeros(10))
+    assert u["relative_reduction"] is None and u["ci95"] is None and "undefined" in u["warning"]
+    u = paired_bootstrap_reduction([10.0], [5.0])
+    assert u["relative_reduction"] == 0.5 and u["ci95"] is None and "1 fire cannot say" in u["warning"]
+    with pytest.raises(InputError, match="the same fires"):
+        paired_bootstrap_reduction(np.ones(5), np.ones(4))
+
+
+def test_plan_reports_its_uncertainty_and_describes_its_geotiffs(checkpoint, tmp_path, capsys):
+    rasterio = pytest.importorskip("rasterio")
+    from rasterio.transform import from_origin
+
+    write_landfire_folder(tmp_path / "lf", synthetic(37, 45, seed=5), from_origin(1_700_000.0, 2_600_000.0, 30, 30),
+                          "EPSG:5070")
+    out = tmp_path / "plan"
+    assert plan_main(["--checkpoint", str(checkpoint), "--landfire", str(tmp_path / "lf"), "--ignitions", "30",
+                      "--out", str(out)]) == 0
+    printed = capsys.readouterr()
+    report = json.loads((out / "plan.json").read_text())
+    lo, hi = report["relative_reduction_ci95"]
+    assert lo <= report["relative_reduction"] <= hi
+    assert report["relative_reduction_ci95_half_width"] == pytest.approx((hi - lo) / 2)
+    assert f"95 % CI {100 * lo:.1f}-{100 * hi:.1f} %" in printed.out
+    # 30 fires on a small landscape are far from +-2 %: warned, with the number needed
+    needed = report["uncertainty"]["fires_needed_for_target"]
+    assert needed > 30 and report["warning"].startswith("30 fires give +-")
+    assert f"about {needed} needed for +-2 %" in report["warning"]
+    assert f"qagent-plan: warning: {report['warning']}" in printed.err
+    expected = {"fuel_breaks.tif": "fuel breaks (1 = treated cell)",
+                "burn_probability_before.tif": "burn probability per fire before treatment",
+                "burn_probability_after.tif": "burn probability per fire after treatment"}
+    for name, description in expected.items():
+        with rasterio.open(out / name) as src:
+            assert src.descriptions == (description,)
+            assert src.units[0] and src.units[0] == report["geotiffs"][name]["units"]
+
+
+def test_plan_reads_the_fuel_product_asked_for(checkpoint, tmp_path, capsys):
+    import rasterio
+    from rasterio.transform import from_origin
+
+    folder = tmp_path / "lf"
+    write_landfire_folder(folder, synthetic(20, 24, seed=2), from_origin(1_700_000.0, 2_600_000.0, 30, 30),
+                          "EPSG:5070")
+    with rasterio.open(folder / "LC22_F40_230.tif") as src:
+        profile = src.profile
+    with rasterio.open(folder / "LC22_F13_230.tif", "w", **profile) as dst:  # Anderson 13: all urban
+        dst.write(np.full((20, 24), 91, np.int16), 1)
+    assert plan_main(["--checkpoint", str(checkpoint), "--landfire", str(folder), "--ignitions", "8",
+                      "--out", str(tmp_path / "a")]) == 0
+    assert json.loads((tmp_path / "a" / "plan.json").read_text())["fuel"] == "F40"
+    capsys.readouterr()
+    assert plan_main(["--checkpoint", str(checkpoint), "--landfire", str(folder), "--fuel", "F13",
+                      "--ignitions", "8", "--out", str(tmp_path / "b")]) == 2
+    assert "no burnable cell" in capsys.readouterr().err
+
+
+def test_eval_reads_the_fuel_product_of_a_landfire_folder(tmp_path, capsys):
+    import rasterio
+    from rasterio.transform import from_origin
+
+    folder = tmp_path / "lf"
+    ls = synthetic(40, 60, seed=4)
+    write_landfire_folder(folder, ls, from_origin(1_700_000.0, 2_600_000.0, 30, 30), "EPSG:5070")
+    with rasterio.open(folder / "LC22_F40_230.tif") as src:
+        profile = src.profile
+    with rasterio.open(folder / "LC22_F13_230.tif", "w", **profile) as dst:  # Anderson 13: short grass
+        dst.write(np.where(ls.burnable_mask().numpy(), 1, 91).astype(np.int16), 1)
+    from qagent.env.sources import make_source
+
+    f13 = make_source(str(folder), 16, "all", fuel="F13")
+    assert set(torch.unique(f13.landscape(0).fuel_model).tolist()) <= {1, 91}
+    f40 = make_source(str(folder), 16, "all")
+    assert torch.equal(f40.landscape(0).fuel_model, ls.fuel_model[:16, :16].int())
+    argv = ["--landscapes", str(folder), "--grid-size", "16", "--split", "all", "--ignitions", "4", "--figures", "0",
+            "--methods", "none", "random"]
+    assert eval_main(argv + ["--fuel", "F13", "--out", str(tmp_path / "e")]) == 0
+    assert json.loads((tmp_path / "e" / "summary.json").read_text())["fuel"] == "F13"
+    capsys.readouterr()
+    assert eval_main(["--fuel", "F13", "--count", "1", "--out", str(tmp_path / "s")]) == 2  # synthetic
+    assert "F13 only applies to a folder of LANDFIRE GeoTIFFs" in capsys.readouterr().err
+
+
+def test_eval_figures_title_each_method_with_its_reduction(checkpoint, tmp_path, monkeypatch):
+    import csv
+
+    from qagent.evaluation import figures
+
+    drawn = []
+    real = figures.evaluation_figure
+
+    def spy(*args, **kwargs):
+        fig = real(*args, **kwargs)
+        drawn.append([ax.get_title() for ax in fig.axes])
+        return fig
+
+    monkeypatch.setattr(figures, "evaluation_figure", spy)
+    assert eval_main(["--checkpoint", str(checkpoint), "--count", "1", "--ignitions", "16", "--figures", "1",
+                      "--out", str(tmp_path)]) == 0
+    with open(tmp_path / "per_landscape.csv") as f:
+        burned = {r["method"]: float(r["expected_burned_fraction"]) for r in csv.DictReader(f)}
+    import re
+
+    (titles,) = drawn
+    for method, label in (("random", "random"), ("domirank", "DomiRank"), ("greedy_intensity", "greedy intensity"),
+                          ("agent", "agent")):
+        title = next(t for t in titles if t.startswith(f"{label}: "))
+        shown = float(re.fullmatch(rf"{label}: ([-+]\d+\.\d) % burned area", title).group(1))
+        assert shown == pytest.approx(-100 * (1 - burned[method] / burned["none"]), abs=0.051), (method, title)

@@ -62,7 +62,14 @@ class EnvConfig:
 
 def budget_cells(burnable_cells: int, budget_fraction: float, cells_per_step: int) -> int:
     """The episode budget: budget_fraction of the burnable cells, rounded to a multiple of k,
-    at least k and at most the burnable cells rounded down to a multiple of k."""
+    at least k and at most the burnable cells rounded down to a multiple of k. A fraction
+    outside (0, 1] (or NaN) and a k below 1 raise InputError."""
+    if isinstance(budget_fraction, bool) or not isinstance(budget_fraction, (int, float, np.integer, np.floating)) \
+            or not 0.0 < budget_fraction <= 1.0:
+        raise InputError(f"budget_fraction: must be a fraction of the burnable cells in (0, 1], "
+                         f"got {budget_fraction!r}")
+    if isinstance(cells_per_step, bool) or not isinstance(cells_per_step, (int, np.integer)) or cells_per_step < 1:
+        raise InputError(f"cells_per_step: must be an integer >= 1, got {cells_per_step!r}")
     steps = max(1, int(round(burnable_cells * budget_fraction / cells_per_step)))
     return min(steps, max(1, burnable_cells // cells_per_step)) * cells_per_step
 

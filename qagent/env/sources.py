@@ -82,13 +82,20 @@ class TileSource(LandscapeSource):
     cut into tiles in memory; spatially split (module docstring)."""
 
     def __init__(self, path: str | Path, split: str = "train", *, tile_size: int = 50, stride: int = 25,
-                 eval_fraction: float = DEFAULT_EVAL_FRACTION, cache_size: int = 1024):
+                 eval_fraction: float = DEFAULT_EVAL_FRACTION, cache_size: int = 1024, fuel: str = "F40"):
+        from qagent.landscape.landfire import _check_fuel
+
         _check_split(split)
+        fuel = _check_fuel(fuel)
         path = Path(path)
         if not path.is_dir():
             raise InputError(f"landscapes: {path} is not a folder (a tile dataset or LANDFIRE layers)")
         if (path / "index.json").exists():
             from qagent.landscape.tiles import TileDataset
+
+            if fuel != "F40":
+                raise InputError(f"fuel: {fuel} only applies to a folder of LANDFIRE GeoTIFFs; {path} is a tile "
+                                 "dataset, whose fuels were chosen when it was cut (qagent-tiles --fuel)")
 
             self._dataset = TileDataset(path)
             self._tiles = None
@@ -98,7 +105,7 @@ class TileSource(LandscapeSource):
         else:
             from qagent.landscape.landfire import load_landfire
 
-            full = load_landfire(path)
+            full = load_landfire(path, fuel=fuel)
             self._dataset = None
             self._tiles = list(full.tiles(tile_size, stride))
             if not self._tiles:
@@ -139,10 +146,18 @@ def _spatial_split(origins, size, width, total: int, split: str, eval_fraction: 
     return np.nonzero(keep)[0]
 
 
-def make_source(spec: str, grid_size: int | tuple[int, int] = 50, split: str = "train", **kwargs) -> LandscapeSource:
-    """``"synthetic"`` (default training set) or a folder: a tile dataset or LANDFIRE layers."""
+def make_source(spec: str, grid_size: int | tuple[int, int] = 50, split: str = "train", *, fuel: str = "F40",
+                **kwargs) -> LandscapeSource:
+    """``"synthetic"`` (default training set) or a folder: a tile dataset or LANDFIRE layers.
+    ``fuel`` ("F40" or "F13") picks the LANDFIRE fuel product of a folder of GeoTIFFs; other
+    sources have their fuels already and refuse "F13"."""
+    from qagent.landscape.landfire import _check_fuel
+
     shape = (grid_size, grid_size) if isinstance(grid_size, int) else tuple(grid_size)
     if spec == "synthetic":
+        if _check_fuel(fuel) != "F40":
+            raise InputError(f"fuel: {fuel} only applies to a folder of LANDFIRE GeoTIFFs; synthetic landscapes "
+                             "carry Scott & Burgan 40 fuels")
         return SyntheticSource(shape, split, count=kwargs.get("count"))
     return TileSource(spec, split, tile_size=shape[0], stride=kwargs.get("stride", max(1, shape[0] // 2)),
-                      eval_fraction=kwargs.get("eval_fraction", DEFAULT_EVAL_FRACTION))
+                      eval_fraction=kwargs.get("eval_fraction", DEFAULT_EVAL_FRACTION), fuel=fuel)

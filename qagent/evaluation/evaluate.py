@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,22 @@ from qagent.env.sources import LandscapeSource
 from qagent.evaluation.methods import METHODS, AgentPolicy, place_breaks
 from qagent.fire.scenario import DEFAULT_SCENARIO, FireScenario
 from qagent.fire.spread import simulate
+
+
+def check_budget_fraction(budget_fraction) -> float:
+    """A budget as a fraction of the burnable cells, in (0, 1]; InputError otherwise."""
+    if isinstance(budget_fraction, bool) or not isinstance(budget_fraction, (int, float, np.integer, np.floating)) \
+            or not 0.0 < float(budget_fraction) <= 1.0:
+        raise InputError(f"budget_fraction: must be a fraction of the burnable cells in (0, 1], "
+                         f"got {budget_fraction!r}")
+    return float(budget_fraction)
+
+
+def check_count(name: str, value, minimum: int = 1) -> int:
+    """An integer >= minimum (a number of fires, landscapes, figures); InputError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise InputError(f"{name}: must be an integer >= {minimum}, got {value!r}")
+    return int(value)
 
 
 @dataclass
@@ -50,6 +67,12 @@ def evaluate(source: LandscapeSource, methods: list[str], *, agent: AgentPolicy 
     the single-process ones."""
     from qagent import distributed as dist_util
 
+    budget_fraction = check_budget_fraction(budget_fraction)
+    ignitions = check_count("ignitions", ignitions)
+    seed = check_count("seed", seed, 0)
+    keep_breaks = check_count("keep_breaks", keep_breaks, 0)
+    if max_landscapes is not None:
+        max_landscapes = check_count("max_landscapes", max_landscapes)
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise InputError(f"methods: unknown {unknown}; choose from {METHODS}")
@@ -156,3 +179,56 @@ def format_table(summary: dict) -> str:
 
 def _pct(x) -> str:
     return "-" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{100 * x:.1f} %"
+
+
+def paired_bootstrap_reduction(burned_before, burned_after, *, seed: int = 0, resamples: int = 10_000,
+                               target_half_width: float = 0.02) -> dict:
+    """Uncertainty of the relative reduction of burned area, 1 - sum(after) / sum(before), from
+    per-fire burned cells before and after treatment of the SAME fires (same ignitions,
+    weather and durations): a percentile bootstrap over fires, resampling fires with
+    replacement and keeping each fire's before and after together (pairing removes the
+    fire-to-fire variation both share).
+
+    Returns ``relative_reduction``, ``ci95`` [low, high], ``half_width`` (half the interval,
+    as a fraction: 0.02 is 2 percentage points), ``fires``, ``fires_needed`` (for a half-width
+    of ``target_half_width``: the half-width shrinks as 1/sqrt(fires), so N (hw / target)^2
+    rounded up) and ``warning`` (None, or a sentence when the interval is wider than the target
+    or cannot be estimated). ``relative_reduction`` and the interval are None when no fire
+    burned anything before treatment."""
+    b = np.asarray(burned_before, dtype=np.float64).reshape(-1)
+    a = np.asarray(burned_after, dtype=np.float64).reshape(-1)
+    if b.shape != a.shape:
+        raise InputError(f"burned_after: {a.size} fires, but burned_before has {b.size}; the before/after "
+                         "comparison needs the same fires")
+    n = b.size
+    check_count("resamples", resamples)
+    if not (isinstance(target_half_width, (int, float)) and 0.0 < target_half_width < 1.0):
+        raise InputError(f"target_half_width: must be a fraction in (0, 1), got {target_half_width!r}")
+    target = f"+-{100 * target_half_width:g} %"
+    out = {"fires": int(n), "relative_reduction": None, "ci95": None, "half_width": None, "fires_needed": None,
+           "target_half_width": float(target_half_width), "resamples": int(resamples), "warning": None}
+    if n == 0 or b.sum() <= 0:
+        out["warning"] = "no fire burned anything before treatment: the reduction is undefined"
+        return out
+    out["relative_reduction"] = float(1.0 - a.sum() / b.sum())
+    if n < 2:
+        out["warning"] = (f"{n} fire cannot say how uncertain the reduction is; simulate more fires "
+                          f"(--ignitions) for a {target} interval")
+        return out
+    rng = np.random.default_rng(seed)
+    boots = np.empty(resamples)
+    chunk = max(1, 4_000_000 // n)  # resamples per batch: bounded memory whatever the fire count
+    for start in range(0, resamples, chunk):
+        idx = rng.integers(0, n, size=(min(chunk, resamples - start), n))
+        sb = b[idx].sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            boots[start:start + len(idx)] = np.where(sb > 0, 1.0 - a[idx].sum(axis=1) / sb, np.nan)
+    boots = boots[np.isfinite(boots)]
+    lo, hi = (float(v) for v in np.quantile(boots, [0.025, 0.975]))
+    hw = (hi - lo) / 2.0
+    needed = int(math.ceil(n * (hw / target_half_width) ** 2)) if hw > 0 else int(n)
+    out.update(ci95=[lo, hi], half_width=hw, fires_needed=needed)
+    if hw > target_half_width:
+        out["warning"] = (f"{n} fires give +-{100 * hw:.1f} %; about {needed} needed for {target} "
+                          f"(--ignitions {needed})")
+    return out

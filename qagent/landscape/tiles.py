@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from qagent import _cli
 from qagent._validation import InputError
 from qagent.landscape.core import FLOAT_LAYERS, Landscape
 from qagent.landscape.landfire import TILE_LAYOUT_LAYERS, is_tile_layout, load_landfire
@@ -371,8 +372,8 @@ def _parse_layer(text: str) -> tuple[str, str]:
     return key, path
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``qagent-tiles SRC OUT``: cut LANDFIRE rasters into a tile dataset."""
+def tiles_parser() -> argparse.ArgumentParser:
+    """The command line of ``qagent-tiles``."""
     parser = argparse.ArgumentParser(
         prog="qagent-tiles",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -396,22 +397,27 @@ example:
                                                    "<root>/<layer>/<name>_<k>_<layer>.tif layout)")
     parser.add_argument("out", metavar="OUT", help="folder to write the tile dataset to (created; must be empty "
                                                    "unless --overwrite)")
-    parser.add_argument("--size", type=int, default=50, help="tile side in cells (default: 50)")
-    parser.add_argument("--stride", type=int, default=25,
+    parser.add_argument("--size", type=_cli.positive_int, default=50, metavar="CELLS",
+                        help="tile side in cells (default: 50)")
+    parser.add_argument("--stride", type=_cli.positive_int, default=25, metavar="CELLS",
                         help="step between tile origins in cells; less than --size overlaps tiles (default: 25)")
-    parser.add_argument("--max-nodata-fraction", type=float, default=0.0, metavar="F",
-                        help="keep tiles with at most this fraction of nodata cells (default: 0, no nodata)")
-    parser.add_argument("--fuel", choices=("F40", "F13"), default="F40",
-                        help="fuel model product: F40 Scott & Burgan 40 or F13 Anderson 13 (default: F40)")
+    parser.add_argument("--max-nodata-fraction", type=_cli.unit_interval, default=0.0, metavar="F",
+                        help="keep tiles with at most this fraction of nodata cells, in [0, 1] (default: 0, no nodata)")
+    _cli.add_fuel_argument(parser)
     parser.add_argument("--layer", action="append", type=_parse_layer, default=[], metavar="KEY=PATH",
                         help="use PATH for one layer (keys: elevation, slope_percent, slope_degrees, aspect, "
                              "fuel_model, canopy_cover, canopy_height, canopy_base_height, canopy_bulk_density); "
                              "repeatable")
-    parser.add_argument("--cell-size-m", type=float, default=None,
-                        help="cell size in m, only for rasters without a projected CRS")
+    parser.add_argument("--cell-size-m", type=_cli.positive_float, default=None, metavar="M",
+                        help="cell side in m (> 0), only for rasters without a projected CRS")
     parser.add_argument("--name", default=None, help="dataset name stored in index.json (default: SRC's name)")
     parser.add_argument("--overwrite", action="store_true", help="replace a tile dataset already in OUT")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``qagent-tiles SRC OUT``: cut LANDFIRE rasters into a tile dataset."""
+    args = tiles_parser().parse_args(argv)
     start = time.perf_counter()
     try:
         ds = write_tile_dataset(args.src, args.out, size=args.size, stride=args.stride,
