@@ -60,6 +60,18 @@ def test_every_method_keeps_the_budget_and_the_burnable_cells(checkpoint):
         assert int(place_breaks(method, ls, weather, n + 50, seed=0, agent=agent).sum()) == n
 
 
+def test_agent_placement_refuses_bad_budgets_and_rounds(checkpoint):
+    agent = AgentPolicy.load(checkpoint)
+    ls, weather = synthetic(10, 10, 1), DEFAULT_SCENARIO.reference_weather()
+    for bad in (-1, 2.5, True):
+        with pytest.raises(InputError, match="budget_cells"):
+            agent.place(ls, weather, bad)
+    for bad in (0, -3, 1.5):
+        with pytest.raises(InputError, match="cells_per_round"):
+            agent.place(ls, weather, 6, cells_per_round=bad)
+    assert int(agent.place(ls, weather, 6, cells_per_round=4).sum()) == 6
+
+
 def test_evaluation_is_reproducible_and_summarized(checkpoint):
     agent = AgentPolicy.load(checkpoint)
     source = SyntheticSource((16, 16), "eval", count=4)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from qagent._validation import InputError
@@ -86,6 +87,12 @@ class AgentPolicy:
         """Break ``budget_cells`` cells, ``cells_per_round`` at a time (default: the k the agent
         was trained with; larger rounds trade a little fidelity for speed on big rasters), the
         observation updated after each round. Returns the bool [H, W] mask of new breaks."""
+        if isinstance(budget_cells, bool) or not isinstance(budget_cells, (int, np.integer)) or budget_cells < 0:
+            raise InputError(f"budget_cells: must be an integer number of cells >= 0, got {budget_cells!r}")
+        if cells_per_round is not None and (isinstance(cells_per_round, bool) or
+                                            not isinstance(cells_per_round, (int, np.integer)) or cells_per_round < 1):
+            raise InputError(f"cells_per_round: must be an integer >= 1 (or None for the agent's k), "
+                             f"got {cells_per_round!r}")
         device = next(self.models[0].parameters()).device
         k = cells_per_round or self.cells_per_step
         static = static_channels(landscape, weather).to(device)
