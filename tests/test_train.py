@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
+import stat
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from qagent._validation import InputError
-from qagent.train.checkpoint import load_checkpoint, save_checkpoint
+from qagent.train.checkpoint import load_checkpoint, remove_stale_temporaries, save_checkpoint
 from qagent.train.cli import build_parser, main
 from qagent.train.config import build_config, load_toml
 from qagent.train.dqn import train
@@ -97,6 +104,35 @@ def test_damaged_checkpoints_give_clear_errors(tiny_run, tmp_path):
                  "--grid-size", "8"]) == 2
 
 
+def _zip_not_torch(path):
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("notes/readme.txt", "a zip archive, but not one torch.save wrote")
+
+
+@pytest.mark.parametrize("kind, write", [
+    ("empty", lambda p: p.write_bytes(b"")),
+    ("random bytes", lambda p: p.write_bytes(np.random.default_rng(0).bytes(4096))),
+    ("text", lambda p: p.write_text("hello\nthis is a text file\n")),
+    ("zip", _zip_not_torch),
+])
+def test_files_that_are_not_checkpoints_give_the_damaged_error_without_torch_advice(tmp_path, kind, write):
+    path = tmp_path / "ckpt.pt"
+    write(path)
+    with pytest.raises(InputError, match=r"checkpoint .*ckpt.pt: damaged or not a checkpoint") as info:
+        load_checkpoint(path)
+    message = str(info.value)
+    assert "weights_only" not in message and "arbitrary code" not in message and len(message) < 200, message
+
+
+def test_truncated_checkpoints_at_any_length_give_the_damaged_error(tiny_run, tmp_path):
+    data = (tiny_run[0] / "final.pt").read_bytes()
+    path = tmp_path / "cut.pt"
+    for length in (1, 7, 100, len(data) // 3, len(data) - 1):
+        path.write_bytes(data[:length])
+        with pytest.raises(InputError, match="damaged or not a checkpoint"):
+            load_checkpoint(path)
+
+
 def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
     path = tmp_path / "ckpt.pt"
     save_checkpoint(path, {"model": {"w": torch.ones(2)}, "config": {}, "counters": {"env_steps": 1}})
@@ -111,6 +147,48 @@ def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert load_checkpoint(path)["counters"]["env_steps"] == 1  # the good checkpoint survived
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pt"]  # no temporary left behind
+
+
+def test_checkpoint_rename_is_followed_by_a_sync_of_the_folder(tmp_path, monkeypatch):
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        events.append(("fsync", "folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file"))
+        real_fsync(fd)
+
+    def replace(src, dst):
+        events.append(("replace", Path(dst).name))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    save_checkpoint(tmp_path / "ckpt.pt", {"model": {}, "config": {}, "counters": {}})
+    assert events == [("fsync", "file"), ("replace", "ckpt.pt"), ("fsync", "folder")]
+
+
+def dead_pid() -> int:
+    """The id of a process that has exited (and been reaped)."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_stale_temporaries_of_dead_processes_are_removed_never_a_live_ones(tmp_path):
+    dead = dead_pid()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        stale = tmp_path / f".last.pt.tmp-{dead}"
+        in_flight = tmp_path / f".last.pt.tmp-{live.pid}"
+        ours = tmp_path / f".best.pt.tmp-{os.getpid()}"
+        other = tmp_path / "notes.tmp-1"  # not a checkpoint temporary
+        for p in (stale, in_flight, ours, other):
+            p.write_bytes(b"partial")
+        assert remove_stale_temporaries(tmp_path) == [stale]
+        assert not stale.exists() and in_flight.exists() and ours.exists() and other.exists()
+    finally:
+        live.kill()
+        live.wait()
 
 
 def test_out_of_memory_in_training_halves_the_micro_batch(tmp_path, caplog):
