@@ -82,7 +82,7 @@ class TileSource(LandscapeSource):
     cut into tiles in memory; spatially split (module docstring)."""
 
     def __init__(self, path: str | Path, split: str = "train", *, tile_size: int = 50, stride: int = 25,
-                 eval_fraction: float = DEFAULT_EVAL_FRACTION, cache_size: int = 1024):
+                 eval_fraction: float = DEFAULT_EVAL_FRACTION, cache_size: int = 1024, fuel: str = "F40"):
         _check_split(split)
         path = Path(path)
         if not path.is_dir():
@@ -98,7 +98,7 @@ class TileSource(LandscapeSource):
         else:
             from qagent.landscape.landfire import load_landfire
 
-            full = load_landfire(path)
+            full = load_landfire(path, fuel=fuel)
             self._dataset = None
             self._tiles = list(full.tiles(tile_size, stride))
             if not self._tiles:
@@ -139,10 +139,12 @@ def _spatial_split(origins, size, width, total: int, split: str, eval_fraction: 
     return np.nonzero(keep)[0]
 
 
-def make_source(spec: str, grid_size: int | tuple[int, int] = 50, split: str = "train", **kwargs) -> LandscapeSource:
-    """``"synthetic"`` (default training set) or a folder: a tile dataset or LANDFIRE layers."""
+def make_source(spec: str, grid_size: int | tuple[int, int] = 50, split: str = "train", *, fuel: str = "F40",
+                **kwargs) -> LandscapeSource:
+    """``"synthetic"`` (default training set) or a folder: a tile dataset or LANDFIRE layers
+    (``fuel``: the fuel product, F40 or F13, read from a LANDFIRE folder that holds both)."""
     shape = (grid_size, grid_size) if isinstance(grid_size, int) else tuple(grid_size)
     if spec == "synthetic":
         return SyntheticSource(shape, split, count=kwargs.get("count"))
     return TileSource(spec, split, tile_size=shape[0], stride=kwargs.get("stride", max(1, shape[0] // 2)),
-                      eval_fraction=kwargs.get("eval_fraction", DEFAULT_EVAL_FRACTION))
+                      eval_fraction=kwargs.get("eval_fraction", DEFAULT_EVAL_FRACTION), fuel=fuel)
