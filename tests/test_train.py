@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import csv
 import logging
+import math
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -81,6 +83,83 @@ def test_resume_continues_where_it_stopped(tiny_run, tmp_path):
     resumed = load_checkpoint(tmp_path / "final.pt")
     assert resumed["counters"]["updates"] > state["counters"]["updates"]
     assert resumed["counters"]["episodes"] >= state["counters"]["episodes"]
+
+
+def read_log(path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_resume_after_a_kill_continues_the_log_at_the_checkpoint_and_cleans_up(tiny_run, tmp_path):
+    """Simulate a kill -9 after last.pt was written: rows logged after it, a temporary of the
+    dead writer, and a best.pt written after it. Resuming in the same folder cuts the log back
+    to the checkpoint, removes only dead writers' temporaries, keeps counting wall time and
+    keeps the later best.pt unless beaten."""
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run[0], run)
+    before = read_log(run / "training_log.csv")
+    last = load_checkpoint(run / "last.pt")
+    at, wall = last["counters"]["env_steps"], last["counters"]["wall_s"]
+    assert at == 96 and wall > 0 and float(before[-1]["wall_s"]) <= wall
+    with open(run / "training_log.csv", "a", newline="") as f:  # what the killed session had logged
+        writer = csv.DictWriter(f, fieldnames=list(before[0]))
+        for steps in (120, 144):
+            writer.writerow({**before[-1], "env_steps": steps, "wall_s": 1.0})
+    # a best.pt the killed session wrote after last.pt, better than anything this resume will see
+    best = load_checkpoint(run / "best.pt")
+    best["counters"]["best_validation"] = 1e9
+    save_checkpoint(run / "best.pt", best)
+    last["counters"]["best_validation"] = -math.inf
+    save_checkpoint(run / "last.pt", last)
+    stale = run / f".last.pt.tmp-{dead_pid()}"
+    stale.write_bytes(b"half a checkpoint")
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    in_flight = run / f".final.pt.tmp-{live.pid}"
+    in_flight.write_bytes(b"being written")
+    try:
+        cfg = build_config(None, steps=144, out=str(run), **TINY)
+        summary = train(cfg, resume=run / "last.pt", progress=False)
+        assert in_flight.exists()  # a live writer's temporary is never touched
+    finally:
+        live.kill()
+        live.wait()
+    assert not stale.exists()
+    rows = read_log(run / "training_log.csv")
+    steps = [int(r["env_steps"]) for r in rows]
+    assert steps == sorted(set(steps)) and steps[-1] == 144  # every step once, in order
+    assert rows[:len(before)] == before  # the log up to the checkpoint is untouched
+    resumed = [float(r["wall_s"]) for r in rows[len(before):]]
+    assert resumed and min(resumed) > wall and resumed == sorted(resumed)  # wall time carried on
+    assert load_checkpoint(run / "final.pt")["counters"]["wall_s"] >= resumed[-1]
+    assert summary["wall_s"] > wall and summary["session_wall_s"] < summary["wall_s"]
+    assert load_checkpoint(run / "best.pt")["counters"]["best_validation"] == 1e9  # kept
+
+
+def test_resume_from_best_pt_says_to_use_last_pt(tiny_run, tmp_path):
+    cfg = build_config(None, steps=144, out=str(tmp_path), **TINY)
+    with pytest.raises(InputError, match=r"best.pt: holds no optimizer, scheduler state .* resume from last.pt"):
+        train(cfg, resume=tiny_run[0] / "best.pt", progress=False)
+
+
+def test_training_curve_is_labelled_in_the_rewards_unit_with_domirank_and_random(tiny_run):
+    from qagent.train.dqn import training_curve_figure
+
+    out, summary = tiny_run
+    rows = read_log(out / "training_log.csv")
+    assert summary["domirank_return"] is not None and 0 <= summary["domirank_return"] <= 100
+    assert float(rows[-1]["domirank_return"]) == summary["domirank_return"]
+    fig = training_curve_figure(rows, "relative")
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "% of the untreated burned area saved per episode"
+    assert ax.get_xlabel() == "environment steps"
+    assert ax.get_ylim()[0] == 0.0
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["training episodes (epsilon-greedy, mean of the last 50)", "agent, greedy (validation episodes)",
+                      "DomiRank (validation episodes)", "random placement (validation episodes)"]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert list(lines["DomiRank (validation episodes)"].get_ydata()) == [summary["domirank_return"]] * 2
+    assert list(lines["random placement (validation episodes)"].get_ydata()) == [summary["random_return"]] * 2
+    assert training_curve_figure(rows, "absolute").axes[0].get_ylabel() == "% of the landscape saved per episode"
 
 
 def test_damaged_checkpoints_give_clear_errors(tiny_run, tmp_path):
@@ -174,7 +253,7 @@ def dead_pid() -> int:
     return proc.pid
 
 
-def test_stale_temporaries_of_dead_processes_are_removed_never_a_live_ones(tmp_path):
+def test_stale_temporaries_of_dead_processes_are_removed_never_live_ones(tmp_path):
     dead = dead_pid()
     live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
@@ -247,8 +326,10 @@ def test_command_line(capsys):
     assert all(name in out for name in ("demo", "low", "medium", "high"))
     assert main(["--print-config", "--preset", "medium"]) == 0
     assert '"model": "enhanced_efficient"' in capsys.readouterr().out
-    assert main(["--preset", "demo", "--budget-fraction", "3", "--quiet"]) == 2
-    assert "budget_fraction" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:  # refused by argparse, before anything runs
+        main(["--preset", "demo", "--budget-fraction", "3", "--quiet"])
+    assert info.value.code == 2
+    assert "argument --budget-fraction: must be a fraction in (0, 1], got 3" in capsys.readouterr().err
 
 
 def test_domirank_warm_start_flags_demonstrations(tmp_path):
