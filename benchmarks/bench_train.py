@@ -67,7 +67,7 @@ def measure(preset: str, model: str, device: str, cap_gib: float | None, steps: 
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     t0 = time.perf_counter()
-    summary = train(cfg, progress=False)
+    summary = train(cfg, progress=False, overwrite=True)  # a scratch folder, rerun at will
     wall = time.perf_counter() - t0
     replay = PrioritizedReplay(cfg.buffer_capacity, grid, cfg.cells_per_step)
     out = {"preset": preset, "model": model, "device": device, "grid": f"{grid[0]}x{grid[1]}",

@@ -226,3 +226,52 @@ def test_chunks_raise_at_one_item_and_handle_nothing_to_do():
     with pytest.raises(InsufficientMemoryError, match="chunk of 1 item"):
         run_in_chunks(always_oom, 5, 4, name="fire simulation")
     assert run_in_chunks(always_oom, 0, 4) == []
+
+
+# ----------------------------------------------------------------------------- the environment
+def test_environment_simulations_shrink_their_chunks_on_oom_with_identical_rewards(monkeypatch, caplog):
+    """The training environment's batch of simulations goes through ChunkedRunner: inject "CUDA
+    out of memory" into the spread op for chunks over 4 simulations; episodes give the same
+    rewards as without, each simulation counted once, and the smaller chunk is kept."""
+    import numpy as np
+
+    import qagent.env.fuel_break_env as env_module
+    from qagent.env import BatchedFuelBreakEnv, EnvConfig, SyntheticSource
+
+    config = EnvConfig(budget_fraction=0.05, cells_per_step=2, ignitions=6)
+
+    def episode(env):
+        rng = np.random.default_rng(0)
+        env.reset()
+        rewards, done = [], np.zeros(env.num_envs, dtype=bool)
+        while not done.all():
+            mask = env.action_mask().cpu().numpy()
+            actions = np.stack([rng.choice(np.flatnonzero(m), 2, replace=False) for m in mask])
+            _, r, terminated, _ = env.step(actions)
+            rewards.append(r)
+            done |= terminated
+        return np.stack(rewards), env.episode_returns(), env.simulations
+
+    def make_env():
+        return BatchedFuelBreakEnv(SyntheticSource((14, 14)), 3, config, seed=1, autoreset=False)
+
+    expected = episode(make_env())
+    original = env_module.run_spread
+    sizes, failures = [], []
+
+    def flaky(params, param_index, ignition, *args, **kwargs):
+        if ignition.shape[0] > 4:
+            failures.append(ignition.shape[0])
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (injected)")
+        sizes.append(ignition.shape[0])
+        return original(params, param_index, ignition, *args, **kwargs)
+
+    monkeypatch.setattr(env_module, "run_spread", flaky)
+    env = make_env()
+    with caplog.at_level(logging.WARNING, logger="qagent.oom"):
+        rewards, returns, simulations = episode(env)
+    assert failures == [6]  # once, at the first baseline (6 fires); the halved chunk is kept after
+    assert env.spread_chunks.chunk_size == 3 and max(sizes) == 3
+    assert np.array_equal(rewards, expected[0]) and np.array_equal(returns, expected[1])
+    assert simulations == expected[2]  # the failed chunk was not counted
+    assert any("environment simulations" in r.getMessage() for r in caplog.records)

@@ -5,12 +5,21 @@ from __future__ import annotations
 
 import csv
 import logging
+import math
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from qagent._validation import InputError
-from qagent.train.checkpoint import load_checkpoint, save_checkpoint
+from qagent.train.checkpoint import load_checkpoint, remove_stale_temporaries, save_checkpoint
 from qagent.train.cli import build_parser, main
 from qagent.train.config import build_config, load_toml
 from qagent.train.dqn import train
@@ -76,6 +85,83 @@ def test_resume_continues_where_it_stopped(tiny_run, tmp_path):
     assert resumed["counters"]["episodes"] >= state["counters"]["episodes"]
 
 
+def read_log(path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_resume_after_a_kill_continues_the_log_at_the_checkpoint_and_cleans_up(tiny_run, tmp_path):
+    """Simulate a kill -9 after last.pt was written: rows logged after it, a temporary of the
+    dead writer, and a best.pt written after it. Resuming in the same folder cuts the log back
+    to the checkpoint, removes only dead writers' temporaries, keeps counting wall time and
+    keeps the later best.pt unless beaten."""
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run[0], run)
+    before = read_log(run / "training_log.csv")
+    last = load_checkpoint(run / "last.pt")
+    at, wall = last["counters"]["env_steps"], last["counters"]["wall_s"]
+    assert at == 96 and wall > 0 and float(before[-1]["wall_s"]) <= wall
+    with open(run / "training_log.csv", "a", newline="") as f:  # what the killed session had logged
+        writer = csv.DictWriter(f, fieldnames=list(before[0]))
+        for steps in (120, 144):
+            writer.writerow({**before[-1], "env_steps": steps, "wall_s": 1.0})
+    # a best.pt the killed session wrote after last.pt, better than anything this resume will see
+    best = load_checkpoint(run / "best.pt")
+    best["counters"]["best_validation"] = 1e9
+    save_checkpoint(run / "best.pt", best)
+    last["counters"]["best_validation"] = -math.inf
+    save_checkpoint(run / "last.pt", last)
+    stale = run / f".last.pt.tmp-{dead_pid()}"
+    stale.write_bytes(b"half a checkpoint")
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    in_flight = run / f".final.pt.tmp-{live.pid}"
+    in_flight.write_bytes(b"being written")
+    try:
+        cfg = build_config(None, steps=144, out=str(run), **TINY)
+        summary = train(cfg, resume=run / "last.pt", progress=False)
+        assert in_flight.exists()  # a live writer's temporary is never touched
+    finally:
+        live.kill()
+        live.wait()
+    assert not stale.exists()
+    rows = read_log(run / "training_log.csv")
+    steps = [int(r["env_steps"]) for r in rows]
+    assert steps == sorted(set(steps)) and steps[-1] == 144  # every step once, in order
+    assert rows[:len(before)] == before  # the log up to the checkpoint is untouched
+    resumed = [float(r["wall_s"]) for r in rows[len(before):]]
+    assert resumed and min(resumed) > wall and resumed == sorted(resumed)  # wall time carried on
+    assert load_checkpoint(run / "final.pt")["counters"]["wall_s"] >= resumed[-1]
+    assert summary["wall_s"] > wall and summary["session_wall_s"] < summary["wall_s"]
+    assert load_checkpoint(run / "best.pt")["counters"]["best_validation"] == 1e9  # kept
+
+
+def test_resume_from_best_pt_says_to_use_last_pt(tiny_run, tmp_path):
+    cfg = build_config(None, steps=144, out=str(tmp_path), **TINY)
+    with pytest.raises(InputError, match=r"best.pt: holds no optimizer, scheduler state .* resume from last.pt"):
+        train(cfg, resume=tiny_run[0] / "best.pt", progress=False)
+
+
+def test_training_curve_is_labelled_in_the_rewards_unit_with_domirank_and_random(tiny_run):
+    from qagent.train.dqn import training_curve_figure
+
+    out, summary = tiny_run
+    rows = read_log(out / "training_log.csv")
+    assert summary["domirank_return"] is not None and 0 <= summary["domirank_return"] <= 100
+    assert float(rows[-1]["domirank_return"]) == summary["domirank_return"]
+    fig = training_curve_figure(rows, "relative")
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "% of the untreated burned area saved per episode"
+    assert ax.get_xlabel() == "environment steps"
+    assert ax.get_ylim()[0] == 0.0
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["training episodes (epsilon-greedy, mean of the last 50)", "agent, greedy (validation episodes)",
+                      "DomiRank (validation episodes)", "random placement (validation episodes)"]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert list(lines["DomiRank (validation episodes)"].get_ydata()) == [summary["domirank_return"]] * 2
+    assert list(lines["random placement (validation episodes)"].get_ydata()) == [summary["random_return"]] * 2
+    assert training_curve_figure(rows, "absolute").axes[0].get_ylabel() == "% of the landscape saved per episode"
+
+
 def test_damaged_checkpoints_give_clear_errors(tiny_run, tmp_path):
     out, _ = tiny_run
     data = (out / "final.pt").read_bytes()
@@ -97,6 +183,35 @@ def test_damaged_checkpoints_give_clear_errors(tiny_run, tmp_path):
                  "--grid-size", "8"]) == 2
 
 
+def _zip_not_torch(path):
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("notes/readme.txt", "a zip archive, but not one torch.save wrote")
+
+
+@pytest.mark.parametrize("kind, write", [
+    ("empty", lambda p: p.write_bytes(b"")),
+    ("random bytes", lambda p: p.write_bytes(np.random.default_rng(0).bytes(4096))),
+    ("text", lambda p: p.write_text("hello\nthis is a text file\n")),
+    ("zip", _zip_not_torch),
+])
+def test_files_that_are_not_checkpoints_give_the_damaged_error_without_torch_advice(tmp_path, kind, write):
+    path = tmp_path / "ckpt.pt"
+    write(path)
+    with pytest.raises(InputError, match=r"checkpoint .*ckpt.pt: damaged or not a checkpoint") as info:
+        load_checkpoint(path)
+    message = str(info.value)
+    assert "weights_only" not in message and "arbitrary code" not in message and len(message) < 200, message
+
+
+def test_truncated_checkpoints_at_any_length_give_the_damaged_error(tiny_run, tmp_path):
+    data = (tiny_run[0] / "final.pt").read_bytes()
+    path = tmp_path / "cut.pt"
+    for length in (1, 7, 100, len(data) // 3, len(data) - 1):
+        path.write_bytes(data[:length])
+        with pytest.raises(InputError, match="damaged or not a checkpoint"):
+            load_checkpoint(path)
+
+
 def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
     path = tmp_path / "ckpt.pt"
     save_checkpoint(path, {"model": {"w": torch.ones(2)}, "config": {}, "counters": {"env_steps": 1}})
@@ -111,6 +226,48 @@ def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert load_checkpoint(path)["counters"]["env_steps"] == 1  # the good checkpoint survived
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pt"]  # no temporary left behind
+
+
+def test_checkpoint_rename_is_followed_by_a_sync_of_the_folder(tmp_path, monkeypatch):
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        events.append(("fsync", "folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file"))
+        real_fsync(fd)
+
+    def replace(src, dst):
+        events.append(("replace", Path(dst).name))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    save_checkpoint(tmp_path / "ckpt.pt", {"model": {}, "config": {}, "counters": {}})
+    assert events == [("fsync", "file"), ("replace", "ckpt.pt"), ("fsync", "folder")]
+
+
+def dead_pid() -> int:
+    """The id of a process that has exited (and been reaped)."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_stale_temporaries_of_dead_processes_are_removed_never_live_ones(tmp_path):
+    dead = dead_pid()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        stale = tmp_path / f".last.pt.tmp-{dead}"
+        in_flight = tmp_path / f".last.pt.tmp-{live.pid}"
+        ours = tmp_path / f".best.pt.tmp-{os.getpid()}"
+        other = tmp_path / "notes.tmp-1"  # not a checkpoint temporary
+        for p in (stale, in_flight, ours, other):
+            p.write_bytes(b"partial")
+        assert remove_stale_temporaries(tmp_path) == [stale]
+        assert not stale.exists() and in_flight.exists() and ours.exists() and other.exists()
+    finally:
+        live.kill()
+        live.wait()
 
 
 def test_out_of_memory_in_training_halves_the_micro_batch(tmp_path, caplog):
@@ -169,8 +326,10 @@ def test_command_line(capsys):
     assert all(name in out for name in ("demo", "low", "medium", "high"))
     assert main(["--print-config", "--preset", "medium"]) == 0
     assert '"model": "enhanced_efficient"' in capsys.readouterr().out
-    assert main(["--preset", "demo", "--budget-fraction", "3", "--quiet"]) == 2
-    assert "budget_fraction" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:  # refused by argparse, before anything runs
+        main(["--preset", "demo", "--budget-fraction", "3", "--quiet"])
+    assert info.value.code == 2
+    assert "argument --budget-fraction: must be a fraction in (0, 1], got 3" in capsys.readouterr().err
 
 
 def test_domirank_warm_start_flags_demonstrations(tmp_path):

@@ -17,7 +17,9 @@ rewards sum to the episode's total reduction. Since breaks never add burned cell
 
 ``BatchedFuelBreakEnv`` keeps N environments on one device and steps them all with a single
 call to the spread op (N x S simulations); the fires' per-cell parameters are computed once
-per episode and reused for every step. ``FuelBreakEnv`` is the gymnasium single-environment
+per episode and reused for every step. If that call runs out of GPU memory, the simulations
+run in chunks that halve until they fit (``qagent.oom.ChunkedRunner``, as in
+``qagent.fire.simulate``), with the same results. ``FuelBreakEnv`` is the gymnasium single-environment
 view of the same core.
 """
 
@@ -33,6 +35,7 @@ from qagent._validation import InputError
 from qagent.fire.scenario import DEFAULT_SCENARIO, FireScenario
 from qagent.fire.spread import DEFAULT_STENCIL, LandscapeStack, run_spread
 from qagent.landscape.observation import NUM_CHANNELS, static_channels, with_fuel_breaks
+from qagent.oom import ChunkedRunner
 from qagent.env.sources import LandscapeSource, SyntheticSource
 
 
@@ -135,6 +138,9 @@ class BatchedFuelBreakEnv:
         self._duration = torch.zeros(n * s, dtype=torch.float32, device=self.device)
         self._env_of_sim = torch.arange(n, device=self.device).repeat_interleave(s)
         self.simulations = 0                                     # spread simulations run so far
+        # all N x S simulations in one call; on an out-of-memory error the chunk halves, and the
+        # smaller size is kept for later steps
+        self.spread_chunks = ChunkedRunner(n * s, name="environment simulations")
 
     # ------------------------------------------------------------------ episodes
     def seed(self, seed: int) -> None:
@@ -197,10 +203,18 @@ class BatchedFuelBreakEnv:
         s = self.config.ignitions
         sims = (torch.as_tensor(envs, device=self.device)[:, None] * s
                 + torch.arange(s, device=self.device)[None, :]).reshape(-1)
-        burned, _, _ = run_spread(self._params, sims, self._ignition[sims], self._duration[sims],
-                                  cell_size_m=self._stack.cell_size_m, fuel_breaks=self.breaks,
-                                  layout_index=self._env_of_sim[sims], stencil=self.config.stencil)
-        self.simulations += int(sims.numel())
+        burned = torch.empty(sims.numel(), dtype=torch.int32, device=self.device)
+
+        def run_chunk(start: int, stop: int) -> None:
+            part = sims[start:stop]
+            b, _, _ = run_spread(self._params, part, self._ignition[part], self._duration[part],
+                                 cell_size_m=self._stack.cell_size_m, fuel_breaks=self.breaks,
+                                 layout_index=self._env_of_sim[part], stencil=self.config.stencil)
+            burned[start:stop] = b  # written only once the chunk succeeded: a re-run counts nothing twice
+            self.simulations += stop - start
+
+        # one call to the op unless it runs out of (GPU) memory: then the chunk halves (qagent.oom)
+        self.spread_chunks.run(run_chunk, int(sims.numel()))
         return burned.reshape(len(envs), s).to(torch.float64).mean(dim=1).cpu().numpy() / self.num_cells
 
     def _reward_denominator(self) -> np.ndarray:

@@ -10,8 +10,11 @@ Examples:
                                                   DistributedDataParallel on 4 GPUs (README)
 
 Settings are merged in this order: defaults, the memory preset, --config TOML, flags.
-Outputs in --out: best.pt, final.pt, last.pt (checkpoints), training_log.csv, tensorboard/,
-training_curve.png.
+Outputs in --out: best.pt (the network of the best validation), final.pt and last.pt (full
+checkpoints), training_log.csv, tensorboard/, training_curve.png. An --out that already holds a
+run (a checkpoint or training_log.csv) is refused: continue it with --resume OUT/last.pt, or
+start over with --overwrite, which deletes that run's checkpoints, log, tensorboard/ and curve
+first.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import json
 import logging
 import sys
 
+from qagent import _cli
 from qagent._validation import InputError
 
 
@@ -36,37 +40,96 @@ def build_parser() -> argparse.ArgumentParser:
                      help="Q-network (default: the preset's)")
     run.add_argument("--landscapes", metavar="DIR|synthetic",
                      help="training landscapes: 'synthetic' (default), a tile dataset or a LANDFIRE folder")
-    run.add_argument("--grid-size", type=int, metavar="N", help="tile side in cells (default: the preset's)")
-    run.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
-    run.add_argument("--steps", type=int, help="environment steps (transitions) to train for")
-    run.add_argument("--out", metavar="DIR", help="output folder (default runs/qagent)")
-    run.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint (e.g. OUT/last.pt)")
-    run.add_argument("--seed", type=int, help="random seed (default 0)")
+    _cli.add_fuel_argument(run)
+    run.add_argument("--grid-size", type=_cli.positive_int, metavar="N",
+                     help="tile side in cells, N x N cells per landscape (default: the preset's)")
+    run.add_argument("--device", help="auto (default: cuda if available, else cpu), cpu, cuda or cuda:N")
+    run.add_argument("--steps", type=_cli.positive_int, metavar="N",
+                     help="environment steps (transitions, k cells each) to train for, in all (default: the "
+                          "preset's, 10,000 for demo)")
+    run.add_argument("--out", metavar="DIR", help="output folder (default runs/qagent); refused if it holds "
+                                                   "another run, see --resume and --overwrite")
+    run.add_argument("--resume", metavar="CKPT", help="continue the run of a checkpoint (OUT/last.pt or final.pt)")
+    run.add_argument("--overwrite", action="store_true",
+                     help="replace the run already in --out: delete its checkpoints, log, tensorboard/ and curve")
+    run.add_argument("--seed", type=_cli.seed, metavar="N", help="random seed, an integer >= 0 (default 0)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("--distributed", action="store_true",
                      help="DistributedDataParallel across the processes torchrun starts (NCCL on GPUs, gloo on CPUs)")
     ep = p.add_argument_group("episodes")
-    ep.add_argument("--budget-fraction", type=float, help="fuel-break budget, fraction of burnable cells (0.05)")
-    ep.add_argument("--cells-per-step", type=int, help="cells broken per step, k (5)")
-    ep.add_argument("--ignitions", type=int, help="fires per episode that estimate the reward, S (32)")
+    ep.add_argument("--budget-fraction", type=_cli.fraction, metavar="F",
+                    help="fuel-break budget per episode, a fraction in (0, 1] of the burnable cells (0.05)")
+    ep.add_argument("--cells-per-step", type=_cli.positive_int, metavar="K",
+                    help="cells broken per step, k (5)")
+    ep.add_argument("--ignitions", type=_cli.positive_int, metavar="S",
+                    help="fires per episode that estimate the reward, S (32)")
     ep.add_argument("--reward", choices=["relative", "absolute"],
                     help="drop in expected burned area as a fraction of the untreated burned area (relative, "
                          "default: every landscape weighs alike) or of the landscape (absolute)")
-    ep.add_argument("--num-envs", type=int, help="environments stepped together (default: the preset's)")
+    ep.add_argument("--num-envs", type=_cli.positive_int, metavar="N",
+                    help="environments stepped together (default: the preset's)")
     lr = p.add_argument_group("learning")
-    lr.add_argument("--learning-rate", type=float, help="peak learning rate (3e-4)")
-    lr.add_argument("--gamma", type=float, help="discount (0: each step's own drop is the target)")
-    lr.add_argument("--micro-batch", type=int, help="samples per forward pass (default: the preset's)")
-    lr.add_argument("--accumulation-steps", type=int, help="micro-batches per update (default: the preset's)")
-    lr.add_argument("--buffer-capacity", type=int, help="replay transitions (default: the preset's)")
+    lr.add_argument("--learning-rate", type=_cli.positive_float, metavar="LR",
+                    help="peak learning rate of AdamW, > 0, per gradient update (3e-4)")
+    lr.add_argument("--gamma", type=_cli.unit_interval, metavar="G",
+                    help="discount per step, in [0, 1] (0: each step's own drop is the target)")
+    lr.add_argument("--micro-batch", type=_cli.positive_int, metavar="N",
+                    help="samples (transitions) per forward pass (default: the preset's)")
+    lr.add_argument("--accumulation-steps", type=_cli.positive_int, metavar="N",
+                    help="micro-batches per update; the batch is micro-batch x this (default: the preset's)")
+    lr.add_argument("--buffer-capacity", type=_cli.positive_int, metavar="N",
+                    help="replay capacity in transitions (default: the preset's)")
     lr.add_argument("--uniform-replay", action="store_true", help="uniform instead of prioritized replay")
-    lr.add_argument("--warm-start-episodes", type=int, help="first episodes follow DomiRank (0)")
-    lr.add_argument("--checkpoint-activations", action="store_true", help="recompute activations (EnhancedQNet)")
-    lr.add_argument("--amp", choices=["auto", "bf16", "off"], help="bf16 autocast on CUDA (auto)")
+    lr.add_argument("--warm-start-episodes", type=_cli.non_negative_int, metavar="N",
+                    help="first episodes (per run) follow DomiRank, >= 0 (0)")
+    lr.add_argument("--checkpoint-activations", action="store_true",
+                    help="recompute activations in the backward pass to save memory (EnhancedQNet)")
+    lr.add_argument("--amp", choices=["auto", "bf16", "off"],
+                    help="bf16 autocast on CUDA devices that support it (auto), always (bf16) or never (off)")
     info = p.add_argument_group("information")
     info.add_argument("--list-presets", action="store_true", help="print the presets and their memory, then exit")
     info.add_argument("--print-config", action="store_true", help="print the resolved configuration, then exit")
+    # --fuel's default comes from the configuration (F40), so that a --config file may set it
+    p.set_defaults(fuel=None)
     return p
+
+
+def format_duration(seconds: float) -> str:
+    """42 s, 4 min 02 s, 3 h 05 min."""
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def format_summary(summary: dict) -> str:
+    """The few lines qagent-train ends with: counts, wall time, the validation return of the
+    agent, DomiRank and random placement in the reward's unit, and where the outputs are."""
+    from qagent.train.dqn import return_unit
+
+    def value(x) -> str:
+        return f"{x:6.2f}" if x is not None and x == x and abs(x) != float("inf") else "     -"
+
+    best = summary.get("best_validation_return")
+    wall = format_duration(summary["wall_s"])
+    if abs(summary.get("session_wall_s", summary["wall_s"]) - summary["wall_s"]) >= 1:
+        wall += f" in all, {format_duration(summary['session_wall_s'])} in this session"
+    lines = [
+        f"steps        {summary['env_steps']:,} environment steps, {summary['updates']:,} updates, "
+        f"{summary['episodes']:,} episodes",
+        f"wall time    {wall}",
+        f"validation   {return_unit(summary['reward'])}, mean of {summary['validation_episodes']} episodes:",
+        f"  agent      {value(summary.get('final_validation_return'))}  greedy, at the end (best {value(best).strip()}: "
+        "best.pt)",
+        f"  DomiRank   {value(summary.get('domirank_return'))}",
+        f"  random     {value(summary.get('random_return'))}",
+        f"checkpoints  {summary['best_checkpoint']}, {summary['final_checkpoint']}, {summary['last_checkpoint']}",
+        f"curve        {summary['plot'] or '-'}",
+        f"log          {summary['log']}",
+    ]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,22 +144,23 @@ def main(argv: list[str] | None = None) -> int:
         from qagent.train.config import build_config
 
         cfg = build_config(
-            args.config, preset=args.preset, model=args.model, landscapes=args.landscapes, grid_size=args.grid_size,
-            device=args.device, steps=args.steps, out=args.out, seed=args.seed, budget_fraction=args.budget_fraction,
-            cells_per_step=args.cells_per_step, ignitions=args.ignitions, reward=args.reward, num_envs=args.num_envs,
-            learning_rate=args.learning_rate, gamma=args.gamma, micro_batch=args.micro_batch,
-            accumulation_steps=args.accumulation_steps, buffer_capacity=args.buffer_capacity,
-            prioritized=False if args.uniform_replay else None, warm_start_episodes=args.warm_start_episodes,
+            args.config, preset=args.preset, model=args.model, landscapes=args.landscapes, fuel=args.fuel,
+            grid_size=args.grid_size, device=args.device, steps=args.steps, out=args.out, seed=args.seed,
+            budget_fraction=args.budget_fraction, cells_per_step=args.cells_per_step, ignitions=args.ignitions,
+            reward=args.reward, num_envs=args.num_envs, learning_rate=args.learning_rate, gamma=args.gamma,
+            micro_batch=args.micro_batch, accumulation_steps=args.accumulation_steps,
+            buffer_capacity=args.buffer_capacity, prioritized=False if args.uniform_replay else None,
+            warm_start_episodes=args.warm_start_episodes,
             checkpoint_activations=True if args.checkpoint_activations else None, amp=args.amp)
         if args.print_config:
             print(json.dumps(cfg.to_dict(), indent=2))
             return 0
         from qagent import distributed
-        from qagent.env.fuel_break_env import REWARD_UNITS
         from qagent.train.dqn import train
 
         try:
-            summary = train(cfg, resume=args.resume, progress=not args.quiet, distributed=args.distributed)
+            summary = train(cfg, resume=args.resume, progress=not args.quiet, distributed=args.distributed,
+                            overwrite=args.overwrite)
         finally:
             if args.distributed:
                 distributed.cleanup()
@@ -108,9 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("qagent-train: interrupted; the last checkpoint is in the output folder", file=sys.stderr)
         return 130
-    print(f"\nrandom policy: {summary['random_return']:.3f} %   agent (greedy, validation): "
-          f"{summary['final_validation_return']:.3f} % of the {REWARD_UNITS[summary['reward']]} saved per episode")
-    print(f"checkpoints: {summary['best_checkpoint']}, {summary['final_checkpoint']}; curve: {summary['plot']}")
+    print("\nqagent-train: done\n" + format_summary(summary))
     return 0
 
 

@@ -19,6 +19,7 @@ names are free and only for readability), e.g.::
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -34,6 +35,7 @@ class TrainConfig:
     preset: str = "demo"                # demo | low | medium | high | auto
     model: str | None = None            # default: the preset's
     landscapes: str = "synthetic"       # "synthetic", a tile dataset or a LANDFIRE folder
+    fuel: str = "F40"                   # LANDFIRE fuel product of a LANDFIRE folder: F40 | F13
     grid_size: int | None = None        # default: the preset's
     device: str = "auto"                # auto | cpu | cuda | cuda:N
     steps: int | None = None            # environment steps (transitions); default: the preset's
@@ -94,6 +96,8 @@ class TrainConfig:
         c.eval_every = c.eval_every or max(c.num_envs * 50, c.steps // 10)
         c.checkpoint_every = c.checkpoint_every or max(c.num_envs * 50, c.steps // 10)
         c.extra = dict(c.extra)
+        if isinstance(c.fuel, str):
+            c.fuel = c.fuel.upper()
         if preset_name == p.name and self.model is None:
             c.extra.setdefault("model_kwargs", dict(p.model_kwargs))
         _check(c)
@@ -141,8 +145,14 @@ def _check(c: TrainConfig) -> None:
         v = getattr(c, name)
         if not (isinstance(v, (int, float)) and lo <= v <= hi):
             raise InputError(f"{name}: must lie in [{lo}, {hi}], got {v!r}")
-    if not (c.learning_rate > 0 and c.updates_per_step > 0 and c.grad_clip > 0 and c.reward_scale > 0):
-        raise InputError("learning_rate, updates_per_step, grad_clip and reward_scale must be positive")
+    if not all(0 < v < math.inf for v in (c.learning_rate, c.updates_per_step, c.grad_clip, c.reward_scale)):
+        raise InputError("learning_rate, updates_per_step, grad_clip and reward_scale must be positive and finite")
+    if isinstance(c.seed, bool) or not isinstance(c.seed, int) or c.seed < 0:
+        raise InputError(f"seed: must be an integer >= 0, got {c.seed!r}")
+    from qagent._cli import FUEL_PRODUCTS
+
+    if c.fuel not in FUEL_PRODUCTS:
+        raise InputError(f"fuel: expected {' or '.join(FUEL_PRODUCTS)}, got {c.fuel!r}")
     from qagent.env.fuel_break_env import REWARDS
 
     if c.reward not in REWARDS:

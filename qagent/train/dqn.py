@@ -34,6 +34,13 @@ CleanRL's dqn.py).
   for k-cell actions, the mean of the top k of Q plus the margin on cells the demonstrator did
   not choose, minus the mean Q of its cells. It keeps the greedy policy at least as good as
   the demonstrator while TD learning improves on it.
+- Runs and outputs: ``cfg.out`` holds one run. A folder holding another run is refused
+  unless ``overwrite`` (which deletes it first, once the new run is set up) or ``resume``
+  from a checkpoint in it, which continues exactly from that checkpoint: log rows written
+  after it (by a run killed later) are dropped, TensorBoard hides their events, temporaries
+  of dead writers are removed and the run's wall time (in the counters) keeps adding up.
+  Validation reports the greedy agent beside DomiRank and random placement on the same
+  episodes, in the reward's unit (:func:`return_unit`).
 - Distributed (``train(..., distributed=True)`` under torchrun): DistributedDataParallel.
   Every rank steps its own environments (seeded by rank) into its own replay shard and
   samples its own batch, so the global batch is world size x the preset's batch; gradients
@@ -49,10 +56,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import logging
 import math
 import os
 import random
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,7 +79,8 @@ from qagent.env.fuel_break_env import REWARD_UNITS, BatchedFuelBreakEnv, EnvConf
 from qagent.env.sources import make_source
 from qagent.fire.scenario import DEFAULT_SCENARIO
 from qagent.landscape.observation import NUM_CHANNELS, OBSERVATION_CHANNELS
-from qagent.train.checkpoint import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
+from qagent.train.checkpoint import (load_checkpoint, remove_stale_temporaries, restore_rng_state, rng_state,
+                                     save_checkpoint)
 from qagent.train.config import TrainConfig, q_value_settings
 from qagent.oom import OOMRetry
 from qagent.train.presets import configure_cuda_allocator, format_bytes
@@ -128,30 +138,58 @@ def warmup_cosine(total_updates: int, warmup_fraction: float, floor: float = 0.1
 
 
 # ----------------------------------------------------------------------------- logging
+LOG_FIELDS = ["env_steps", "updates", "episodes", "wall_s", "epsilon", "learning_rate", "loss", "episode_return",
+              "random_return", "domirank_return", "validation_return", "sims_per_s", "micro_batch"]
+
+
 @dataclass
 class RunLog:
-    """CSV, TensorBoard and the end-of-run plot."""
+    """CSV, TensorBoard and the end-of-run plot. ``resume_at`` (the env_steps of the checkpoint a
+    run resumes from) continues an existing log exactly there: rows written after that
+    checkpoint (by a run that was then killed) are dropped from the CSV and hidden in
+    TensorBoard, so no step appears twice."""
 
     out: Path
+    resume_at: int | None = None
     rows: list[dict] = field(default_factory=list)
 
     def __post_init__(self):
         self.out.mkdir(parents=True, exist_ok=True)
         self._csv_path = self.out / "training_log.csv"
-        self._fields = ["env_steps", "updates", "episodes", "wall_s", "epsilon", "learning_rate", "loss",
-                        "episode_return", "random_return", "validation_return", "sims_per_s", "micro_batch"]
-        new = not self._csv_path.exists()
-        self._csv = open(self._csv_path, "a", newline="")
+        self._fields = list(LOG_FIELDS)
+        resuming = self.resume_at is not None and self._csv_path.exists()
+        if resuming:
+            self._truncate_csv(self.resume_at)
+        self._csv = open(self._csv_path, "a" if resuming else "w", newline="")
         self._writer = csv.DictWriter(self._csv, fieldnames=self._fields)
-        if new:
+        if not resuming:
             self._writer.writeheader()
+            self._csv.flush()
         try:
             from torch.utils.tensorboard import SummaryWriter
 
-            self._tb = SummaryWriter(str(self.out / "tensorboard"))
+            purge = None if self.resume_at is None else self.resume_at + 1  # hides events at steps >= purge
+            self._tb = SummaryWriter(str(self.out / "tensorboard"), purge_step=purge)
         except Exception as e:  # tensorboard is optional at run time
             log.warning("TensorBoard logging disabled: %s", e)
             self._tb = None
+
+    def _truncate_csv(self, env_steps: int) -> None:
+        """Rewrite the CSV (atomically) with the current columns, keeping the rows up to
+        ``env_steps``."""
+        rows = _read_csv(self._csv_path)
+        kept = [r for r in rows if _float(r.get("env_steps")) <= env_steps]
+        tmp = self._csv_path.with_name(f".{self._csv_path.name}.tmp-{os.getpid()}")
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=self._fields, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(kept)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self._csv_path)
+        if len(kept) < len(rows):
+            log.info("%s: dropped %d rows logged after the checkpoint's %d environment steps", self._csv_path,
+                     len(rows) - len(kept), env_steps)
 
     def write(self, row: dict) -> None:
         self.rows.append(row)
@@ -167,42 +205,82 @@ class RunLog:
         if self._tb is not None:
             self._tb.close()
 
-    def plot(self, path: Path) -> Path | None:
-        """Training curve: episode return (rolling mean) and greedy validation return against
-        the random policy's return."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
+    def plot(self, path: Path, reward: str = "absolute") -> Path | None:
+        """Write the training curve (:func:`training_curve_figure`) of this log to ``path``."""
         rows = _read_csv(self._csv_path)
         if not rows:
             return None
-        x = np.array([float(r["env_steps"]) for r in rows])
-        fig, ax = plt.subplots(figsize=(8, 4.5))
-        for key, label, style in [("episode_return", "training episodes (epsilon-greedy, rolling mean)", "-"),
-                                  ("validation_return", "greedy policy, validation landscapes", "o-")]:
-            y = np.array([float(r[key]) if r.get(key) not in ("", None) else np.nan for r in rows])
-            ok = np.isfinite(y)
-            if ok.any():
-                ax.plot(x[ok], y[ok], style, label=label)
-        rand = [float(r["random_return"]) for r in rows if r.get("random_return") not in ("", None)]
-        if rand:
-            ax.axhline(rand[-1], color="gray", linestyle="--", label="random policy")
-        ax.set_xlabel("environment steps")
-        ax.set_ylabel("reduction of expected burned area (% of landscape)")
-        ax.set_title("QAgent training")
-        ax.grid(alpha=0.3)
-        ax.legend()
-        fig.tight_layout()
+        fig = training_curve_figure(rows, reward)
         fig.savefig(path, dpi=120)
-        plt.close(fig)
         return path
+
+
+# Legend entries of the training curve.
+CURVE_LABELS = {"episode_return": "training episodes (epsilon-greedy, mean of the last 50)",
+                "validation_return": "agent, greedy (validation episodes)",
+                "domirank_return": "DomiRank (validation episodes)",
+                "random_return": "random placement (validation episodes)"}
+
+
+def return_unit(reward: str) -> str:
+    """What an episode return (x100) measures, for a reward kind: the curve's y-axis label."""
+    return f"% of the {REWARD_UNITS[reward]} saved per episode"
+
+
+def training_curve_figure(rows: list[dict], reward: str, fig=None):
+    """The training curve as a matplotlib Figure (drawn into ``fig`` if given): the training
+    episodes' and the greedy agent's validation return against environment steps, with the
+    validation returns of DomiRank and of random placement (on the same episodes) as horizontal
+    references; y in the reward's unit (:func:`return_unit`) from 0. ``rows`` are
+    training_log.csv rows (text or numbers)."""
+    if fig is None:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(8, 5))
+    ax = fig.add_subplot()
+    x = np.array([_float(r.get("env_steps")) for r in rows])
+    for key, style in [("episode_return", "-"), ("validation_return", "o-")]:
+        y = np.array([_float(r.get(key)) for r in rows])
+        ok = np.isfinite(y) & np.isfinite(x)
+        if ok.any():
+            ax.plot(x[ok], y[ok], style, label=CURVE_LABELS[key])
+    for key, color in [("domirank_return", "tab:red"), ("random_return", "gray")]:
+        values = [v for v in (_float(r.get(key)) for r in rows) if math.isfinite(v)]
+        if values:
+            ax.axhline(values[-1], color=color, linestyle="--", label=CURVE_LABELS[key])
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel(return_unit(reward))
+    top = ax.get_ylim()[1]  # returns are never negative (breaks never add burned area): y from 0
+    ax.set_ylim(0.0, 1.1 * top if top > 0 else 1.0)
+    ax.set_title("QAgent training")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize="small", frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def _float(value) -> float:
+    """A CSV cell as a float (NaN when empty)."""
+    if value in ("", None):
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def _read_csv(path: Path) -> list[dict]:
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
+
+
+def progress_postfix(row: dict, reward: str) -> str:
+    """The progress bar's text after the counts: the training episodes' return in its unit,
+    the loss, epsilon and simulations per second."""
+    ret = row.get("episode_return")
+    saved = f"saved {ret:.2f} % of {REWARD_UNITS[reward]}" if ret is not None else "no episode finished yet"
+    loss = f"{row['loss']:.3g}" if row.get("loss") is not None else "-"
+    return f"{saved} per episode, loss {loss}, eps {row.get('epsilon', 0):.2f}, {row.get('sims_per_s', 0):.0f} sims/s"
 
 
 def memory_report(device: torch.device) -> str:
@@ -250,11 +328,87 @@ def validation_seed_of(cfg: TrainConfig) -> int:
     return 10_000 + cfg.seed
 
 
+class DomiRankScores:
+    """DomiRank centrality (under the scenario's reference weather) of landscapes by id, as
+    [N, H*W] scores on ``device`` for :func:`score_actions`; recent landscapes are cached."""
+
+    def __init__(self, source, device, cache_size: int = 256):
+        from qagent.baselines import domirank
+
+        reference = DEFAULT_SCENARIO.reference_weather()
+        self._one = functools.lru_cache(maxsize=cache_size)(
+            lambda i: domirank(source.landscape(i), reference).reshape(-1).to(device))
+
+    def __call__(self, landscape_ids) -> torch.Tensor:
+        return torch.stack([self._one(int(i)) for i in landscape_ids])
+
+
+def domirank_policy(env: BatchedFuelBreakEnv, scores: DomiRankScores, k: int):
+    """policy(obs, valid) for :func:`evaluate_policy`: per environment, the k valid cells of
+    highest DomiRank on its landscape (one-shot ranking, as the warm start follows)."""
+    return lambda obs, valid: score_actions(scores(env.landscape_id), valid, k)
+
+
+# ----------------------------------------------------------------------------- output folder
+CHECKPOINT_NAMES = ("best.pt", "final.pt", "last.pt")
+LOG_NAME, CURVE_NAME, TENSORBOARD_NAME = "training_log.csv", "training_curve.png", "tensorboard"
+
+
+def run_files(out: Path) -> list[Path]:
+    """The files of a run in ``out``: its checkpoints (rank shards included) and its log."""
+    if not out.is_dir():
+        return []
+    found = [out / n for n in (*CHECKPOINT_NAMES, LOG_NAME) if (out / n).is_file()]
+    return found + sorted(p for p in out.glob("rank*.pt") if p.name[4:-3].isdigit() and p.is_file())
+
+
+def check_output(out: Path, resume: str | Path | None, overwrite: bool) -> list[Path]:
+    """Make sure a run never overwrites another run's saved work; returns the old run's files
+    that ``overwrite`` is to delete (with :func:`delete_run`, once the new run has been set
+    up without error).
+
+    A folder already holding a run (a checkpoint or training_log.csv) is refused unless the
+    run continues there (``resume`` is a checkpoint in ``out``) or ``overwrite`` is set.
+    Temporaries of checkpoint writers that died (``.NAME.tmp-PID``) are removed in any case."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: is a file, not a folder")
+    same_folder = resume is not None and Path(resume).resolve().parent == out.resolve()
+    if same_folder and overwrite:
+        raise InputError(f"--overwrite would delete the run that --resume {resume} continues; drop one of the two")
+    existing = [] if same_folder else run_files(out)
+    if existing and not overwrite:
+        raise InputError(
+            f"--out {out} already holds a run ({', '.join(p.name for p in existing)}); continue it with --resume "
+            f"{out / 'last.pt'}, start over with --overwrite (deletes its checkpoints, {LOG_NAME}, "
+            f"{TENSORBOARD_NAME}/ and {CURVE_NAME}), or choose another --out")
+    for path in remove_stale_temporaries(out):
+        log.info("removed %s, left by a checkpoint write that was killed", path)
+    return existing
+
+
+def delete_run(out: Path, files: list[Path]) -> None:
+    """Delete an old run's checkpoints and log (``files``), its tensorboard/ and its curve, so
+    that nothing stale mixes with the new run."""
+    for path in [*files, out / CURVE_NAME]:
+        path.unlink(missing_ok=True)
+    shutil.rmtree(out / TENSORBOARD_NAME, ignore_errors=True)
+    log.info("--overwrite: deleted the earlier run in %s (%s, %s/, %s)", out, ", ".join(p.name for p in files),
+             TENSORBOARD_NAME, CURVE_NAME)
+
+
 # ----------------------------------------------------------------------------- training
 def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = True,
-          distributed: bool = False) -> dict[str, Any]:
-    """Train an agent; returns a summary (paths, final returns). See the module docstring."""
+          distributed: bool = False, overwrite: bool = False) -> dict[str, Any]:
+    """Train an agent; returns a summary (paths, returns, counts). See the module docstring.
+
+    ``cfg.out`` must not hold another run (:func:`check_output`): ``resume`` from a
+    checkpoint in it continues that run (its log is cut back to the checkpoint), ``overwrite``
+    replaces it."""
     # -- setup ------------------------------------------------------------------------------
+    clock = time.perf_counter()
+    # before the process group exists: no rank writes anything until every rank has checked
+    replaced = check_output(Path(cfg.out), resume, overwrite)
     if cfg.device.startswith("cuda") or (cfg.device == "auto" and torch.cuda.is_available()):
         configure_cuda_allocator()  # before CUDA initialises
     if distributed:
@@ -273,7 +427,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
     torch.manual_seed(cfg.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
     sample_rng = np.random.default_rng(rank_seed + 1)
     grid = (cfg.grid_size, cfg.grid_size)
-    source = make_source(cfg.landscapes, grid, "train")
+    source = make_source(cfg.landscapes, grid, "train", fuel=cfg.fuel)
     cache = StaticObservationCache(source, DEFAULT_SCENARIO, device)
     env = BatchedFuelBreakEnv(source, cfg.num_envs, env_config(cfg), DEFAULT_SCENARIO, device, seed=rank_seed,
                               observation_cache=cache)
@@ -300,9 +454,14 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
     effective_batch = cfg.micro_batch * cfg.accumulation_steps
     oom = OOMRetry(effective_batch, cfg.micro_batch, optimizer=optimizer)
     amp = cfg.amp != "off" and device.type == "cuda" and torch.cuda.is_bf16_supported()
-    counters = {"env_steps": 0, "updates": 0, "episodes": 0, "best_validation": -math.inf}
+    # wall_s: seconds this run has taken, over all its sessions (resumes add to it)
+    counters = {"env_steps": 0, "updates": 0, "episodes": 0, "best_validation": -math.inf, "wall_s": 0.0}
     if resume is not None:
         state = load_checkpoint(resume, map_location=device)
+        lacking = [key for key in ("target", "optimizer", "scheduler") if key not in state]
+        if lacking:
+            raise InputError(f"--resume {resume}: holds no {', '.join(lacking)} state (best.pt keeps only the "
+                             f"networks); resume from last.pt or final.pt")
         theirs, ours = q_value_settings(state.get("config", {})), q_value_settings(cfg.to_dict())
         differ = [name for name in ours if theirs[name] != ours[name]]
         if differ:  # its Q-values and replayed rewards would change meaning mid-run
@@ -327,19 +486,37 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
         # the landscape cycle continues; episodes in flight at the checkpoint start afresh
         oom.micro_batch = min(oom.micro_batch, int(state.get("micro_batch", oom.micro_batch)))
         log.info("resumed from %s at %d environment steps", resume, counters["env_steps"])
-    runlog = RunLog(out) if main_rank else None
+        # a best.pt written after this checkpoint (by a session that was then killed) is kept
+        # unless a later validation beats it: it was chosen on the same validation episodes
+        if (out / "best.pt").is_file() and Path(resume).resolve() != (out / "best.pt").resolve():
+            try:
+                best = load_checkpoint(out / "best.pt")["counters"].get("best_validation", -math.inf)
+                counters["best_validation"] = max(counters["best_validation"], float(best))
+            except InputError as e:
+                log.warning("%s; a new best.pt will replace it", e)
+    wall_before = float(counters["wall_s"])
+    if replaced:  # --overwrite, now that the new run is set up: the old run goes before anything is written
+        delete_run(out, replaced)
+        dist_util.barrier()
+    runlog = RunLog(out, resume_at=counters["env_steps"] if resume is not None else None) if main_rank else None
     log.info("training %s (%s parameters) on %s with preset %s; %s%s", cfg.model, f"{count_parameters(model):,}",
              device, cfg.preset, source.describe(),
              f"; rank {ctx.rank} of {ctx.world_size}" if ctx.enabled else "")
     log.info(memory_report(device))
     k = cfg.cells_per_step
     validation_seed = validation_seed_of(cfg)
-    random_return = None
-    if main_rank:
+    random_return = domirank_return = None
+    domirank_scores = DomiRankScores(source, device)
+    if main_rank:  # the references the agent is measured against, on its validation episodes
         random_return = evaluate_policy(validation, lambda obs, valid: select_actions(None, valid, k, 1.0, sample_rng),
                                         cfg.eval_landscapes, validation_seed)
-        log.info("random policy: %.3f %% of the %s per episode (validation landscapes)", random_return,
-                 REWARD_UNITS[cfg.reward])
+        domirank_return = evaluate_policy(validation, domirank_policy(validation, domirank_scores, k),
+                                          cfg.eval_landscapes, validation_seed)
+        log.info("validation episodes: random placement %.3f, DomiRank %.3f %s", random_return, domirank_return,
+                 return_unit(cfg.reward))
+
+    def wall_s() -> float:
+        return wall_before + time.perf_counter() - clock
 
     def sync_buffers() -> None:
         """BatchNorm statistics of rank 0 everywhere (DDP also does it at each forward)."""
@@ -350,6 +527,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
     def checkpoint(name: str) -> Path:
         sync_buffers()
         path = out / f"{name}.pt"
+        counters["wall_s"] = wall_s()
         shared = {"model": model.state_dict(), "target": target.state_dict(), "optimizer": optimizer.state_dict(),
                   "scheduler": scheduler.state_dict(), "counters": dict(counters), "config": cfg.to_dict(),
                   "micro_batch": oom.micro_batch, "model_name": cfg.model, "model_kwargs": model_kwargs,
@@ -434,18 +612,11 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
         return loss
 
     # -- warm start: DomiRank demonstrations ---------------------------------------------------
-    domirank_scores = None
-    if cfg.warm_start_episodes > 0 and counters["env_steps"] == 0:
-        from qagent.baselines import domirank
-
-        reference = DEFAULT_SCENARIO.reference_weather()
-
-        def domirank_scores(ids):
-            return torch.stack([domirank(source.landscape(int(i)), reference).reshape(-1).to(device) for i in ids])
+    warm_start = cfg.warm_start_episodes > 0 and counters["env_steps"] == 0
 
     # -- the loop -----------------------------------------------------------------------------
     obs = env.reset()
-    demo_scores = domirank_scores(env.landscape_id) if domirank_scores is not None else None
+    demo_scores = domirank_scores(env.landscape_id) if warm_start else None
     demo_episodes_left = cfg.warm_start_episodes
     episode_returns: list[float] = []
     losses: list[float] = []
@@ -493,11 +664,11 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
                 last_log = counters["env_steps"]
                 elapsed = time.perf_counter() - start_time
                 row = {"env_steps": counters["env_steps"], "updates": counters["updates"],
-                       "episodes": counters["episodes"], "wall_s": round(elapsed, 2), "epsilon": round(epsilon, 4),
+                       "episodes": counters["episodes"], "wall_s": round(wall_s(), 2), "epsilon": round(epsilon, 4),
                        "learning_rate": scheduler.get_last_lr()[0],
                        "loss": float(np.mean(losses[-50:])) if losses else None,
                        "episode_return": float(np.mean(episode_returns[-50:])) if episode_returns else None,
-                       "random_return": random_return,
+                       "random_return": random_return, "domirank_return": domirank_return,
                        "sims_per_s": (env.simulations - sims_at_start) / max(elapsed, 1e-9),
                        "micro_batch": oom.micro_batch}
                 if (counters["env_steps"] // cfg.eval_every > (counters["env_steps"] - cfg.log_every) // cfg.eval_every
@@ -508,6 +679,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
                     model.train()
                     if row["validation_return"] > counters["best_validation"]:
                         counters["best_validation"] = row["validation_return"]
+                        counters["wall_s"] = wall_s()
                         best_path = out / "best.pt"
                         save_checkpoint(best_path, {
                             "model": model.state_dict(), "target": target.state_dict(), "counters": dict(counters),
@@ -516,8 +688,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
                             "scenario": DEFAULT_SCENARIO.to_dict()})
                 runlog.write(row)
                 if bar is not None:
-                    bar.set_postfix(reward=f"{row['episode_return'] or 0:.2f}", loss=f"{row['loss'] or 0:.3g}",
-                                    eps=f"{epsilon:.2f}", sims_s=f"{row['sims_per_s']:.0f}")
+                    bar.set_postfix_str(progress_postfix(row, cfg.reward), refresh=False)
             stepped = env.num_envs * ctx.world_size
             if counters["env_steps"] // cfg.checkpoint_every > (counters["env_steps"] - stepped) // cfg.checkpoint_every:
                 checkpoint("last")
@@ -525,20 +696,22 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
         if bar is not None:
             bar.close()
     final_path = checkpoint("final")
-    checkpoint("last")
+    last_path = checkpoint("last")
     plot, rows = None, []
     if main_rank:
         runlog.close()
-        plot = runlog.plot(out / "training_curve.png")
+        plot = runlog.plot(out / CURVE_NAME, cfg.reward)
         rows = [r for r in runlog.rows if r.get("validation_return") is not None]
     summary = {"out": str(out), "final_checkpoint": str(final_path), "best_checkpoint": str(best_path),
+               "last_checkpoint": str(last_path), "log": str(out / LOG_NAME),
                "plot": str(plot) if plot else None, "env_steps": counters["env_steps"], "updates": counters["updates"],
-               "episodes": counters["episodes"], "random_return": random_return,
+               "episodes": counters["episodes"], "random_return": random_return, "domirank_return": domirank_return,
                "final_validation_return": rows[-1]["validation_return"] if rows else None,
-               "best_validation_return": counters["best_validation"],
-               "wall_s": time.perf_counter() - start_time, "micro_batch": oom.micro_batch,
+               "best_validation_return": counters["best_validation"], "validation_episodes": cfg.eval_landscapes,
+               "wall_s": counters["wall_s"], "session_wall_s": time.perf_counter() - clock,
+               "micro_batch": oom.micro_batch,
                "steps_per_s": (counters["env_steps"] - steps_at_start) / max(1e-9, time.perf_counter() - start_time),
                "rank": ctx.rank, "world_size": ctx.world_size, "reward": cfg.reward}
     if main_rank:
-        log.info("done: %s", summary)
+        log.debug("done: %s", summary)
     return summary
