@@ -393,7 +393,7 @@ def test_values_are_fast_on_a_large_grid():
     ls = road_landscape(1024)
     start = time.perf_counter()
     v = synthetic_values(ls, 0)
-    assert time.perf_counter() - start < 5.0  # about 0.05 s on one core
+    assert time.perf_counter() - start < 5.0  # 0.1-0.2 s on one core (the distance transform)
     assert tuple(v.shape) == (1024, 1024)
 
 

@@ -571,7 +571,7 @@ def _draw_settlement(rng: np.random.Generator) -> _Settlement:
 
 def _road_distance_m(roads: np.ndarray, cell_size_m: float) -> np.ndarray:
     """Euclidean distance (m) from each cell centre to the nearest road cell centre (inf without
-    roads), by the exact distance transform of scipy.ndimage (Maurer, Qi & Raghavan 2003)."""
+    roads), by scipy.ndimage's exact Euclidean distance transform."""
     if not roads.any():
         return np.full(roads.shape, np.inf)
     from scipy import ndimage
