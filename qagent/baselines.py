@@ -7,141 +7,20 @@ candidate cell, when there are fewer), only on burnable cells (``Landscape.burna
 nodata excluded) that are not already breaks, deterministically. The returned mask holds the
 new breaks only; the full layout is its union with ``existing_breaks``.
 
-DomiRank
---------
-Engsig, Tejedor, Moreno, Foufoula-Georgiou & Kasmi (2024), "DomiRank Centrality reveals
-structural fragility of complex networks via node dominance", Nature Communications 15, 56.
-Each node i holds a dominance Gamma_i that grows with its links to neighbours that are not
-themselves dominant and decays at a constant rate (the paper's dynamics, with theta = 1):
-
-    dGamma/dt = alpha A (1 - Gamma) - beta Gamma,
-
-so a node is dominant when it reaches many nodes that cannot compete with it, ground it
-"controls". With sigma = alpha / beta the steady state is
-
-    Gamma* = sigma (sigma A + I)^{-1} A 1,
-
-the dynamics converging iff 1 + sigma Re(lambda) > 0 for every eigenvalue lambda of A, i.e.
-0 < sigma < -1 / lambda_min(A) on the paper's undirected networks; sigma is chosen as a
-fraction of that threshold. Small fractions make DomiRank approach the (out-)strength ranking,
-fractions near 1 make it competitive and non-local, dominated by the eigenvector of lambda_min.
-
-Directed networks: the threshold from the symmetric part. A fire network is strongly
-non-normal (in a 30 km/h wind the head fire is ~10 times faster than the backing fire, so A is
-far from A^T). Below the spectral threshold -1 / Re(lambda_min(A)) the dynamics still converge,
-but the steady state is ill-conditioned: along a one-way path of weight a it obeys
-Gamma_k = sigma a (1 - Gamma_{k+1}), which alternates in sign and grows like (sigma a)^k once
-sigma a > 1, and sigma a grows with the head/back ratio. On a uniform 20 x 20 grass grid at
-0.9 of the spectral threshold we measured |Gamma| up to 7 in a 10 km/h wind, 1e5 at 30 km/h and
-1e11 at 60 km/h: a sign pattern set by the parity of the distance to the downwind edge, not a
-ranking. We therefore take the threshold from the symmetric (Hermitian) part H = (A + A^T) / 2:
-
-    0 < sigma < -1 / lambda_min(H).
-
-Below it the logarithmic 2-norm of the Jacobian -(I + sigma A), -(1 + sigma lambda_min(H)), is
-negative, so the dynamics contract monotonically (no transient growth; Dahlquist 1958,
-Soderlind 2006, "The logarithmic norm. History and modern theory", BIT 46:631-652; Trefethen &
-Embree 2005, "Spectra and Pseudospectra", ch. 14) and ||(I + sigma A)^{-1}||_2 <= 1 / (1 - f)
-at the fraction f, whatever the wind. It is the paper's threshold exactly when A is symmetric
-(no wind, no slope), and smaller otherwise (the spectrum lies in the numerical range, whose real
-parts span [lambda_min(H), lambda_max(H)]). With it Gamma stays within about [0, 1.2] at every wind speed
-on that grid.
-
-Numerics: lambda_min(H) by Lanczos (ARPACK ``eigsh``, ``which="SA"``, a fixed start vector so
-results are reproducible, tolerance 1e-3: a Ritz value bounds lambda_min from above, so the
-effective fraction exceeds f by ~1e-4 at most on our grids; dense for tiny graphs). The steady
-state by restarted GMRES (Saad & Schultz 1986) to a relative residual of 1e-10: the Hermitian
-part of I + sigma A is >= (1 - f) I, positive definite, which guarantees that GMRES(m) converges
-for every restart length m (Elman 1982; Eisenstat, Elman & Schultz 1983, SIAM J. Numer. Anal.
-20:345-357). It takes 10 to 200 iterations at fractions up to 0.9 (about 900 at 0.99 in a 30 km/h
-wind) and is 5 to 30 times faster than the sparse LU of the authors' code
-(github.com/mengsig/DomiRank) on 250,000 cells.
-
-Scaling A by c and sigma by 1/c leaves Gamma* unchanged, so with sigma relative to the threshold
-the ranking does not depend on the units of the edge weights; we normalise the weights to a
-maximum of 1 only for conditioning.
-
-Default fraction 0.5: over 30 synthetic 50 x 50 landscapes (``qagent.landscape.synthetic``,
-10-30 km/h winds from random directions, a 5 % budget, 400 ignitions each, 8 h fires), the
-fractions 0.1, 0.5, 0.9 and 0.99 left burned areas within about 1.5 % of each other (within
-their standard errors); DomiRank was level with or up to 3.5 % better than greedy-by-intensity
-(about two standard errors) and 12 % better than random breaks. 0.5 keeps the solve well
-conditioned (20 to 30 GMRES iterations) and avoids the striped lattice mode that dominates near
-the threshold.
-
-The landscape as a network
---------------------------
-Nodes are cells; a directed edge u -> v joins a cell to each of its 8 neighbours (or 16, adding
-the knight moves of Finney's 2002 minimum-travel-time stencil, which ``qagent.fire.simulate``
-also uses) with weight
-
-    w(u -> v) = R_u(theta_uv) / d_uv     [1/min],
-
-R_u(theta_uv) the spread rate of u's fire front heading toward v (``qagent.fire.behavior``
-with ``azimuth``: 0 = north = row - 1, 90 = east = col + 1), d_uv the distance along u's
-slope plane. w is how often per minute u's fire crosses to v, the inverse of the travel time,
-so strong edges are fast fire paths. This follows the original project, which weighted u -> v by
-u's directional spread (there: fireline intensity, 4 or 8 directions).
-
-A, not its transpose: scipy's and networkx's adjacency convention (the authors' code) is
-A[u, v] = w(u -> v), and the steady state then reads Gamma_u = sigma sum_v A[u, v] (1 - Gamma_v):
-a cell is dominant when its fire reaches, fast, many cells that are not themselves dominant,
-when the fire runs through it into ground it controls. That is where a break cuts the most
-spread. With A^T dominance would mean being reached by many cells, which favours the downwind
-sinks where fire arrives last. In the experiment described below, on 20 more landscapes, breaks
-from A^T left 4.5 +- 1.1 % more burned area than breaks from A.
-
-Edges follow the geometry of the simulator (csrc/qagent/spread.h, ``step_time_min``): only
-between open cells (burnable fuel, not nodata, spread rate > 0, not a break), a diagonal step
-needs one of the two cells beside it open, a knight step both cells it crosses. So a line of
-breaks that stops the simulated fire also cuts the graph, and recomputing DomiRank after
-placing breaks sees the landscape the fire would see. Cells on the grid's edge simply have
-fewer neighbours (the original added compensating self-loops; the simulator lets no fire leave
-the grid, so a break there protects less, which the lower score reflects).
-
-Iterative attack: the paper also attacks networks iteratively, removing the top nodes and
-recomputing DomiRank on what remains. ``domirank_breaks`` recomputes after every
-``recompute_every`` picks; the default, a tenth of the budget (ten rounds), keeps that
-adaptivity (after the first breaks cut the main fire paths, the next-best cells move elsewhere)
-at a cost that is workable on a 613 x 549 landscape. In the experiment above one-shot, ten-round
-and pick-by-pick recomputation left the same burned area within their standard errors (about
-1 %).
-
-Bottlenecks: DomiRank is a local competition, not a path measure like betweenness. A cell that
-is the only passage between two grass regions (a one-cell gap in a wall of water) has six
-neighbours where open grass has eight, all of them weak competitors on the regions' edges. At
-the default fraction it ranks mid-field (27th of 71 burnable cells on a 7 x 11 grid, 145th of
-230 on 11 x 21); only near the threshold, on small grids, does the competition lift it to the top
-(first of 71 at 0.99 without wind, but 69th of 230 on 11 x 21). Finding such cells is left to
-the agent.
-
-Burn-probability ranking
-------------------------
-``burn_probability_breaks`` treats the cells that simulated fires burn most often. Burn
-probability, the chance that a cell burns given an ignition somewhere on the landscape and the
-weather of a fire season, estimated by simulating many fires, is the likelihood term of
-quantitative wildfire risk analysis (Finney 2005, "The challenge of quantitative risk analysis
-for wildland fire", Forest Ecology and Management 211:97-108: expected loss is burn
-probability times the loss at each fire intensity), and simulated burn probability is how
-landscape treatment strategies are compared and prioritised in simulation studies (Ager,
-Vaillant & Finney 2010, "A comparison of landscape fuel treatment strategies to mitigate
-wildland fire risk in the urban interface and preserve old forest structure", Forest Ecology
-and Management 259:1556-1570). The baseline here is the plainest form of that idea: with values
-at risk uniform, the cells of highest burn probability are the cells of highest risk, and they
-are treated first. Fires: ignitions uniform over burnable cells
-(``qagent.fire.sample_ignitions``), weather and burn period per ignition from a
-``FireScenario`` (the scenario ``qagent-eval`` and ``qagent-plan`` draw from), all fixed by the
-seed. The iterative variant re-estimates burn probability with the breaks placed so far after
-each of ``rounds`` equal parts of the budget, on the same fires (common random numbers), so
-later breaks go where fire still goes.
-
-What it does not see: burn probability is how often fire reaches a cell, not how much fire
-flows through it. Cells downwind of large, fast fuels rank high, and a pinch point that every
-fire crossing between two regions passes ranks lower than the open ground beyond it: on a
-15 x 31 grass landscape split by a water wall with a one-cell gap, under the default scenario
-(400 fires, seed 0), the gap burns in 51.5 % of fires and 85 of the 451 burnable cells, all in
-the downwind eastern region, burn more often (up to 57 %); the western region's cells burn in
-at most 49 %.
+- ``domirank_breaks``: DomiRank centrality (Engsig et al. 2024, Nature Communications 15, 56)
+  of the landscape's directed fire-spread network, A[u, v] = R_u(toward v) / d_uv (the spread
+  rate from cell u toward its neighbour v over the distance along u's slope plane, 8 or 16
+  neighbours, edges cut as the simulator cuts them); the steady state Gamma* = sigma
+  (sigma A + I)^{-1} A 1 with sigma a fraction (default 0.5) of -1 / lambda_min((A + A^T) / 2),
+  the threshold of the symmetric part (the paper's spectral threshold is ill-conditioned on
+  wind-driven, non-normal networks), solved by GMRES, recomputed in ten rounds of picks.
+  Rationale, derivations, measurements and limits: see docs/domirank.md.
+- ``burn_probability_breaks``: the cells that simulated fires (a ``FireScenario`` or a fixed
+  weather) burn most often, one-shot or re-estimated in rounds (Finney 2005; Ager, Vaillant &
+  Finney 2010). It misses pinch points, which burn less often than the open ground downwind
+  of them: see docs/burn_probability_ranking.md.
+- ``greedy_intensity_breaks``: the cells of highest head-fire intensity (or spread rate).
+- ``random_breaks``: uniform among the candidate cells.
 """
 
 from __future__ import annotations
@@ -325,7 +204,7 @@ class _SpreadRates:
 
 
 def spread_network(landscape: Landscape, weather: Weather, *, neighbours: int = 8, fuel_breaks=None) -> sp.csr_matrix:
-    """The landscape's directed fire-spread network (see the module docstring): a scipy CSR
+    """The landscape's directed fire-spread network (docs/domirank.md): a scipy CSR
     [H*W, H*W] matrix with A[u, v] = R_u(toward v) / d_uv, normalised to a maximum of 1, over
     flat cell indices (row * W + col); cells that cannot burn and ``fuel_breaks`` have no edges."""
     _check_landscape(landscape)
@@ -339,8 +218,8 @@ def spread_network(landscape: Landscape, weather: Weather, *, neighbours: int = 
 def domirank_centrality(adjacency, sigma_fraction: float = DEFAULT_SIGMA_FRACTION) -> np.ndarray:
     """DomiRank Gamma* = sigma (sigma A + I)^{-1} A 1 (Engsig et al. 2024) of a weighted,
     possibly directed network, A[u, v] the weight of the edge u -> v (a scipy sparse or dense
-    [N, N] matrix), with sigma = sigma_fraction * (-1 / lambda_min((A + A^T) / 2)); see the module
-    docstring. Returns a float64 array [N]; nodes without edges score 0."""
+    [N, N] matrix), with sigma = sigma_fraction * (-1 / lambda_min((A + A^T) / 2)); see
+    docs/domirank.md. Returns a float64 array [N]; nodes without edges score 0."""
     fraction = _check_fraction(sigma_fraction)
     a = sp.csr_matrix(adjacency, dtype=np.float64, copy=True)
     if a.shape[0] != a.shape[1]:
@@ -358,7 +237,7 @@ def domirank_centrality(adjacency, sigma_fraction: float = DEFAULT_SIGMA_FRACTIO
     system = (sp.identity(a.shape[0], format="csr") + sigma * a).tocsr()
     rhs = sigma * np.asarray(a.sum(axis=1)).ravel()
     solution, info = spla.gmres(system, rhs, rtol=SOLVE_RTOLERANCE, atol=0.0, restart=50, maxiter=1000)
-    if info != 0:  # not expected: convergence is guaranteed (module docstring), only its speed is not
+    if info != 0:  # not expected: convergence is guaranteed (docs/domirank.md), only its speed is not
         raise RuntimeError(f"DomiRank: GMRES did not reach a relative residual of {SOLVE_RTOLERANCE} "
                            f"(sigma_fraction {fraction}); try a smaller sigma_fraction")
     gamma[linked] = solution
@@ -367,7 +246,7 @@ def domirank_centrality(adjacency, sigma_fraction: float = DEFAULT_SIGMA_FRACTIO
 
 def _sigma_threshold(a: sp.csr_matrix) -> float:
     """-1 / lambda_min((A + A^T) / 2): the sigma below which the DomiRank dynamics contract (see
-    the module docstring). A has edges and no self-loops, so the symmetric part has a zero trace
+    docs/domirank.md). A has edges and no self-loops, so the symmetric part has a zero trace
     and a negative eigenvalue."""
     h = ((a + a.T) * 0.5).tocsr()
     n = h.shape[0]
@@ -381,8 +260,8 @@ def _sigma_threshold(a: sp.csr_matrix) -> float:
 
 def domirank(landscape: Landscape, weather: Weather, *, sigma_fraction: float = DEFAULT_SIGMA_FRACTION,
              neighbours: int = 8, fuel_breaks=None) -> torch.Tensor:
-    """DomiRank of every cell of the landscape's fire-spread network (see the module
-    docstring), a float32 [H, W] tensor on the landscape's device; 0 where fire cannot burn
+    """DomiRank of every cell of the landscape's fire-spread network (docs/domirank.md),
+    a float32 [H, W] tensor on the landscape's device; 0 where fire cannot burn
     (non-burnable fuel, nodata, spread rate 0) and on ``fuel_breaks`` (removed from the network).
     Higher is more dominant: a better place for a break."""
     _check_landscape(landscape)
@@ -501,7 +380,7 @@ def burn_probability_breaks(landscape: Landscape, fire, budget_cells: int, *, n_
                             duration_min=None, rounds: int = 1, existing_breaks=None,
                             **simulate_kwargs) -> torch.Tensor:
     """``budget_cells`` new breaks on the candidate cells that simulated fires burn most often,
-    a bool [H, W] tensor (see "Burn-probability ranking" in the module docstring).
+    a bool [H, W] tensor (docs/burn_probability_ranking.md).
 
     - ``fire``: a ``FireScenario`` (e.g. ``qagent.fire.scenario.DEFAULT_SCENARIO``), whose
       per-fire weather and duration are drawn with ``numpy.random.default_rng([seed, 1])``; or

@@ -25,12 +25,11 @@ Sources ``load_landfire`` reads
 2. **An explicit mapping** of layer key (the middle column above, with ``slope_percent`` or
    ``slope_degrees``) to path; each file must hold that LANDFIRE product in LANDFIRE's units.
    Passed as ``layers`` together with a folder, it replaces what the folder provides.
-3. **The original project's tile layout** (QNetFires, github.com/mengsig/QNetFires), ``<root>/<layer>/<name>_<k>_<layer>.tif``
-   with layer folders ``slp asp dem cc cbd cbh ch fbfm``: pass ``(root, k)`` or the path of any
-   one of tile k's files. That project cut these tiles from Pyrecast's LANDFIRE-derived
-   California fuelscape and converted them as LANDFIRE products with slope in degrees
-   (``src/utils/loadingUtils.py:normalize``: ``tan(slp)``, ``cc/100``, ``cbd/100``, ``ch/10``,
-   ``cbh/10``; ``fbfm`` holds Scott & Burgan codes), so they are read the same way here.
+3. **QNetFires tiles** (the project QAgent grew from; docs/history.md),
+   ``<root>/<layer>/<name>_<k>_<layer>.tif`` with layer folders ``slp asp dem cc cbd cbh ch
+   fbfm``: pass ``(root, k)`` or the path of any one of tile k's files. The layers hold
+   LANDFIRE products in LANDFIRE's units, slope in degrees and ``fbfm`` Scott & Burgan codes,
+   and are read as such.
 4. **A FlamMap / FARSITE landscape file** (``.lcp``), read through GDAL's LCP driver
    (gdal.org/drivers/raster/lcp.html; the format is FARSITE 4's, Finney 1998, RMRS-RP-4,
    revised 2004). An LCP is one file of 16-bit integer bands: elevation, slope, aspect, fuel
@@ -80,7 +79,8 @@ Every problem raises ``qagent._validation.InputError`` naming the file (and, in 
 the band; or the folder and the product missing from it) and the problem: an unreadable,
 truncated or corrupt file, a missing layer, grids that differ in shape, transform or CRS, NaN
 outside the nodata mask, values outside the product's physical range (reported in the file's
-own units, at their (row, col)), unknown fuel model codes, units that cannot be converted. rasterio is needed to read and write GeoTIFFs; without it these functions raise
+own units, at their (row, col)), unknown fuel model codes, units that cannot be converted.
+rasterio is needed to read and write GeoTIFFs; without it these functions raise
 ``ImportError`` saying so.
 """
 
@@ -168,7 +168,7 @@ _PRODUCT_NAMES = {"elevation": "Elev", "slope_percent": "SlpP", "slope_degrees":
                   "canopy_cover": "CC", "canopy_height": "CH", "canopy_base_height": "CBH",
                   "canopy_bulk_density": "CBD"}
 
-# The original project's tile layout: layer folder -> layer key (slope in degrees; see above).
+# QNetFires tiles (module docstring, source 3): layer folder -> layer key (slope in degrees).
 TILE_LAYOUT_LAYERS = {"slp": "slope_degrees", "asp": "aspect", "dem": "elevation", "cc": "canopy_cover",
                       "cbd": "canopy_bulk_density", "cbh": "canopy_base_height", "ch": "canopy_height",
                       "fbfm": "fuel_model"}
@@ -227,7 +227,7 @@ def _folder_layers(folder: Path, fuel: str, replaced: set[str]) -> dict[str, Pat
 
 
 def _tile_layout_layers(root: Path, k: int) -> dict[str, Path]:
-    """Tile ``k`` of the original project's layout ``<root>/<layer>/<name>_<k>_<layer>.tif``."""
+    """Tile ``k`` of the QNetFires layout ``<root>/<layer>/<name>_<k>_<layer>.tif``."""
     layers = {}
     for folder, key in TILE_LAYOUT_LAYERS.items():
         expected = root / folder / f"{root.name}_{k}_{folder}.tif"
@@ -244,8 +244,8 @@ def _tile_layout_layers(root: Path, k: int) -> dict[str, Path]:
 
 
 def is_tile_layout(folder) -> bool:
-    """Whether ``folder`` is a root of the original project's tile layout (it has all the
-    layer folders ``slp asp dem cc cbd cbh ch fbfm``)."""
+    """Whether ``folder`` is a root of the QNetFires tile layout (it has all the layer
+    folders ``slp asp dem cc cbd cbh ch fbfm``)."""
     folder = Path(folder)
     return all((folder / name).is_dir() for name in TILE_LAYOUT_LAYERS)
 
@@ -476,13 +476,13 @@ def load_landfire(source, layers: Mapping[str, Any] | None = None, *, fuel: str 
     :class:`Landscape` in SI units.
 
     ``source``: a folder of LANDFIRE products recognised by name, a mapping layer key -> path,
-    a tile of the original project's layout as ``(root, k)`` or the path of one of its files,
-    or the path of an ``.lcp`` file (see the module docstring for names, units and
-    conversions). ``layers`` (layer key -> path) replaces individual layers of ``source`` (not
-    of an ``.lcp``). ``fuel`` picks ``"F40"`` or ``"F13"`` in a folder that has both (an
-    ``.lcp``'s fuel band may hold either). ``cell_size_m`` is only needed for rasters without a
-    projected CRS (and, for an ``.lcp``, without a linear unit in its header); when given for a
-    projected one it must agree with it.
+    a QNetFires tile as ``(root, k)`` or the path of one of its files, or the path of an
+    ``.lcp`` file (see the module docstring for names, units and conversions). ``layers``
+    (layer key -> path) replaces individual layers of ``source`` (not of an ``.lcp``).
+    ``fuel`` picks ``"F40"`` or ``"F13"`` in a folder that has both (an ``.lcp``'s fuel band
+    may hold either). ``cell_size_m`` is only needed for rasters without a projected CRS (and,
+    for an ``.lcp``, without a linear unit in its header); when given for a projected one it
+    must agree with it.
 
     The Landscape keeps the grid's ``transform`` (affine.Affine) and ``crs`` (rasterio CRS);
     nodata cells (any layer's) are non-burnable (fuel 99, no canopy) and flagged in
