@@ -341,6 +341,13 @@ def test_bad_input_is_refused():
 
 
 # ------------------------------------------------------------------------------ burn probability
+def test_burn_probability_breaks_is_exported_with_the_other_baselines():
+    import qagent.baselines
+
+    assert {"domirank_breaks", "greedy_intensity_breaks", "random_breaks", "burn_probability_breaks"} \
+        <= set(qagent.baselines.__all__)
+
+
 def scenario_fires(n: int, seed: int):
     """The fires burn_probability_breaks draws from DEFAULT_SCENARIO for (n, seed), as documented."""
     weather_samples, duration = DEFAULT_SCENARIO.sample(n, np.random.default_rng([seed, 1]))

@@ -311,6 +311,12 @@ def road_landscape(n: int = 300) -> Landscape:
                      canopy_base_height=z, canopy_bulk_density=z)
 
 
+def test_values_are_exported_with_the_landscapes():
+    import qagent.landscape
+
+    assert qagent.landscape.synthetic_values is synthetic_values and "synthetic_values" in qagent.landscape.__all__
+
+
 def test_values_are_deterministic_per_seed_and_vary_across_seeds():
     a, b = synthetic_values((96, 80), 7), synthetic_values((96, 80), 7)
     assert a.dtype == torch.float32 and tuple(a.shape) == (96, 80) and torch.equal(a, b)
