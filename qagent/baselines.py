@@ -1,4 +1,5 @@
-"""Fuel-break baselines: DomiRank centrality, random placement, greedy by fire behavior.
+"""Fuel-break baselines: DomiRank centrality, burn-probability ranking, random placement,
+greedy by fire behavior.
 
 These are the reference strategies an RL agent must beat (and DomiRank's picks are the
 demonstrations that warm-start it). Each places EXACTLY ``budget_cells`` new breaks (or every
@@ -6,118 +7,26 @@ candidate cell, when there are fewer), only on burnable cells (``Landscape.burna
 nodata excluded) that are not already breaks, deterministically. The returned mask holds the
 new breaks only; the full layout is its union with ``existing_breaks``.
 
-DomiRank
---------
-Engsig, Tejedor, Moreno, Foufoula-Georgiou & Kasmi (2024), "DomiRank Centrality reveals
-structural fragility of complex networks via node dominance", Nature Communications 15, 56.
-Each node i holds a dominance Gamma_i that grows with its links to neighbours that are not
-themselves dominant and decays at a constant rate (the paper's dynamics, with theta = 1):
-
-    dGamma/dt = alpha A (1 - Gamma) - beta Gamma,
-
-so a node is dominant when it reaches many nodes that cannot compete with it, ground it
-"controls". With sigma = alpha / beta the steady state is
-
-    Gamma* = sigma (sigma A + I)^{-1} A 1,
-
-the dynamics converging iff 1 + sigma Re(lambda) > 0 for every eigenvalue lambda of A, i.e.
-0 < sigma < -1 / lambda_min(A) on the paper's undirected networks; sigma is chosen as a
-fraction of that threshold. Small fractions make DomiRank approach the (out-)strength ranking,
-fractions near 1 make it competitive and non-local, dominated by the eigenvector of lambda_min.
-
-Directed networks: the threshold from the symmetric part. A fire network is strongly
-non-normal (in a 30 km/h wind the head fire is ~10 times faster than the backing fire, so A is
-far from A^T). Below the spectral threshold -1 / Re(lambda_min(A)) the dynamics still converge,
-but the steady state is ill-conditioned: along a one-way path of weight a it obeys
-Gamma_k = sigma a (1 - Gamma_{k+1}), which alternates in sign and grows like (sigma a)^k once
-sigma a > 1, and sigma a grows with the head/back ratio. On a uniform 20 x 20 grass grid at
-0.9 of the spectral threshold we measured |Gamma| up to 7 in a 10 km/h wind, 1e5 at 30 km/h and
-1e11 at 60 km/h: a sign pattern set by the parity of the distance to the downwind edge, not a
-ranking. We therefore take the threshold from the symmetric (Hermitian) part H = (A + A^T) / 2:
-
-    0 < sigma < -1 / lambda_min(H).
-
-Below it the logarithmic 2-norm of the Jacobian -(I + sigma A), -(1 + sigma lambda_min(H)), is
-negative, so the dynamics contract monotonically (no transient growth; Dahlquist 1958,
-Soderlind 2006, "The logarithmic norm. History and modern theory", BIT 46:631-652; Trefethen &
-Embree 2005, "Spectra and Pseudospectra", ch. 14) and ||(I + sigma A)^{-1}||_2 <= 1 / (1 - f)
-at the fraction f, whatever the wind. It is the paper's threshold exactly when A is symmetric
-(no wind, no slope), and smaller otherwise (the spectrum lies in the numerical range, whose real
-parts span [lambda_min(H), lambda_max(H)]). With it Gamma stays within about [0, 1.2] at every wind speed
-on that grid.
-
-Numerics: lambda_min(H) by Lanczos (ARPACK ``eigsh``, ``which="SA"``, a fixed start vector so
-results are reproducible, tolerance 1e-3: a Ritz value bounds lambda_min from above, so the
-effective fraction exceeds f by ~1e-4 at most on our grids; dense for tiny graphs). The steady
-state by restarted GMRES (Saad & Schultz 1986) to a relative residual of 1e-10: the Hermitian
-part of I + sigma A is >= (1 - f) I, positive definite, which guarantees that GMRES(m) converges
-for every restart length m (Elman 1982; Eisenstat, Elman & Schultz 1983, SIAM J. Numer. Anal.
-20:345-357). It takes 10 to 200 iterations at fractions up to 0.9 (about 900 at 0.99 in a 30 km/h
-wind) and is 5 to 30 times faster than the sparse LU of the authors' code
-(github.com/mengsig/DomiRank) on 250,000 cells.
-
-Scaling A by c and sigma by 1/c leaves Gamma* unchanged, so with sigma relative to the threshold
-the ranking does not depend on the units of the edge weights; we normalise the weights to a
-maximum of 1 only for conditioning.
-
-Default fraction 0.5: over 30 synthetic 50 x 50 landscapes (``qagent.landscape.synthetic``,
-10-30 km/h winds from random directions, a 5 % budget, 400 ignitions each, 8 h fires), the
-fractions 0.1, 0.5, 0.9 and 0.99 left burned areas within about 1.5 % of each other (within
-their standard errors); DomiRank was level with or up to 3.5 % better than greedy-by-intensity
-(about two standard errors) and 12 % better than random breaks. 0.5 keeps the solve well
-conditioned (20 to 30 GMRES iterations) and avoids the striped lattice mode that dominates near
-the threshold.
-
-The landscape as a network
---------------------------
-Nodes are cells; a directed edge u -> v joins a cell to each of its 8 neighbours (or 16, adding
-the knight moves of Finney's 2002 minimum-travel-time stencil, which ``qagent.fire.simulate``
-also uses) with weight
-
-    w(u -> v) = R_u(theta_uv) / d_uv     [1/min],
-
-R_u(theta_uv) the spread rate of u's fire front heading toward v (``qagent.fire.behavior``
-with ``azimuth``: 0 = north = row - 1, 90 = east = col + 1), d_uv the distance along u's
-slope plane. w is how often per minute u's fire crosses to v, the inverse of the travel time,
-so strong edges are fast fire paths. This follows the original project, which weighted u -> v by
-u's directional spread (there: fireline intensity, 4 or 8 directions).
-
-A, not its transpose: scipy's and networkx's adjacency convention (the authors' code) is
-A[u, v] = w(u -> v), and the steady state then reads Gamma_u = sigma sum_v A[u, v] (1 - Gamma_v):
-a cell is dominant when its fire reaches, fast, many cells that are not themselves dominant,
-when the fire runs through it into ground it controls. That is where a break cuts the most
-spread. With A^T dominance would mean being reached by many cells, which favours the downwind
-sinks where fire arrives last. In the experiment described below, on 20 more landscapes, breaks
-from A^T left 4.5 +- 1.1 % more burned area than breaks from A.
-
-Edges follow the geometry of the simulator (csrc/qagent/spread.h, ``step_time_min``): only
-between open cells (burnable fuel, not nodata, spread rate > 0, not a break), a diagonal step
-needs one of the two cells beside it open, a knight step both cells it crosses. So a line of
-breaks that stops the simulated fire also cuts the graph, and recomputing DomiRank after
-placing breaks sees the landscape the fire would see. Cells on the grid's edge simply have
-fewer neighbours (the original added compensating self-loops; the simulator lets no fire leave
-the grid, so a break there protects less, which the lower score reflects).
-
-Iterative attack: the paper also attacks networks iteratively, removing the top nodes and
-recomputing DomiRank on what remains. ``domirank_breaks`` recomputes after every
-``recompute_every`` picks; the default, a tenth of the budget (ten rounds), keeps that
-adaptivity (after the first breaks cut the main fire paths, the next-best cells move elsewhere)
-at a cost that is workable on a 613 x 549 landscape. In the experiment above one-shot, ten-round
-and pick-by-pick recomputation left the same burned area within their standard errors (about
-1 %).
-
-Bottlenecks: DomiRank is a local competition, not a path measure like betweenness. A cell that
-is the only passage between two grass regions (a one-cell gap in a wall of water) has six
-neighbours where open grass has eight, all of them weak competitors on the regions' edges. At
-the default fraction it ranks mid-field (27th of 71 burnable cells on a 7 x 11 grid, 145th of
-230 on 11 x 21); only near the threshold, on small grids, does the competition lift it to the top
-(first of 71 at 0.99 without wind, but 69th of 230 on 11 x 21). Finding such cells is left to
-the agent.
+- ``domirank_breaks``: DomiRank centrality (Engsig et al. 2024, Nature Communications 15, 56)
+  of the landscape's directed fire-spread network, A[u, v] = R_u(toward v) / d_uv (the spread
+  rate from cell u toward its neighbour v over the distance along u's slope plane, 8 or 16
+  neighbours, edges cut as the simulator cuts them); the steady state Gamma* = sigma
+  (sigma A + I)^{-1} A 1 with sigma a fraction (default 0.5) of -1 / lambda_min((A + A^T) / 2),
+  the threshold of the symmetric part (the paper's spectral threshold is ill-conditioned on
+  wind-driven, non-normal networks), solved by GMRES, recomputed in ten rounds of picks.
+  Rationale, derivations, measurements and limits: see docs/domirank.md.
+- ``burn_probability_breaks``: the cells that simulated fires (a ``FireScenario`` or a fixed
+  weather) burn most often, one-shot or re-estimated in rounds (Finney 2005; Ager, Vaillant &
+  Finney 2010). It misses pinch points, which burn less often than the open ground downwind
+  of them: see docs/burn_probability_ranking.md.
+- ``greedy_intensity_breaks``: the cells of highest head-fire intensity (or spread rate).
+- ``random_breaks``: uniform among the candidate cells.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -126,7 +35,9 @@ import torch
 
 from qagent._validation import InputError, as_tensor, check_grid_shape
 from qagent.fire.behavior import behavior
-from qagent.fire.weather import Weather
+from qagent.fire.scenario import FireScenario
+from qagent.fire.spread import burn_probability
+from qagent.fire.weather import Weather, WeatherSamples
 from qagent.landscape.core import Landscape
 
 DEFAULT_SIGMA_FRACTION = 0.5
@@ -293,7 +204,7 @@ class _SpreadRates:
 
 
 def spread_network(landscape: Landscape, weather: Weather, *, neighbours: int = 8, fuel_breaks=None) -> sp.csr_matrix:
-    """The landscape's directed fire-spread network (see the module docstring): a scipy CSR
+    """The landscape's directed fire-spread network (docs/domirank.md): a scipy CSR
     [H*W, H*W] matrix with A[u, v] = R_u(toward v) / d_uv, normalised to a maximum of 1, over
     flat cell indices (row * W + col); cells that cannot burn and ``fuel_breaks`` have no edges."""
     _check_landscape(landscape)
@@ -307,8 +218,8 @@ def spread_network(landscape: Landscape, weather: Weather, *, neighbours: int = 
 def domirank_centrality(adjacency, sigma_fraction: float = DEFAULT_SIGMA_FRACTION) -> np.ndarray:
     """DomiRank Gamma* = sigma (sigma A + I)^{-1} A 1 (Engsig et al. 2024) of a weighted,
     possibly directed network, A[u, v] the weight of the edge u -> v (a scipy sparse or dense
-    [N, N] matrix), with sigma = sigma_fraction * (-1 / lambda_min((A + A^T) / 2)); see the module
-    docstring. Returns a float64 array [N]; nodes without edges score 0."""
+    [N, N] matrix), with sigma = sigma_fraction * (-1 / lambda_min((A + A^T) / 2)); see
+    docs/domirank.md. Returns a float64 array [N]; nodes without edges score 0."""
     fraction = _check_fraction(sigma_fraction)
     a = sp.csr_matrix(adjacency, dtype=np.float64, copy=True)
     if a.shape[0] != a.shape[1]:
@@ -326,7 +237,7 @@ def domirank_centrality(adjacency, sigma_fraction: float = DEFAULT_SIGMA_FRACTIO
     system = (sp.identity(a.shape[0], format="csr") + sigma * a).tocsr()
     rhs = sigma * np.asarray(a.sum(axis=1)).ravel()
     solution, info = spla.gmres(system, rhs, rtol=SOLVE_RTOLERANCE, atol=0.0, restart=50, maxiter=1000)
-    if info != 0:  # not expected: convergence is guaranteed (module docstring), only its speed is not
+    if info != 0:  # not expected: convergence is guaranteed (docs/domirank.md), only its speed is not
         raise RuntimeError(f"DomiRank: GMRES did not reach a relative residual of {SOLVE_RTOLERANCE} "
                            f"(sigma_fraction {fraction}); try a smaller sigma_fraction")
     gamma[linked] = solution
@@ -335,7 +246,7 @@ def domirank_centrality(adjacency, sigma_fraction: float = DEFAULT_SIGMA_FRACTIO
 
 def _sigma_threshold(a: sp.csr_matrix) -> float:
     """-1 / lambda_min((A + A^T) / 2): the sigma below which the DomiRank dynamics contract (see
-    the module docstring). A has edges and no self-loops, so the symmetric part has a zero trace
+    docs/domirank.md). A has edges and no self-loops, so the symmetric part has a zero trace
     and a negative eigenvalue."""
     h = ((a + a.T) * 0.5).tocsr()
     n = h.shape[0]
@@ -349,8 +260,8 @@ def _sigma_threshold(a: sp.csr_matrix) -> float:
 
 def domirank(landscape: Landscape, weather: Weather, *, sigma_fraction: float = DEFAULT_SIGMA_FRACTION,
              neighbours: int = 8, fuel_breaks=None) -> torch.Tensor:
-    """DomiRank of every cell of the landscape's fire-spread network (see the module
-    docstring), a float32 [H, W] tensor on the landscape's device; 0 where fire cannot burn
+    """DomiRank of every cell of the landscape's fire-spread network (docs/domirank.md),
+    a float32 [H, W] tensor on the landscape's device; 0 where fire cannot burn
     (non-burnable fuel, nodata, spread rate 0) and on ``fuel_breaks`` (removed from the network).
     Higher is more dominant: a better place for a break."""
     _check_landscape(landscape)
@@ -438,7 +349,77 @@ def greedy_intensity_breaks(landscape: Landscape, weather: Weather, budget_cells
     return _as_mask(_pick(score, eligible, min(budget, int(eligible.sum()))), landscape)
 
 
+# ------------------------------------------------------------------------------ burn probability
+def _check_count(name: str, value, minimum: int) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise InputError(f"{name}: must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _fires(fire, n_ignitions: int, seed: int, duration_min) -> tuple[Weather | WeatherSamples, Any]:
+    """The weather and burn duration of the ``n_ignitions`` fires (see ``burn_probability_breaks``)."""
+    if isinstance(fire, FireScenario):
+        if duration_min is not None:
+            raise InputError("duration_min: a FireScenario draws each fire's duration; pass duration_min only "
+                             "with a Weather or WeatherSamples")
+        weather, duration = fire.sample(n_ignitions, np.random.default_rng([seed, 1]))
+        return weather, torch.from_numpy(duration)
+    if isinstance(fire, (Weather, WeatherSamples)):
+        if duration_min is None:
+            raise InputError(f"duration_min: needed with a {type(fire).__name__} (minutes of spread, a number or "
+                             f"one per ignition)")
+        if isinstance(fire, WeatherSamples) and fire.shape != (n_ignitions,):
+            raise InputError(f"fire: WeatherSamples of shape {fire.shape}, expected one per ignition "
+                             f"({n_ignitions},)")
+        return fire, duration_min
+    raise InputError("fire: expected a qagent.fire.scenario.FireScenario (e.g. DEFAULT_SCENARIO), a Weather or "
+                     f"WeatherSamples, got {type(fire).__name__}")
+
+
+def burn_probability_breaks(landscape: Landscape, fire, budget_cells: int, *, n_ignitions: int, seed: int,
+                            duration_min=None, rounds: int = 1, existing_breaks=None,
+                            **simulate_kwargs) -> torch.Tensor:
+    """``budget_cells`` new breaks on the candidate cells that simulated fires burn most often,
+    a bool [H, W] tensor (docs/burn_probability_ranking.md).
+
+    - ``fire``: a ``FireScenario`` (e.g. ``qagent.fire.scenario.DEFAULT_SCENARIO``), whose
+      per-fire weather and duration are drawn with ``numpy.random.default_rng([seed, 1])``; or
+      a ``Weather`` (or ``WeatherSamples``, one per ignition) with ``duration_min``.
+    - ``n_ignitions`` fires, ignited uniformly over burnable cells with ``seed``
+      (``qagent.fire.sample_ignitions``); burn probability is the fraction that reach a cell
+      (``qagent.fire.burn_probability``), with ``existing_breaks`` in place (an ignition on a
+      break burns nothing).
+    - ``rounds``: 1 ranks once; R > 1 places the budget in R near-equal parts (the first
+      ``budget % R`` one cell larger), re-estimating burn probability on the same fires with
+      every break placed so far before each part.
+    - Ties (equal counts of burning fires, including cells no fire reached) go to the lower
+      flat index (row * W + col). ``simulate_kwargs`` go to ``qagent.fire.simulate``.
+
+    Deterministic for a seed: the same arguments give the same breaks.
+    """
+    _check_landscape(landscape)
+    budget = _check_budget(budget_cells)
+    n = _check_count("n_ignitions", n_ignitions, 1)
+    seed = _check_count("seed", seed, 0)
+    rounds = _check_count("rounds", rounds, 1)
+    existing = _mask_array("existing_breaks", existing_breaks, landscape.shape)
+    weather, duration = _fires(fire, n, seed, duration_min)
+    eligible = _candidates(landscape, existing)
+    budget = min(budget, int(eligible.sum()))
+    parts = [budget // rounds + (1 if r < budget % rounds else 0) for r in range(rounds)]
+    closed = existing.copy()
+    picked = []
+    for count in (c for c in parts if c > 0):
+        p = burn_probability(landscape, n, weather, duration, seed, fuel_breaks=torch.from_numpy(closed),
+                             **simulate_kwargs)
+        cells = _pick(p.cpu().numpy().astype(np.float64), eligible, count)
+        picked.append(cells)
+        closed.reshape(-1)[cells] = True
+        eligible.reshape(-1)[cells] = False
+    return _as_mask(np.concatenate(picked) if picked else np.zeros(0, dtype=np.int64), landscape)
+
+
 __all__ = [
     "domirank", "domirank_breaks", "domirank_centrality", "spread_network", "random_breaks",
-    "greedy_intensity_breaks", "DEFAULT_SIGMA_FRACTION", "GREEDY_METRICS",
+    "greedy_intensity_breaks", "burn_probability_breaks", "DEFAULT_SIGMA_FRACTION", "GREEDY_METRICS",
 ]
