@@ -642,9 +642,9 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
                 model.train()
                 actions = select_actions(q, valid, k, epsilon, sample_rng)
             masks_before = env.breaks.cpu().numpy()
-            landscape_ids, seeds = env.landscape_id.copy(), env.episode_seed.copy()
+            landscape_ids = env.landscape_id.copy()
             obs, rewards, terminated, info = env.step(actions)
-            replay.add_batch(landscape_ids, masks_before, seeds, actions, rewards, terminated, demo=demonstrating)
+            replay.add_batch(landscape_ids, masks_before, actions, rewards, terminated, demo=demonstrating)
             counters["env_steps"] += env.num_envs * ctx.world_size  # all ranks step in lockstep
             for final in info.get("final", []):
                 counters["episodes"] += 1
