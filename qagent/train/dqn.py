@@ -298,19 +298,19 @@ def memory_report(device: torch.device) -> str:
 def evaluate_policy(env: BatchedFuelBreakEnv, policy, episodes: int, seed: int) -> float:
     """Mean episode return (reduction of expected burned fraction, absolute or relative to the
     untreated one as the env's reward says, x100) of policy(obs, valid)
-    -> actions over ``episodes`` complete episodes of a non-autoresetting env, reseeded with
+    -> actions over ``episodes`` complete episodes of a non-autoresetting env, reset with
     ``seed`` so that every call sees the same landscapes and fires."""
-    env.seed(seed)
     returns: list[float] = []
-    while len(returns) < episodes:
-        obs = env.reset()
+    obs, info = env.reset(seed=seed)
+    while True:
         done = np.zeros(env.num_envs, dtype=bool)
         while not done.all():
-            actions = policy(obs, env.action_mask())
-            obs, _, terminated, _ = env.step(actions)
-            done |= terminated
+            obs, _, terminated, truncated, info = env.step(policy(obs, info["action_mask"]))
+            done |= terminated | truncated
         returns.extend(env.episode_returns().tolist())
-    return 100.0 * float(np.mean(returns[:episodes]))
+        if len(returns) >= episodes:
+            return 100.0 * float(np.mean(returns[:episodes]))
+        obs, info = env.reset()
 
 
 def env_config(cfg: TrainConfig) -> EnvConfig:
@@ -615,7 +615,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
     warm_start = cfg.warm_start_episodes > 0 and counters["env_steps"] == 0
 
     # -- the loop -----------------------------------------------------------------------------
-    obs = env.reset()
+    obs, info = env.reset()
     demo_scores = domirank_scores(env.landscape_id) if warm_start else None
     demo_episodes_left = cfg.warm_start_episodes
     episode_returns: list[float] = []
@@ -632,7 +632,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
     try:
         while counters["env_steps"] < cfg.steps:
             epsilon = linear_epsilon(counters["env_steps"], cfg.steps, cfg)
-            valid = env.action_mask()
+            valid = info["action_mask"]
             demonstrating = demo_scores is not None and demo_episodes_left > 0
             if demonstrating:
                 actions = score_actions(demo_scores, valid, k)
@@ -643,14 +643,15 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
                 actions = select_actions(q, valid, k, epsilon, sample_rng)
             masks_before = env.breaks.cpu().numpy()
             landscape_ids = env.landscape_id.copy()
-            obs, rewards, terminated, info = env.step(actions)
+            obs, rewards, terminated, truncated, info = env.step(actions)
             replay.add_batch(landscape_ids, masks_before, actions, rewards, terminated, demo=demonstrating)
             counters["env_steps"] += env.num_envs * ctx.world_size  # all ranks step in lockstep
-            for final in info.get("final", []):
+            finished = info["final_info"]["episode_return"][info["_final_info"]] if "final_info" in info else []
+            for episode_return in finished:
                 counters["episodes"] += 1
-                episode_returns.append(100.0 * final["episode_return"])
+                episode_returns.append(100.0 * float(episode_return))
                 demo_episodes_left -= 1
-            if demo_scores is not None and info.get("final"):
+            if demo_scores is not None and len(finished):
                 demo_scores = domirank_scores(env.landscape_id) if demo_episodes_left > 0 else None
             if counters["env_steps"] >= cfg.learning_starts and len(replay) >= effective_batch:
                 due = int(counters["env_steps"] * cfg.updates_per_step / ctx.world_size) - counters["updates"]
