@@ -17,15 +17,12 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
-import torch
-
-from qagent.baselines import domirank
 from qagent.env.fuel_break_env import REWARD_UNITS, REWARDS, StaticObservationCache
 from qagent.env.sources import make_source
 from qagent.evaluation.methods import AgentPolicy
 from qagent.fire.scenario import DEFAULT_SCENARIO
 from qagent.train.config import build_config
-from qagent.train.dqn import (evaluate_policy, greedy_actions, make_validation_env, score_actions,
+from qagent.train.dqn import (DomiRankScores, domirank_policy, evaluate_policy, greedy_actions, make_validation_env,
                               validation_seed_of)
 
 
@@ -44,17 +41,13 @@ def main() -> None:
                        ignitions=a.ignitions, device="cpu")
     source = make_source(cfg.landscapes, (cfg.grid_size, cfg.grid_size), "train")
     env = make_validation_env(cfg, source, StaticObservationCache(source, DEFAULT_SCENARIO, "cpu"), "cpu")
-    reference = DEFAULT_SCENARIO.reference_weather()
     units = f"% of the {REWARD_UNITS[cfg.reward]} per episode"
-
-    def domirank_policy(obs, valid):
-        scores = torch.stack([domirank(source.landscape(int(i)), reference).reshape(-1) for i in env.landscape_id])
-        return score_actions(scores, valid, cfg.cells_per_step)
 
     def agent_policy(agent: AgentPolicy):  # the trainer's greedy step, with the agent's (mean) Q-values
         return lambda obs, valid: greedy_actions(agent.q_values, obs, valid, cfg.cells_per_step)
 
-    policies = {"DomiRank (one-shot)": domirank_policy}
+    # the trainer's DomiRank reference
+    policies = {"DomiRank (one-shot)": domirank_policy(env, DomiRankScores(source, "cpu"), cfg.cells_per_step)}
     if a.checkpoint:
         ensemble = AgentPolicy.load(a.checkpoint)  # loads each checkpoint once and checks they fit together
         for path, model in zip(ensemble.checkpoints, ensemble.models):

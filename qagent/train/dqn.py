@@ -74,6 +74,7 @@ import torch.nn.functional as F
 from qagent import distributed as dist_util
 from qagent._validation import InputError, resolve_device
 from qagent.agent.models import build_model, count_parameters
+from qagent.agent.policy import greedy_actions, greedy_topk, select_actions
 from qagent.agent.replay import PrioritizedReplay, UniformReplay
 from qagent.env.fuel_break_env import REWARD_UNITS, BatchedFuelBreakEnv, EnvConfig, StaticObservationCache
 from qagent.env.sources import make_source
@@ -90,33 +91,7 @@ log = logging.getLogger("qagent.train")
 _BURNABLE = OBSERVATION_CHANNELS.index("burnable")  # burnable, unbroken cells
 
 
-# ----------------------------------------------------------------------------- policies
-def select_actions(q: torch.Tensor | None, valid: torch.Tensor, k: int, epsilon: float,
-                   rng: np.random.Generator) -> np.ndarray:
-    """[N, k] flat cells: per environment, with probability epsilon k random valid cells, else
-    the k valid cells of highest q ([N, H*W]; None means all random)."""
-    n = valid.shape[0]
-    actions = np.zeros((n, k), dtype=np.int64)
-    explore = rng.random(n) < epsilon if q is not None else np.ones(n, dtype=bool)
-    if q is not None and not explore.all():
-        greedy = q.masked_fill(~valid, -torch.inf).topk(k, dim=1).indices.cpu().numpy()
-        actions[~explore] = greedy[~explore]
-    valid_np = valid.cpu().numpy()
-    for i in np.nonzero(explore)[0]:
-        cells = np.flatnonzero(valid_np[i])
-        actions[i] = rng.choice(cells, size=k, replace=len(cells) < k)
-    return actions
-
-
-def greedy_actions(model: torch.nn.Module, obs: torch.Tensor, valid: torch.Tensor, k: int) -> np.ndarray:
-    with torch.no_grad():
-        q = model(obs, valid.reshape(obs.shape[0], *obs.shape[2:])).flatten(1).float()
-    return q.masked_fill(~valid, -torch.inf).topk(k, dim=1).indices.cpu().numpy()
-
-
-def score_actions(scores: torch.Tensor, valid: torch.Tensor, k: int) -> np.ndarray:
-    """The k valid cells of highest score per environment (scores [N, H*W])."""
-    return scores.masked_fill(~valid, -torch.inf).topk(k, dim=1).indices.cpu().numpy()
+score_actions = greedy_topk  # an earlier name of greedy_topk (which returns a tensor, not a numpy array)
 
 
 # ----------------------------------------------------------------------------- schedules
@@ -330,7 +305,7 @@ def validation_seed_of(cfg: TrainConfig) -> int:
 
 class DomiRankScores:
     """DomiRank centrality (under the scenario's reference weather) of landscapes by id, as
-    [N, H*W] scores on ``device`` for :func:`score_actions`; recent landscapes are cached."""
+    [N, H*W] scores on ``device`` for :func:`greedy_topk`; recent landscapes are cached."""
 
     def __init__(self, source, device, cache_size: int = 256):
         from qagent.baselines import domirank
@@ -346,7 +321,7 @@ class DomiRankScores:
 def domirank_policy(env: BatchedFuelBreakEnv, scores: DomiRankScores, k: int):
     """policy(obs, valid) for :func:`evaluate_policy`: per environment, the k valid cells of
     highest DomiRank on its landscape (one-shot ranking, as the warm start follows)."""
-    return lambda obs, valid: score_actions(scores(env.landscape_id), valid, k)
+    return lambda obs, valid: greedy_topk(scores(env.landscape_id), valid, k)
 
 
 # ----------------------------------------------------------------------------- output folder
@@ -578,7 +553,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
                         model.eval()
                         q_next = model(next_obs[sl], next_valid).flatten(1).float()
                         model.train()
-                        best = q_next.masked_fill(~next_valid.flatten(1), -torch.inf).topk(k, dim=1).indices
+                        best = greedy_topk(q_next, next_valid.flatten(1), k)
                         q_target = target(next_obs[sl], next_valid).flatten(1).float().gather(1, best).mean(1)
                         y = reward[sl] + cfg.gamma * (1.0 - done[sl]) * torch.nan_to_num(q_target, neginf=0.0)
                     valid = obs[sl, _BURNABLE] > 0.5
@@ -588,8 +563,9 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
                         q = q_all.gather(1, actions[sl]).mean(1)
                         per_sample = weights[sl] * F.smooth_l1_loss(q, y, reduction="none")
                         if bool(demo[sl].any()):
-                            margin = torch.full_like(q_all, cfg.demo_margin).scatter_(1, actions[sl], 0.0)
-                            best = (q_all + margin).masked_fill(~valid.flatten(1), -torch.inf).topk(k, dim=1).values
+                            scored = q_all + torch.full_like(q_all, cfg.demo_margin).scatter_(1, actions[sl], 0.0)
+                            best = scored.masked_fill(~valid.flatten(1), -torch.inf).gather(
+                                1, greedy_topk(scored, valid.flatten(1), k))
                             per_sample = per_sample + cfg.demo_loss_weight * demo[sl] * (best.mean(1) - q).clamp(min=0)
                         loss = per_sample.sum() / len(batch)
                         loss.backward()
@@ -635,7 +611,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
             valid = info["action_mask"]
             demonstrating = demo_scores is not None and demo_episodes_left > 0
             if demonstrating:
-                actions = score_actions(demo_scores, valid, k)
+                actions = greedy_topk(demo_scores, valid, k).cpu().numpy()
             else:
                 with torch.no_grad():
                     q = model.eval()(obs, valid.view(-1, *grid)).flatten(1).float() if epsilon < 1.0 else None
