@@ -47,7 +47,10 @@ The vector API (gymnasium 1.x):
   step taken), ``placed_cells`` (cells this step's action broke; invalid or repeated cells are
   skipped), ``burned_fraction`` and ``baseline_burned_fraction`` (expected, with the current
   breaks and with none) and ``episode_return`` (the sum of the episode's rewards so far), each
-  with gymnasium's ``_key`` mask beside it.
+  with gymnasium's ``_key`` mask beside it. Info values are numpy arrays but for
+  ``action_mask`` (a tensor on the device, like the observations) and the tensors in
+  ``final_obs``; a wrapper that requires numpy infos (gymnasium's ``DictInfoToList``) needs
+  them converted first.
 """
 
 from __future__ import annotations
