@@ -10,7 +10,7 @@ Each (preset, model) is measured in a fresh subprocess so that peak memory is it
   imports and landscape generation, i.e. what the environments, model, optimizer, replay and
   updates add;
 - CUDA: torch.cuda.max_memory_allocated. With --cap-gib the process is limited by
-  torch.cuda.set_per_process_memory_fraction to that many GiB (3.68: the original user's GPU)
+  torch.cuda.set_per_process_memory_fraction to that many GiB (e.g. 3.68, a small laptop GPU)
   and must complete, by the preset fitting or by OOM-retry halving the micro-batch; the final
   micro-batch is reported.
 """
@@ -49,7 +49,7 @@ def measure(preset: str, model: str, device: str, cap_gib: float | None, steps: 
     grid = (cfg.grid_size, cfg.grid_size)
     # environment alone
     env = BatchedFuelBreakEnv(SyntheticSource(grid), cfg.num_envs, EnvConfig(ignitions=cfg.ignitions), device=device)
-    env.reset()
+    _, info = env.reset()
     for lid in range(64):  # landscapes the run will see, generated before the baseline is read
         env.source.landscape(lid)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -57,9 +57,9 @@ def measure(preset: str, model: str, device: str, cap_gib: float | None, steps: 
     t0 = time.perf_counter()
     n = 0
     while time.perf_counter() - t0 < 5.0:
-        mask = env.action_mask().cpu().numpy()
+        mask = info["action_mask"].cpu().numpy()
         actions = np.stack([rng.choice(np.flatnonzero(m), cfg.cells_per_step, replace=False) for m in mask])
-        env.step(actions)
+        _, _, _, _, info = env.step(actions)
         n += 1
     env_steps_per_s = n * cfg.num_envs / (time.perf_counter() - t0)
     sims_per_s = env.simulations / (time.perf_counter() - t0)

@@ -1,8 +1,8 @@
 """Policies on the trainer's validation episodes: one-shot DomiRank and, given checkpoints,
 each agent and their ensemble (Q-values averaged), on the same landscapes and fires as a
-``qagent-train`` run's validation (``make_validation_env`` and ``validation_seed_of`` from
-``qagent.train.dqn``, for the configuration the flags give), in the units of that run's
-reward. Choices between configurations are made here, never on the evaluation landscapes.
+``qagent-train`` run's validation (``qagent.train.validation``: the trainer's own environment,
+seed and policies, for the configuration the flags give), in the units of that run's reward.
+Choices between configurations are made here, never on the evaluation landscapes.
 
     python benchmarks/validation_policies.py --landscapes ../shared/landfire/worcester_vt \\
         --grid-size 32 --reward relative --seed 0 [--checkpoint runs/a/best.pt runs/b/best.pt]
@@ -17,16 +17,13 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
-import torch
-
-from qagent.baselines import domirank
 from qagent.env.fuel_break_env import REWARD_UNITS, REWARDS, StaticObservationCache
 from qagent.env.sources import make_source
 from qagent.evaluation.methods import AgentPolicy
 from qagent.fire.scenario import DEFAULT_SCENARIO
 from qagent.train.config import build_config
-from qagent.train.dqn import (evaluate_policy, greedy_actions, make_validation_env, score_actions,
-                              validation_seed_of)
+from qagent.train.validation import (DomiRankPolicy, DomiRankScores, GreedyPolicy, evaluate_policy,
+                                     make_validation_env, validation_seed_of)
 
 
 def main() -> None:
@@ -44,23 +41,16 @@ def main() -> None:
                        ignitions=a.ignitions, device="cpu")
     source = make_source(cfg.landscapes, (cfg.grid_size, cfg.grid_size), "train")
     env = make_validation_env(cfg, source, StaticObservationCache(source, DEFAULT_SCENARIO, "cpu"), "cpu")
-    reference = DEFAULT_SCENARIO.reference_weather()
     units = f"% of the {REWARD_UNITS[cfg.reward]} per episode"
-
-    def domirank_policy(obs, valid):
-        scores = torch.stack([domirank(source.landscape(int(i)), reference).reshape(-1) for i in env.landscape_id])
-        return score_actions(scores, valid, cfg.cells_per_step)
-
-    def agent_policy(agent: AgentPolicy):  # the trainer's greedy step, with the agent's (mean) Q-values
-        return lambda obs, valid: greedy_actions(agent.q_values, obs, valid, cfg.cells_per_step)
-
-    policies = {"DomiRank (one-shot)": domirank_policy}
+    k = cfg.cells_per_step
+    # the trainer's policies: DomiRank's reference, and its greedy step on an agent's (mean) Q-values
+    policies = {"DomiRank (one-shot)": DomiRankPolicy(env, DomiRankScores(source, "cpu"), k)}
     if a.checkpoint:
         ensemble = AgentPolicy.load(a.checkpoint)  # loads each checkpoint once and checks they fit together
         for path, model in zip(ensemble.checkpoints, ensemble.models):
-            policies[f"agent {path}"] = agent_policy(replace(ensemble, models=[model], checkpoints=[path]))
+            policies[f"agent {path}"] = GreedyPolicy(replace(ensemble, models=[model], checkpoints=[path]).q_values, k)
         if len(a.checkpoint) > 1:
-            policies[f"ensemble of {len(a.checkpoint)}"] = agent_policy(ensemble)
+            policies[f"ensemble of {len(a.checkpoint)}"] = GreedyPolicy(ensemble.q_values, k)
     for name, policy in policies.items():
         value = evaluate_policy(env, policy, cfg.eval_landscapes, validation_seed_of(cfg))
         print(f"{name}, validation, seed {cfg.seed}: {value:.3f} {units}", flush=True)

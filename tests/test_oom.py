@@ -242,12 +242,12 @@ def test_environment_simulations_shrink_their_chunks_on_oom_with_identical_rewar
 
     def episode(env):
         rng = np.random.default_rng(0)
-        env.reset()
+        _, info = env.reset()
         rewards, done = [], np.zeros(env.num_envs, dtype=bool)
         while not done.all():
-            mask = env.action_mask().cpu().numpy()
+            mask = info["action_mask"].cpu().numpy()
             actions = np.stack([rng.choice(np.flatnonzero(m), 2, replace=False) for m in mask])
-            _, r, terminated, _ = env.step(actions)
+            _, r, terminated, _, info = env.step(actions)
             rewards.append(r)
             done |= terminated
         return np.stack(rewards), env.episode_returns(), env.simulations

@@ -29,7 +29,6 @@ def fill(buffer, n: int, rng: np.random.Generator, start_id: int = 0) -> list[di
         t = dict(
             landscape_id=start_id + i,
             mask_before=rng.random((h, w)) < 0.2,
-            seed=int(rng.integers(-(2**62), 2**62)),
             action_cells=rng.choice(h * w, buffer.cells_per_action, replace=False).astype(np.int32),
             reward=float(rng.normal()),
             done=bool(rng.random() < 0.1),
@@ -146,7 +145,7 @@ def test_ring_overwrites_the_oldest_transitions(cls):
         t = added[int(batch.landscape_id[i])]
         assert slot == t["landscape_id"] % 5
         np.testing.assert_array_equal(batch.action_cells[i], t["action_cells"])
-        assert batch.seed[i] == t["seed"] and batch.done[i] == t["done"]
+        assert batch.done[i] == t["done"]
         assert batch.reward[i] == np.float32(t["reward"])
 
 
@@ -171,7 +170,7 @@ def test_add_batch_stores_several_environments_at_once():
     rng = np.random.default_rng(9)
     buffer = PrioritizedReplay(10, (4, 4), 2)
     masks = rng.random((3, 4, 4)) < 0.5
-    slots = buffer.add_batch(np.array([1, 2, 3]), masks, np.array([10, 20, 30]), np.array([[0, 1], [2, 3], [4, 5]]),
+    slots = buffer.add_batch(np.array([1, 2, 3]), masks, np.array([[0, 1], [2, 3], [4, 5]]),
                              np.array([0.5, 1.0, -1.0]), np.array([False, True, False]))
     np.testing.assert_array_equal(slots, [0, 1, 2])
     assert len(buffer) == 3 and buffer.total_priority() == pytest.approx(3.0)
@@ -183,10 +182,10 @@ def test_bytes_per_transition_at_50x50_is_under_2_kb():
         per_slot = buffer.bytes_per_transition()
         print(cls.__name__, "bytes per transition at 50 x 50, k = 10:", per_slot)
         assert per_slot < 2048
-    # 4 (id) + 313 (packed mask) + 8 (seed) + 40 (cells) + 4 (reward) + 1 (done) + 1 (demo)
-    # = 371 bytes, plus the sum tree: 2 * 131072 float64 nodes over 100 000 slots
-    assert UniformReplay(100_000, (50, 50), 10).bytes_per_transition() == 371
-    assert PrioritizedReplay(100_000, (50, 50), 10).bytes_per_transition() == pytest.approx(371 + 2 * 131072 * 8 / 1e5)
+    # 4 (id) + 313 (packed mask) + 40 (cells) + 4 (reward) + 1 (done) + 1 (demo)
+    # = 363 bytes, plus the sum tree: 2 * 131072 float64 nodes over 100 000 slots
+    assert UniformReplay(100_000, (50, 50), 10).bytes_per_transition() == 363
+    assert PrioritizedReplay(100_000, (50, 50), 10).bytes_per_transition() == pytest.approx(363 + 2 * 131072 * 8 / 1e5)
 
 
 @pytest.mark.parametrize("capacity, shape, k", [(1, (1, 1), 1), (5, (7, 13), 4), (1000, (50, 50), 25), (1024, (3, 8), 2)])
@@ -211,9 +210,9 @@ def test_state_dict_round_trips_through_torch_save(cls):
     restored.load_state_dict(torch.load(stream, weights_only=True))
     assert len(restored) == len(buffer)
     a, b = buffer.sample(40, np.random.default_rng(1)), restored.sample(40, np.random.default_rng(1))
-    for field in ("indices", "landscape_id", "mask_packed", "seed", "action_cells", "reward", "done", "weights"):
+    for field in ("indices", "landscape_id", "mask_packed", "action_cells", "reward", "done", "weights"):
         np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
-    t = dict(landscape_id=99, mask_before=np.ones((5, 6), bool), seed=0, action_cells=[0, 1, 2], reward=0.0, done=True)
+    t = dict(landscape_id=99, mask_before=np.ones((5, 6), bool), action_cells=[0, 1, 2], reward=0.0, done=True)
     assert buffer.add(**t) == restored.add(**t) == 17 % 12  # the ring cursor is restored too
     with pytest.raises(InputError, match="grid_shape"):
         cls(12, (6, 5), 3).load_state_dict(buffer.state_dict())
@@ -222,23 +221,46 @@ def test_state_dict_round_trips_through_torch_save(cls):
         other(12, (5, 6), 3).load_state_dict(buffer.state_dict())
 
 
+@pytest.mark.parametrize("cls", [UniformReplay, PrioritizedReplay])
+def test_states_saved_with_the_retired_seed_column_still_load(cls):
+    """Buffers saved before the per-transition seed column was dropped (an int64 nothing read)
+    restore with the same transitions; a seed column of the wrong length is refused."""
+    rng = np.random.default_rng(11)
+    buffer = cls(12, (5, 6), 3)
+    fill(buffer, 9, rng)
+    old = buffer.state_dict()
+    old["seed"] = torch.from_numpy(rng.integers(-(2**62), 2**62, size=9))  # as earlier versions saved it
+    stream = io.BytesIO()
+    torch.save(old, stream)
+    stream.seek(0)
+    restored = cls(12, (5, 6), 3)
+    restored.load_state_dict(torch.load(stream, weights_only=True))
+    assert len(restored) == 9 and "seed" not in restored.state_dict()
+    a, b = buffer.sample(30, np.random.default_rng(2)), restored.sample(30, np.random.default_rng(2))
+    for field in ("indices", "landscape_id", "mask_packed", "action_cells", "reward", "done", "weights", "demo"):
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
+    old["seed"] = old["seed"][:4]
+    with pytest.raises(InputError, match="seed has 4 rows, expected 9"):
+        cls(12, (5, 6), 3).load_state_dict(old)
+
+
 # ----------------------------------------------------------------------------- validation
 def test_bad_input_is_refused_with_the_field_named():
     buffer = PrioritizedReplay(4, (3, 3), 2)
     mask = np.zeros((3, 3), dtype=bool)
     with pytest.raises(InputError, match=r"action_cells: value 9 at index \(0, 1\)"):
-        buffer.add(0, mask, 1, [0, 9], 0.0, False)
+        buffer.add(0, mask, [0, 9], 0.0, False)
     with pytest.raises(InputError, match="mask_before: expected a bool"):
-        buffer.add(0, mask.astype(np.uint8), 1, [0, 1], 0.0, False)
+        buffer.add(0, mask.astype(np.uint8), [0, 1], 0.0, False)
     with pytest.raises(InputError, match="mask_before: shape"):
-        buffer.add(0, np.zeros((3, 4), dtype=bool), 1, [0, 1], 0.0, False)
+        buffer.add(0, np.zeros((3, 4), dtype=bool), [0, 1], 0.0, False)
     with pytest.raises(InputError, match="reward"):
-        buffer.add(0, mask, 1, [0, 1], float("nan"), False)
+        buffer.add(0, mask, [0, 1], float("nan"), False)
     with pytest.raises(InputError, match="landscape_id"):
-        buffer.add(-1, mask, 1, [0, 1], 0.0, False)
+        buffer.add(-1, mask, [0, 1], 0.0, False)
     with pytest.raises(InputError, match="empty"):
         buffer.sample(2, np.random.default_rng(0))
-    buffer.add(0, mask, 1, [0, 1], 0.0, False)
+    buffer.add(0, mask, [0, 1], 0.0, False)
     with pytest.raises(InputError, match="indices"):
         buffer.update_priorities(np.array([1]), np.array([0.5]))
     with pytest.raises(InputError, match="td_errors"):
@@ -252,7 +274,7 @@ def test_bad_input_is_refused_with_the_field_named():
 def test_demonstration_flags_round_trip():
     buffer = UniformReplay(8, (3, 3), 1)
     masks = np.zeros((2, 3, 3), dtype=bool)
-    buffer.add_batch(np.array([0, 1]), masks, np.array([5, 6]), np.array([[1], [2]]), np.array([0.1, 0.2]),
+    buffer.add_batch(np.array([0, 1]), masks, np.array([[1], [2]]), np.array([0.1, 0.2]),
                      np.array([False, True]), demo=np.array([True, False]))
     batch = buffer.sample(64, np.random.default_rng(0))
     assert set(zip(batch.landscape_id.tolist(), batch.demo.tolist())) == {(0, True), (1, False)}

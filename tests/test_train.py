@@ -85,6 +85,23 @@ def test_resume_continues_where_it_stopped(tiny_run, tmp_path):
     assert resumed["counters"]["episodes"] >= state["counters"]["episodes"]
 
 
+def test_resume_from_a_checkpoint_whose_replay_has_the_retired_seed_column(tiny_run, tmp_path):
+    """Checkpoints written before replay dropped its per-transition seed column resume, with
+    the same transitions."""
+    out, _ = tiny_run
+    state = load_checkpoint(out / "final.pt")
+    size = int(state["replay"]["size"])
+    state["replay"]["seed"] = torch.arange(size, dtype=torch.int64)  # what earlier versions stored
+    old = tmp_path / "old" / "final.pt"
+    save_checkpoint(old, state)
+    cfg = build_config(None, steps=120, out=str(tmp_path / "old"), **TINY)
+    summary = train(cfg, resume=old, progress=False)
+    assert summary["env_steps"] == 120
+    resumed = load_checkpoint(tmp_path / "old" / "final.pt")["replay"]
+    assert "seed" not in resumed and int(resumed["size"]) > size
+    assert torch.equal(resumed["landscape_id"][:size], state["replay"]["landscape_id"])
+
+
 def read_log(path) -> list[dict]:
     with open(path, newline="") as f:
         return list(csv.DictReader(f))

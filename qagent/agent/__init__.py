@@ -1,5 +1,6 @@
-"""The learning agent's building blocks: Q-networks (``qagent.agent.models``) and compact
-experience replay (``qagent.agent.replay``)."""
+"""The learning agent's building blocks: Q-networks (``qagent.agent.models``), action selection
+on their Q-values (``qagent.agent.policy``: ``greedy_topk``, the greedy masked top-k policy)
+and compact experience replay (``qagent.agent.replay``)."""
 
 from qagent.agent.models import (
     MODEL_NAMES,
@@ -9,6 +10,7 @@ from qagent.agent.models import (
     build_model,
     count_parameters,
 )
+from qagent.agent.policy import greedy_actions, greedy_topk, select_actions
 from qagent.agent.replay import (
     Batch,
     PrioritizedReplay,
@@ -30,5 +32,8 @@ __all__ = [
     "UniformReplay",
     "build_model",
     "count_parameters",
+    "greedy_actions",
+    "greedy_topk",
     "replay_bytes_per_transition",
+    "select_actions",
 ]

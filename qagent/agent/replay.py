@@ -1,9 +1,9 @@
 """Experience replay that stores compact states, uniform or prioritized.
 
-An observation is a pure function of (landscape, weather/ignition seed, fuel-break mask): the
-terrain and fuel channels come from the landscape, the fire-behaviour channels from the
-landscape and the weather drawn from the seed, the break channel from the mask. So a
-transition is stored as
+An observation is a pure function of (landscape, fuel-break mask): every channel but the
+break channel is the landscape's under the scenario's reference weather, the same at every
+step (``qagent.landscape.observation.static_channels``), and the break channel is the mask.
+So a transition is stored as
 
 ==================  ==========================  ===================================
 field               dtype, shape per slot       bytes at 50 x 50, k cells
@@ -11,7 +11,6 @@ field               dtype, shape per slot       bytes at 50 x 50, k cells
 ``landscape_id``    int32                       4
 ``mask_packed``     uint8 [ceil(H W / 8)]       313 (``numpy.packbits`` of the mask
                                                 BEFORE the step, flat row-major)
-``seed``            int64                       8
 ``action_cells``    int32 [k]                   4 k (flat indices row * W + col)
 ``reward``          float32                     4
 ``done``            bool                        1
@@ -19,13 +18,14 @@ field               dtype, shape per slot       bytes at 50 x 50, k cells
 sum-tree share      float64, 2 to 4 nodes/slot  16 to 32 (prioritized only)
 ==================  ==========================  ===================================
 
-i.e. ~351 B + 4 k per transition (``bytes_per_transition()``), against ~160 KB for the two
-8 x 50 x 50 float32 observations the original project stored. The next state is the same
-landscape and seed with ``mask_after = mask_before | action cells`` (:meth:`Batch.mask_after`),
-so it is derived, not stored. The trainer rebuilds observations for a sampled batch on the
-device from these fields (a landscape cache by id plus the seed's weather). All buffers have
-a fixed grid shape and number of cells per action; storage is preallocated numpy arrays used
-as a ring, oldest transitions overwritten first.
+i.e. 323 B + 4 k per transition at 50 x 50 (``bytes_per_transition()``). The next state is
+the same landscape with ``mask_after = mask_before | action cells`` (:meth:`Batch.mask_after`),
+so it is derived, not stored. The trainer rebuilds both observations of a sampled batch on
+the device from the landscape's cached static channels and the masks
+(``qagent.env.StaticObservationCache``). The fires that scored a step (its episode's
+ignitions and weather) are not needed for learning from it: its reward is stored. All buffers
+have a fixed grid shape and number of cells per action; storage is preallocated numpy arrays
+used as a ring, oldest transitions overwritten first.
 
 Prioritized replay
 ------------------
@@ -65,12 +65,11 @@ class Batch:
     ``indices`` are the buffer slots (for ``update_priorities``); ``weights`` the importance
     weights (all 1 for uniform replay); ``mask_packed`` the bit-packed break masks before the
     step, unpacked by :meth:`mask_before`; the state after the step has the same landscape
-    and seed and the mask :meth:`mask_after`."""
+    and the mask :meth:`mask_after`."""
 
     indices: np.ndarray  # int64 [B]
     landscape_id: np.ndarray  # int32 [B]
     mask_packed: np.ndarray  # uint8 [B, ceil(H*W/8)]
-    seed: np.ndarray  # int64 [B]
     action_cells: np.ndarray  # int32 [B, k], flat cell indices
     reward: np.ndarray  # float32 [B]
     done: np.ndarray  # bool [B]
@@ -159,7 +158,7 @@ def replay_bytes_per_transition(capacity: int, grid_shape: tuple[int, int], cell
     """What ``bytes_per_transition()`` of such a buffer returns, without allocating it (for
     memory estimates at sizes that should not be allocated just to be measured)."""
     height, width = grid_shape
-    slot = 4 + (height * width + 7) // 8 + 8 + 4 * cells_per_action + 4 + 1 + 1  # see the module docstring
+    slot = 4 + (height * width + 7) // 8 + 4 * cells_per_action + 4 + 1 + 1  # see the module docstring
     tree = SumTree.num_nodes(capacity) * 8 if prioritized else 0
     return slot + tree / capacity
 
@@ -185,7 +184,6 @@ class ReplayBuffer:
         self.cells_per_action = int(cells_per_action)
         self._landscape_id = np.zeros(capacity, dtype=np.int32)
         self._mask_packed = np.zeros((capacity, (height * width + 7) // 8), dtype=np.uint8)
-        self._seed = np.zeros(capacity, dtype=np.int64)
         self._action_cells = np.zeros((capacity, cells_per_action), dtype=np.int32)
         self._reward = np.zeros(capacity, dtype=np.float32)
         self._done = np.zeros(capacity, dtype=np.bool_)
@@ -193,7 +191,10 @@ class ReplayBuffer:
         self._cursor = 0  # next slot to write
         self._size = 0
 
-    _FIELDS = ("landscape_id", "mask_packed", "seed", "action_cells", "reward", "done", "demo")
+    _FIELDS = ("landscape_id", "mask_packed", "action_cells", "reward", "done", "demo")
+    # columns of buffers saved by earlier versions that this one no longer keeps: ignored on
+    # load (an int64 episode seed per transition, which nothing read)
+    _RETIRED_FIELDS = ("seed",)
 
     def __len__(self) -> int:
         return self._size
@@ -207,28 +208,27 @@ class ReplayBuffer:
         return sum(a.nbytes for a in self._arrays()) / self.capacity
 
     # ------------------------------------------------------------------ adding
-    def add(self, landscape_id: int, mask_before, seed: int, action_cells, reward: float, done: bool,
+    def add(self, landscape_id: int, mask_before, action_cells, reward: float, done: bool,
             demo: bool = False) -> int:
         """Store one transition; returns its slot. ``mask_before``: bool [H, W], the breaks
         before the step; ``action_cells``: the k flat cell indices the action adds; ``demo``:
         the action came from a demonstrator."""
         slots = self.add_batch(
-            np.asarray([landscape_id]), np.asarray(mask_before)[None], np.asarray([seed]),
+            np.asarray([landscape_id]), np.asarray(mask_before)[None],
             np.asarray(action_cells)[None], np.asarray([reward]), np.asarray([done]), demo=demo,
         )
         return int(slots[0])
 
-    def add_batch(self, landscape_id, mask_before, seed, action_cells, reward, done, demo=False) -> np.ndarray:
+    def add_batch(self, landscape_id, mask_before, action_cells, reward, done, demo=False) -> np.ndarray:
         """Store N transitions (e.g. one step of N environments) in order; returns their slots.
-        Shapes: landscape_id, seed, reward, done [N]; mask_before bool [N, H, W];
-        action_cells integer [N, k]; demo a bool or bool [N]. N may not exceed the capacity."""
-        landscape_id, mask_before, seed, action_cells, reward, done = self._validated(
-            landscape_id, mask_before, seed, action_cells, reward, done
+        Shapes: landscape_id, reward, done [N]; mask_before bool [N, H, W]; action_cells
+        integer [N, k]; demo a bool or bool [N]. N may not exceed the capacity."""
+        landscape_id, mask_before, action_cells, reward, done = self._validated(
+            landscape_id, mask_before, action_cells, reward, done
         )
         slots = (self._cursor + np.arange(len(landscape_id))) % self.capacity
         self._landscape_id[slots] = landscape_id
         self._mask_packed[slots] = pack_masks(mask_before)
-        self._seed[slots] = seed
         self._action_cells[slots] = action_cells
         self._reward[slots] = reward
         self._done[slots] = done
@@ -241,8 +241,8 @@ class ReplayBuffer:
     def _on_added(self, slots: np.ndarray) -> None:
         """Hook for subclasses: ``slots`` were just written."""
 
-    def _validated(self, landscape_id, mask_before, seed, action_cells, reward, done):
-        landscape_id, seed = np.asarray(landscape_id), np.asarray(seed)
+    def _validated(self, landscape_id, mask_before, action_cells, reward, done):
+        landscape_id = np.asarray(landscape_id)
         mask_before, action_cells = np.asarray(mask_before), np.asarray(action_cells)
         reward, done = np.asarray(reward), np.asarray(done)
         n = landscape_id.shape[0] if landscape_id.ndim == 1 else -1
@@ -252,7 +252,6 @@ class ReplayBuffer:
             raise InputError(f"landscape_id: {n} transitions at once exceed the capacity {self.capacity}")
         height, width = self.grid_shape
         expected = {
-            "seed": (seed, (n,)),
             "mask_before": (mask_before, (n, height, width)),
             "action_cells": (action_cells, (n, self.cells_per_action)),
             "reward": (reward, (n,)),
@@ -268,7 +267,6 @@ class ReplayBuffer:
             raise InputError(f"done: expected a bool array, got {done.dtype}")
         for name, array, lo, hi in (
             ("landscape_id", landscape_id, 0, np.iinfo(np.int32).max),
-            ("seed", seed, np.iinfo(np.int64).min, np.iinfo(np.int64).max),
             ("action_cells", action_cells, 0, height * width - 1),
         ):
             if array.dtype.kind not in "iu":
@@ -280,7 +278,7 @@ class ReplayBuffer:
         if reward.dtype.kind not in "fiu" or not np.all(np.isfinite(reward)):
             bad = int(np.argmax(~np.isfinite(reward))) if reward.dtype.kind == "f" else 0
             raise InputError(f"reward: expected finite numbers, got {reward[bad]!r} at index {bad}")
-        return landscape_id, mask_before, seed, action_cells, reward, done
+        return landscape_id, mask_before, action_cells, reward, done
 
     # ------------------------------------------------------------------ sampling
     def sample(self, batch_size: int, rng: np.random.Generator) -> Batch:
@@ -293,7 +291,6 @@ class ReplayBuffer:
             indices=slots,
             landscape_id=self._landscape_id[slots],
             mask_packed=self._mask_packed[slots],
-            seed=self._seed[slots],
             action_cells=self._action_cells[slots],
             reward=self._reward[slots],
             done=self._done[slots],
@@ -323,7 +320,10 @@ class ReplayBuffer:
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` returned; the configuration must match."""
+        """Restore what :meth:`state_dict` returned; the configuration must match. A state
+        saved by an earlier version restores too: its retired columns (``_RETIRED_FIELDS``)
+        are checked for size and dropped, and a missing ``demo`` column means no
+        demonstrations."""
         config = {"kind": self.kind, "capacity": self.capacity, "grid_shape": list(self.grid_shape),
                   "cells_per_action": self.cells_per_action}
         for key, value in config.items():
@@ -332,6 +332,9 @@ class ReplayBuffer:
         size, cursor = int(state["size"]), int(state["cursor"])
         if not 0 <= size <= self.capacity or not 0 <= cursor < self.capacity:
             raise InputError(f"state_dict: size {size} / cursor {cursor} do not fit the capacity {self.capacity}")
+        for name in self._RETIRED_FIELDS:
+            if name in state and len(_as_numpy(state[name])) != size:
+                raise InputError(f"state_dict: {name} has {len(_as_numpy(state[name]))} rows, expected {size}")
         for name in self._FIELDS:
             target = getattr(self, "_" + name)
             if name == "demo" and name not in state:  # states saved before the demo flag existed

@@ -1,4 +1,5 @@
-"""The fuel-break placement environment.
+"""The fuel-break placement environment: gymnasium's single-environment (``FuelBreakEnv``) and
+vector (``BatchedFuelBreakEnv``) APIs over one batched core.
 
 An episode places a budget of B fuel-break cells on one landscape, k cells per step (B is the
 budget fraction of the landscape's burnable cells, rounded to a multiple of k, at least k).
@@ -15,12 +16,41 @@ ignitions (uniform over burnable cells) and S weather scenarios and burn duratio
 (common random numbers), so a reward measures the breaks, not the luck of the draw, and
 rewards sum to the episode's total reduction. Since breaks never add burned cells, rewards are never negative.
 
-``BatchedFuelBreakEnv`` keeps N environments on one device and steps them all with a single
-call to the spread op (N x S simulations); the fires' per-cell parameters are computed once
-per episode and reused for every step. If that call runs out of GPU memory, the simulations
-run in chunks that halve until they fit (``qagent.oom.ChunkedRunner``, as in
-``qagent.fire.simulate``), with the same results. ``FuelBreakEnv`` is the gymnasium single-environment
-view of the same core.
+``BatchedFuelBreakEnv`` is a ``gymnasium.vector.VectorEnv`` of N environments on one device,
+stepped with a single call to the spread op (N x S simulations); the fires' per-cell
+parameters are computed once per episode and reused for every step. If that call runs out of
+GPU memory, the simulations run in chunks that halve until they fit
+(``qagent.oom.ChunkedRunner``, as in ``qagent.fire.simulate``), with the same results.
+``FuelBreakEnv`` is the gymnasium single-environment view of the same core.
+
+The vector API (gymnasium 1.x):
+
+- ``reset(seed=None, options=None) -> (obs, info)``, ``step(actions) -> (obs, reward,
+  terminated, truncated, info)``; ``single_observation_space`` Box(0, 1, (C, H, W), float32),
+  ``single_action_space`` MultiDiscrete([H*W] * k), batched as ``observation_space`` and
+  ``action_space``. Observations are float32 torch tensors [N, C, H, W] on the environment's
+  device (not numpy arrays: the trainer feeds them to the network where they are); actions
+  may be a numpy array or a tensor [N, k] of flat cell indices; rewards, terminated and
+  truncated are numpy [N]. Episodes end by their budget (terminated); truncated is always
+  False.
+- Autoreset: ``metadata["autoreset_mode"]`` is ``AutoresetMode.SAME_STEP`` (``autoreset=True``,
+  the training environment): an environment that finishes starts its next episode within the
+  same ``step``, whose observation and top-level info are the new episode's;
+  ``info["final_obs"]`` (object array, [C, H, W] tensors) and ``info["final_info"]`` hold the
+  finished episodes' last observation and info, where ``info["_final_obs"]`` and
+  ``info["_final_info"]`` are True (gymnasium's keys for same-step autoreset). With
+  ``autoreset=False`` the mode is ``AutoresetMode.DISABLED``: a finished environment ignores
+  further actions (reward 0, terminated stays True) until ``reset()``, which may take
+  ``options={"reset_mask": bool [N]}`` to restart only some environments.
+- Info: per environment, ``action_mask`` (bool [N, H*W] tensor: the cells the next action may
+  break, burnable and not broken), ``landscape_id``, ``budget_cells``, ``budget_used`` (k per
+  step taken), ``placed_cells`` (cells this step's action broke; invalid or repeated cells are
+  skipped), ``burned_fraction`` and ``baseline_burned_fraction`` (expected, with the current
+  breaks and with none) and ``episode_return`` (the sum of the episode's rewards so far), each
+  with gymnasium's ``_key`` mask beside it. Info values are numpy arrays but for
+  ``action_mask`` (a tensor on the device, like the observations) and the tensors in
+  ``final_obs``; a wrapper that requires numpy infos (gymnasium's ``DictInfoToList``) needs
+  them converted first.
 """
 
 from __future__ import annotations
@@ -30,6 +60,8 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 import torch
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
 
 from qagent._validation import InputError
 from qagent.fire.scenario import DEFAULT_SCENARIO, FireScenario
@@ -105,9 +137,13 @@ class StaticObservationCache:
         return with_fuel_breaks(static, masks.to(static.device))
 
 
-class BatchedFuelBreakEnv:
-    """N fuel-break environments stepped together (module docstring). Tensors live on
-    ``device``; observations are [N, C, H, W] float32, actions [N, k] flat cell indices."""
+class BatchedFuelBreakEnv(VectorEnv):
+    """N fuel-break environments stepped together, a gymnasium vector environment (module
+    docstring). Tensors live on ``device``; observations are [N, C, H, W] float32, actions
+    [N, k] flat cell indices. ``breaks`` (bool [N, H, W]) and ``landscape_id`` ([N]) are the
+    environments' compact state, what replay stores."""
+
+    metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.SAME_STEP}
 
     def __init__(self, source: LandscapeSource | None = None, num_envs: int = 8, config: EnvConfig = EnvConfig(),
                  scenario: FireScenario = DEFAULT_SCENARIO, device="cpu", seed: int = 0, autoreset: bool = True,
@@ -118,10 +154,18 @@ class BatchedFuelBreakEnv:
         self.num_envs, self.config, self.scenario = int(num_envs), config, scenario
         self.device = torch.device(device)
         self.autoreset = autoreset
+        self.metadata = {**self.metadata,
+                         "autoreset_mode": AutoresetMode.SAME_STEP if autoreset else AutoresetMode.DISABLED}
         self.grid_shape = self.source.grid_shape
         self.num_cells = self.grid_shape[0] * self.grid_shape[1]
+        h, w = self.grid_shape
+        self.single_observation_space = gym.spaces.Box(0.0, 1.0, (NUM_CHANNELS, h, w), np.float32)
+        self.single_action_space = gym.spaces.MultiDiscrete(np.full(config.cells_per_step, h * w, dtype=np.int64))
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.observations = observation_cache or StaticObservationCache(self.source, scenario, self.device)
-        self._rng = np.random.default_rng(seed)
+        # the landscape cycle and the episodes' seeds: gymnasium's np_random, reseeded by reset(seed=)
+        self._np_random, self._np_random_seed = np.random.default_rng(seed), seed
         self._order: list[int] = []
         n, s = self.num_envs, config.ignitions
         self.landscape_id = np.zeros(n, dtype=np.int64)
@@ -143,35 +187,48 @@ class BatchedFuelBreakEnv:
         self.spread_chunks = ChunkedRunner(n * s, name="environment simulations")
 
     # ------------------------------------------------------------------ episodes
-    def seed(self, seed: int) -> None:
-        self._rng = np.random.default_rng(seed)
-        self._order = []
-
     def rng_state(self) -> dict:
         """Where the landscape cycle and episode seeds stand (for checkpoints)."""
-        return {"rng": self._rng.bit_generator.state, "order": [int(x) for x in self._order]}
+        return {"rng": self.np_random.bit_generator.state, "order": [int(x) for x in self._order]}
 
     def load_rng_state(self, state: dict) -> None:
-        self._rng.bit_generator.state = state["rng"]
+        self.np_random.bit_generator.state = state["rng"]
         self._order = list(state["order"])
 
     def _next_landscape_id(self) -> int:
         if not self._order:
-            self._order = list(self.source.epoch_order(self._rng))
+            self._order = list(self.source.epoch_order(self.np_random))
         return int(self._order.pop())
 
-    def reset(self) -> torch.Tensor:
-        """Start a new episode in every environment; returns observations [N, C, H, W]."""
-        for i in range(self.num_envs):
-            self._start_episode(i)
-        return self.observation()
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[torch.Tensor, dict]:
+        """Start a new episode in every environment (or, with ``options={"reset_mask": bool
+        [N]}``, in those marked); returns (observations [N, C, H, W], info). ``seed`` (an
+        integer >= 0) restarts the landscape cycle and the episodes' seeds from it."""
+        super().reset(seed=seed)
+        if seed is not None:
+            self._order = []
+        unknown = set(options or {}) - {"reset_mask"}
+        if unknown:
+            raise InputError(f"reset: unknown options {sorted(unknown)}; the only option is reset_mask")
+        mask = (options or {}).get("reset_mask")
+        if mask is None:
+            envs = range(self.num_envs)
+        else:
+            mask = np.asarray(mask)
+            if mask.shape != (self.num_envs,) or mask.dtype != np.bool_:
+                raise InputError(f"reset: options['reset_mask'] must be a bool array of shape ({self.num_envs},), "
+                                 f"got {mask.dtype} {mask.shape}")
+            envs = np.flatnonzero(mask)
+        for i in envs:
+            self._start_episode(int(i))
+        return self.observation(), self._info(np.zeros(self.num_envs, dtype=np.int64))
 
     def _start_episode(self, i: int) -> None:
         lid = self._next_landscape_id()
         landscape = self.source.landscape(lid)
         if landscape.shape != self.grid_shape:
             raise InputError(f"landscape {lid}: shape {landscape.shape}, expected {self.grid_shape}")
-        seed = int(self._rng.integers(0, 2**62))
+        seed = int(self.np_random.integers(0, 2**62))
         self.landscape_id[i], self.episode_seed[i] = lid, seed
         rng = np.random.default_rng(seed)
         s = self.config.ignitions
@@ -236,12 +293,20 @@ class BatchedFuelBreakEnv:
         """bool [N, H*W]: cells an action may break (burnable, not yet broken)."""
         return self.valid.clone()
 
-    def step(self, actions) -> tuple[torch.Tensor, np.ndarray, np.ndarray, dict]:
+    def _info(self, placed_cells: np.ndarray) -> dict:
+        """The per-environment info of the module docstring, every key with its ``_key`` mask
+        (all True)."""
+        info = {"action_mask": self.action_mask(), "landscape_id": self.landscape_id.copy(),
+                "budget_cells": self.budget.copy(), "budget_used": self.placed.copy(), "placed_cells": placed_cells,
+                "burned_fraction": self.burned_fraction.copy(),
+                "baseline_burned_fraction": self.baseline_fraction.copy(), "episode_return": self.episode_returns()}
+        return _with_masks(info, np.ones(self.num_envs, dtype=bool))
+
+    def step(self, actions) -> tuple[torch.Tensor, np.ndarray, np.ndarray, np.ndarray, dict]:
         """Place each environment's k cells (actions [N, k] flat indices) and burn its fires
-        again. Returns (observations, rewards [N], terminated [N], info). With autoreset, an
-        environment that finished starts its next episode at once: its observation is the new
-        episode's, and info["final"] lists, per finished environment, its landscape id,
-        baseline and final expected burned fractions and episode return."""
+        again. Returns (observations, rewards [N], terminated [N], truncated [N], info), the
+        module docstring's vector API; with autoreset, finished environments start their next
+        episode (same-step autoreset, ``info["final_obs"]`` / ``info["final_info"]``)."""
         k = self.config.cells_per_step
         a = torch.as_tensor(np.asarray(actions) if not isinstance(actions, torch.Tensor) else actions,
                             device=self.device).to(torch.int64).reshape(self.num_envs, -1)
@@ -263,27 +328,40 @@ class BatchedFuelBreakEnv:
             self.burned_fraction[active] = self._burned_fractions(active)
         rewards = (before - self.burned_fraction) / self._reward_denominator()
         terminated = self.placed >= self.budget
-        info: dict = {"placed_cells": placed_cells, "burned_fraction": self.burned_fraction.copy(),
-                      "landscape_id": self.landscape_id.copy()}
-        if self.autoreset and terminated.any():
-            info["final"] = []
-            returns = self.episode_returns()
-            for i in np.nonzero(terminated)[0]:
-                info["final"].append({"env": int(i), "landscape_id": int(self.landscape_id[i]),
-                                      "baseline_burned_fraction": float(self.baseline_fraction[i]),
-                                      "final_burned_fraction": float(self.burned_fraction[i]),
-                                      "episode_return": float(returns[i]),
-                                      "budget_cells": int(self.budget[i])})
-                self._start_episode(int(i))
-        return self.observation(), rewards, terminated, info
+        truncated = np.zeros(self.num_envs, dtype=bool)
+        if not (self.autoreset and terminated.any()):
+            return self.observation(), rewards, terminated, truncated, self._info(placed_cells)
+        finished = np.flatnonzero(terminated)
+        ended = self._info(placed_cells)
+        final_info = {**ended, **_masks(ended, terminated)}
+        final_obs = np.full(self.num_envs, None, dtype=object)
+        for i, obs in zip(finished, self.observations.observations(self.landscape_id[finished],
+                                                                    self.breaks[finished])):
+            final_obs[i] = obs
+        for i in finished:
+            self._start_episode(int(i))
+        placed_cells = np.where(terminated, 0, placed_cells)  # the new episodes have broken nothing yet
+        info = {**self._info(placed_cells), "final_obs": final_obs, "_final_obs": terminated.copy(),
+                "final_info": final_info, "_final_info": terminated.copy()}
+        return self.observation(), rewards, terminated, truncated, info
+
+
+def _masks(info: dict, present: np.ndarray) -> dict:
+    """gymnasium's ``_key`` masks for the keys of ``info``: which environments have a value."""
+    return {f"_{key}": present.copy() for key in info if not key.startswith("_")}
+
+
+def _with_masks(info: dict, present: np.ndarray) -> dict:
+    return {**info, **_masks(info, present)}
 
 
 class FuelBreakEnv(gym.Env):
     """One fuel-break environment with the gymnasium API (module docstring).
 
     Observation: Box(0, 1, (C, H, W), float32) (``qagent.landscape.OBSERVATION_CHANNELS``).
-    Action: MultiDiscrete([H*W] * k), the k flat cell indices to break this step;
-    ``action_mask()`` gives the cells that may still be broken."""
+    Action: MultiDiscrete([H*W] * k), the k flat cell indices to break this step. Info: the
+    batched environment's keys for this one environment; ``info["action_mask"]`` (and
+    ``action_mask()``) gives the cells that may still be broken."""
 
     metadata = {"render_modes": []}
 
@@ -291,28 +369,30 @@ class FuelBreakEnv(gym.Env):
                  scenario: FireScenario = DEFAULT_SCENARIO, device="cpu", seed: int | None = None):
         super().__init__()
         self.core = BatchedFuelBreakEnv(source, 1, config, scenario, device, seed=seed or 0, autoreset=False)
-        h, w = self.core.grid_shape
-        self.observation_space = gym.spaces.Box(0.0, 1.0, (NUM_CHANNELS, h, w), np.float32)
-        self.action_space = gym.spaces.MultiDiscrete(np.full(config.cells_per_step, h * w, dtype=np.int64))
+        self.observation_space = self.core.single_observation_space
+        self.action_space = self.core.single_action_space
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        if seed is not None:
-            self.core.seed(seed)
-        obs = self.core.reset()
-        return obs[0].cpu().numpy(), self._info()
+        obs, info = self.core.reset(seed=seed)
+        return obs[0].cpu().numpy(), _single(info)
 
     def step(self, action):
         if self.core.placed[0] >= self.core.budget[0]:
             raise RuntimeError("FuelBreakEnv: step() after the episode ended; call reset()")
-        obs, reward, terminated, info = self.core.step(np.asarray(action).reshape(1, -1))
-        return obs[0].cpu().numpy(), float(reward[0]), bool(terminated[0]), False, self._info()
+        obs, reward, terminated, truncated, info = self.core.step(np.asarray(action).reshape(1, -1))
+        return obs[0].cpu().numpy(), float(reward[0]), bool(terminated[0]), bool(truncated[0]), _single(info)
 
     def action_mask(self) -> np.ndarray:
         return self.core.action_mask()[0].cpu().numpy()
 
-    def _info(self) -> dict:
-        c = self.core
-        return {"landscape_id": int(c.landscape_id[0]), "budget_cells": int(c.budget[0]),
-                "placed_cells": int(c.placed[0]), "burned_fraction": float(c.burned_fraction[0]),
-                "baseline_burned_fraction": float(c.baseline_fraction[0])}
+
+def _single(info: dict) -> dict:
+    """Environment 0's values of a batched info (without gymnasium's ``_key`` masks)."""
+    out = {}
+    for key, value in info.items():
+        if key.startswith("_"):
+            continue
+        value = value[0]
+        out[key] = value.cpu().numpy() if isinstance(value, torch.Tensor) else value.item()
+    return out

@@ -1,4 +1,5 @@
-"""Checkpoints: written atomically, read with a clear error when damaged.
+"""Checkpoints: the file format (written atomically, read with a clear error when damaged) and
+:class:`RunCheckpoints`, the one writer and reader of a training run's checkpoint files.
 
 A checkpoint is a dict saved with ``torch.save`` holding only tensors and plain Python values
 (so it loads with ``weights_only=True``): model, target model, optimizer and scheduler
@@ -12,6 +13,8 @@ once that process is gone.
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 import random
 import re
@@ -21,7 +24,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from qagent import distributed as dist_util
 from qagent._validation import InputError
+from qagent.fire.scenario import DEFAULT_SCENARIO
+from qagent.landscape.observation import NUM_CHANNELS
+from qagent.train.config import TrainConfig, q_value_settings
+
+log = logging.getLogger("qagent.train")
 
 FORMAT = "qagent-checkpoint"
 FORMAT_VERSION = 1
@@ -140,3 +149,104 @@ def restore_rng_state(state: dict[str, Any], sample_rng: np.random.Generator) ->
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
     return state["env"]
+
+
+class RunCheckpoints:
+    """The checkpoint files of a training run in ``out``, written and read here only:
+
+    - ``best.pt`` (:meth:`write` ``("best")``, rank 0, after a validation that beat the best
+      so far): the networks, counters and configuration, enough to place breaks
+      (``qagent-eval``) but not to resume;
+    - ``last.pt`` (every ``checkpoint_every`` environment steps and at the end) and
+      ``final.pt`` (at the end): everything a run needs to continue exactly (``--resume``):
+      the learner (networks, optimizer, scheduler, micro-batch), counters, configuration,
+      replay and RNG states;
+    - ``rank<r>.pt`` beside them in a distributed run: each rank's replay shard, RNG states
+      and copy of the networks, written with last/final (the main file then holds the shared
+      part only). Every rank must call ``write("last")`` / ``write("final")`` together.
+
+    ``counters`` is the run's counters dict, updated in place by :meth:`restore` and given its
+    ``wall_s`` by :meth:`write`."""
+
+    def __init__(self, out: Path, cfg: TrainConfig, learner, replay, env, sample_rng: np.random.Generator,
+                 counters: dict, ctx: dist_util.Context):
+        self.out, self.cfg, self.learner, self.replay, self.env = Path(out), cfg, learner, replay, env
+        self.sample_rng, self.counters, self.ctx = sample_rng, counters, ctx
+
+    def _networks(self) -> dict[str, Any]:
+        """What every checkpoint holds: the networks and what rebuilds them, counters, config."""
+        return {"model": self.learner.model.state_dict(), "target": self.learner.target.state_dict(),
+                "counters": dict(self.counters), "config": self.cfg.to_dict(), "model_name": self.cfg.model,
+                "model_kwargs": self.learner.model_kwargs, "in_channels": NUM_CHANNELS,
+                "grid_size": self.cfg.grid_size, "scenario": DEFAULT_SCENARIO.to_dict()}
+
+    def write(self, name: str, wall_s: float) -> Path:
+        """Write ``OUT/<name>.pt`` (``best``, ``last`` or ``final``, see the class docstring),
+        with the run's wall time so far ``wall_s``; returns its path."""
+        path = self.out / f"{name}.pt"
+        if name == "best":
+            self.counters["wall_s"] = wall_s
+            return save_checkpoint(path, self._networks())
+        self.learner.sync_buffers()
+        self.counters["wall_s"] = wall_s
+        learner = self.learner.state_dict()
+        shared = {**self._networks(), "optimizer": learner["optimizer"], "scheduler": learner["scheduler"],
+                  "micro_batch": learner["micro_batch"], "world_size": self.ctx.world_size}
+        own = {"replay": self.replay.state_dict(), "rng": rng_state(self.env.rng_state(), self.sample_rng)}
+        if self.ctx.enabled:
+            save_checkpoint(self.out / f"rank{self.ctx.rank}.pt",
+                            {**own, "model": learner["model"], "config": self.cfg.to_dict(),
+                             "counters": dict(self.counters), "rank": self.ctx.rank})
+            if self.ctx.is_main:
+                save_checkpoint(path, shared)
+            dist_util.barrier()
+        else:
+            save_checkpoint(path, {**shared, **own})
+        device = next(self.learner.model.parameters()).device
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+        if self.ctx.is_main:
+            from qagent.train.runlog import memory_report
+
+            log.info("saved %s; %s", path, memory_report(device))
+        return path
+
+    def restore(self, resume: str | Path) -> None:
+        """Continue the run of checkpoint ``resume`` (last.pt or final.pt; best.pt is refused):
+        the learner, counters, this rank's replay and RNG states. Refused when this
+        configuration changes what the run's Q-values mean (reward, scale, discount, k)."""
+        device = next(self.learner.model.parameters()).device
+        state = load_checkpoint(resume, map_location=device)
+        lacking = [key for key in ("target", "optimizer", "scheduler") if key not in state]
+        if lacking:
+            raise InputError(f"--resume {resume}: holds no {', '.join(lacking)} state (best.pt keeps only the "
+                             f"networks); resume from last.pt or final.pt")
+        theirs, ours = q_value_settings(state.get("config", {})), q_value_settings(self.cfg.to_dict())
+        differ = [name for name in ours if theirs[name] != ours[name]]
+        if differ:  # its Q-values and replayed rewards would change meaning mid-run
+            raise InputError(f"--resume {resume}: the run was trained with "
+                             f"{', '.join(f'{n} = {theirs[n]!r}' for n in differ)}, this configuration says "
+                             f"{', '.join(f'{n} = {ours[n]!r}' for n in differ)}; give the run's settings "
+                             "(its --config or flags) to continue it")
+        self.learner.load_state_dict(state)
+        self.counters.update(state["counters"])
+        shard = state
+        if self.ctx.enabled:  # this rank's replay shard and RNGs, written beside the checkpoint
+            rank_file = Path(resume).with_name(f"rank{self.ctx.rank}.pt")
+            shard = load_checkpoint(rank_file, map_location="cpu") if rank_file.is_file() else None
+            if shard is None:
+                log.warning("rank %d: no %s; its replay starts empty", self.ctx.rank, rank_file)
+        if shard is not None:
+            self.replay.load_state_dict(shard["replay"])
+            self.env.load_rng_state(restore_rng_state(shard["rng"], self.sample_rng))
+        # the landscape cycle continues; episodes in flight at the checkpoint start afresh
+        log.info("resumed from %s at %d environment steps", resume, self.counters["env_steps"])
+        # a best.pt written after this checkpoint (by a session that was then killed) is kept
+        # unless a later validation beats it: it was chosen on the same validation episodes
+        best = self.out / "best.pt"
+        if best.is_file() and Path(resume).resolve() != best.resolve():
+            try:
+                value = load_checkpoint(best)["counters"].get("best_validation", -math.inf)
+                self.counters["best_validation"] = max(self.counters["best_validation"], float(value))
+            except InputError as e:
+                log.warning("%s; a new best.pt will replace it", e)

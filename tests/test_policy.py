@@ -1,0 +1,38 @@
+"""The greedy masked top-k policy (``qagent.agent.policy.greedy_topk``), the epsilon-greedy
+behaviour policy around it and its use on a Q-network."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from qagent.agent.policy import greedy_actions, greedy_topk, select_actions
+
+
+# ----------------------------------------------------------------------------- policies
+def test_greedy_topk_takes_the_best_valid_cells_and_never_an_invalid_one_while_enough_are_valid():
+    scores = torch.tensor([[5.0, 9.0, 1.0, 7.0, 3.0], [0.0, -1.0, -2.0, -3.0, -4.0]])
+    valid = torch.tensor([[True, False, True, True, True], [False, False, True, True, True]])
+    cells = greedy_topk(scores, valid, 2)
+    assert cells.dtype == torch.int64 and cells.shape == (2, 2)
+    assert cells.tolist() == [[3, 0], [2, 3]]  # best first; 9 and 0 are masked out
+    few = greedy_topk(scores, torch.tensor([[False, False, True, False, False]] * 2), 2)
+    assert few[:, 0].tolist() == [2, 2]  # the one valid cell first, then an invalid filler
+
+
+def test_select_actions_is_greedy_at_epsilon_0_and_random_valid_at_1():
+    rng = np.random.default_rng(0)
+    q = torch.randn(4, 30)
+    valid = torch.rand(4, 30) < 0.5
+    valid[:, :3] = True
+    np.testing.assert_array_equal(select_actions(q, valid, 3, 0.0, rng), greedy_topk(q, valid, 3).numpy())
+    for actions in (select_actions(q, valid, 3, 1.0, rng), select_actions(None, valid, 3, 0.0, rng)):
+        assert all(valid[i, actions[i]].all() for i in range(4))
+
+
+def test_greedy_actions_applies_greedy_topk_to_a_model():
+    q = torch.randn(2, 4, 5)
+    model = lambda obs, valid: q  # noqa: E731  (any obs, valid [N, H, W] -> Q)
+    valid = torch.rand(2, 20) < 0.7
+    np.testing.assert_array_equal(greedy_actions(model, torch.zeros(2, 13, 4, 5), valid, 4),
+                                  greedy_topk(q.flatten(1), valid, 4).numpy())
