@@ -73,13 +73,13 @@ class _StopAtReplay(Exception):
 
 def _what_the_trainer_builds(name, tmp_path, monkeypatch):
     """Run ``qagent.train.dqn.train`` with ``name``'s settings up to its replay buffer and return
-    the networks it built (the build_model arguments and the modules) and the replay's
+    the networks its Learner built (the build_model arguments and the modules) and the replay's
     (capacity, grid, cells per action)."""
-    from qagent.train import dqn
+    from qagent.train import dqn, learner
     from qagent.train.config import TrainConfig
 
     built, replays = [], []
-    real_build = dqn.build_model
+    real_build = learner.build_model
 
     def recording_build(*args, **kwargs):
         net = real_build(*args, **kwargs)
@@ -90,7 +90,7 @@ def _what_the_trainer_builds(name, tmp_path, monkeypatch):
         replays.append((args, kwargs))
         raise _StopAtReplay
 
-    monkeypatch.setattr(dqn, "build_model", recording_build)
+    monkeypatch.setattr(learner, "build_model", recording_build)
     monkeypatch.setattr(dqn, "PrioritizedReplay", recording_replay)
     monkeypatch.setattr(dqn, "UniformReplay", recording_replay)
     cfg = TrainConfig(preset=name, device="cpu", out=str(tmp_path)).resolved()
