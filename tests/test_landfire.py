@@ -473,3 +473,233 @@ def test_written_grid_reloads_as_a_layer(folder):
     again = load_landfire(folder, layers={"canopy_cover": path})  # the folder's two CC files do not matter
     assert torch.allclose(again.canopy_cover, ls.canopy_cover) and again.transform == ls.transform
     assert math.isclose(again.cell_size_m, 30.0)
+
+
+# ====================================================================================== FlamMap .lcp
+# FlamMap / FARSITE landscape files, written here with GDAL's LCP driver (CreateCopy through
+# rasterio.shutil.copy, with the driver's unit creation options) from a multi-band GeoTIFF of
+# stored 16-bit values, and read back by load_landfire; each unit choice must come back in SI.
+import logging  # noqa: E402
+
+import rasterio.shutil  # noqa: E402
+
+from qagent.landscape.landfire import KG_M3_PER_LB_FT3, M_PER_FT  # noqa: E402
+
+LCP_SHAPE = (5, 6)
+
+
+def lcp_si_layers() -> dict[str, np.ndarray]:
+    """A small landscape in SI units: grass on the west, TU5 timber with a crown, NB1 urban."""
+    h, w = LCP_SHAPE
+    fuel = np.full(LCP_SHAPE, 165)
+    fuel[:, :2] = 102
+    fuel[4, 5] = 91
+    timber = fuel == 165
+    cells = np.arange(h * w, dtype=np.float64).reshape(LCP_SHAPE)
+    return {
+        "elevation": 812.0 + 7.3 * cells,                                    # m
+        "slope": np.tile(np.linspace(0.0, 0.9, w), (h, 1)),                  # rise/run
+        "aspect": (cells * 37.0) % 360.0,                                    # degrees from north
+        "fuel_model": fuel,
+        "canopy_cover": np.where(timber, 0.65, 0.0),                         # fraction
+        "canopy_height": np.where(timber, 21.7, 0.0),                        # m
+        "canopy_base_height": np.where(timber, 2.6, 0.0),                    # m
+        "canopy_bulk_density": np.where(timber, 0.17, 0.0),                  # kg/m3
+    }
+
+
+# Unit choices: GDAL creation option values, and the stored value of an SI value (to int16).
+LCP_UNITS = {
+    "metric": dict(ELEVATION_UNIT="METERS", SLOPE_UNIT="DEGREES", ASPECT_UNIT="AZIMUTH_DEGREES",
+                   CANOPY_HT_UNIT="METERS_X_10", CBH_UNIT="METERS", CBD_UNIT="KG_PER_CUBIC_METER_X_100"),
+    "imperial": dict(ELEVATION_UNIT="FEET", SLOPE_UNIT="PERCENT", ASPECT_UNIT="GRASS_DEGREES",
+                     CANOPY_HT_UNIT="FEET", CBH_UNIT="FEET_X_10", CBD_UNIT="POUND_PER_CUBIC_FOOT_X_1000"),
+}
+
+
+def lcp_stored(si: dict[str, np.ndarray], units: str) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(stored int16 bands, the SI values those stored integers stand for) for a unit choice."""
+    metric = units == "metric"
+    elevation = si["elevation"] if metric else si["elevation"] / M_PER_FT
+    slope = np.degrees(np.arctan(si["slope"])) if metric else si["slope"] * 100.0
+    # GRASS degrees: counterclockwise from east, 0 flat (no cell here is flat); 360 is east.
+    aspect = si["aspect"] if metric else np.where((90.0 - si["aspect"]) % 360.0 == 0, 360.0,
+                                                   (90.0 - si["aspect"]) % 360.0)
+    ch = si["canopy_height"] * 10.0 if metric else si["canopy_height"] / M_PER_FT
+    cbh = si["canopy_base_height"] if metric else si["canopy_base_height"] / M_PER_FT * 10.0
+    cbd = si["canopy_bulk_density"] * 100.0 if metric else si["canopy_bulk_density"] / KG_M3_PER_LB_FT3 * 1000.0
+    stored = {"elevation": elevation, "slope": slope, "aspect": aspect, "fuel_model": si["fuel_model"],
+              "canopy_cover": si["canopy_cover"] * 100.0, "canopy_height": ch, "canopy_base_height": cbh,
+              "canopy_bulk_density": cbd}
+    stored = {k: np.rint(v).astype(np.int16) for k, v in stored.items()}
+    s = {k: v.astype(np.float64) for k, v in stored.items()}
+    back = {
+        "elevation": s["elevation"] if metric else s["elevation"] * M_PER_FT,
+        "slope": np.tan(np.radians(s["slope"])) if metric else s["slope"] / 100.0,
+        "aspect": s["aspect"] if metric else (90.0 - s["aspect"]) % 360.0,
+        "fuel_model": s["fuel_model"],
+        "canopy_cover": s["canopy_cover"] / 100.0,
+        "canopy_height": s["canopy_height"] / 10.0 if metric else s["canopy_height"] * M_PER_FT,
+        "canopy_base_height": s["canopy_base_height"] if metric else s["canopy_base_height"] / 10.0 * M_PER_FT,
+        "canopy_bulk_density": (s["canopy_bulk_density"] / 100.0 if metric
+                                else s["canopy_bulk_density"] / 1000.0 * KG_M3_PER_LB_FT3),
+    }
+    return stored, back
+
+
+LCP_ORDER = ("elevation", "slope", "aspect", "fuel_model", "canopy_cover", "canopy_height", "canopy_base_height",
+             "canopy_bulk_density")
+
+
+def write_lcp(path: Path, bands: list[np.ndarray], *, prj: bool = True, **options) -> Path:
+    """An .lcp from stored int16 bands (5, 7, 8 or 10 of them, in LCP order) via GDAL's CreateCopy."""
+    stack = np.stack([np.asarray(b, dtype=np.int16) for b in bands])
+    src = path.with_suffix(".src.tif")
+    with rasterio.open(src, "w", driver="GTiff", height=stack.shape[1], width=stack.shape[2], count=len(stack),
+                       dtype="int16", transform=TRANSFORM, crs="EPSG:5070") as dst:
+        dst.write(stack)
+    rasterio.shutil.copy(src, path, driver="LCP", **options)
+    src.unlink()
+    if not prj:
+        path.with_suffix(".prj").unlink()
+    return path
+
+
+@pytest.mark.parametrize("units", list(LCP_UNITS))
+def test_lcp_reads_back_in_si_for_each_unit_choice(tmp_path, units):
+    si = lcp_si_layers()
+    stored, back = lcp_stored(si, units)
+    path = write_lcp(tmp_path / f"{units}.lcp", [stored[k] for k in LCP_ORDER], **LCP_UNITS[units])
+    with rasterio.open(path) as src:  # the header really holds the units asked for
+        assert src.tags(1)["ELEVATION_UNIT_NAME"] == ("Meters" if units == "metric" else "Feet")
+        assert src.tags(2)["SLOPE_UNIT_NAME"] == ("Degrees" if units == "metric" else "Percent")
+    ls = load_landfire(path)
+    assert ls.shape == LCP_SHAPE
+    for key in LCP_ORDER:
+        got = getattr(ls, key).numpy().astype(np.float64)
+        # exactly what the stored integers mean (float32 precision) ...
+        np.testing.assert_allclose(got, back[key], rtol=2e-6, atol=1e-5, err_msg=f"{units} {key}")
+    # ... and the original SI landscape to within the rounding of the stored unit
+    tol = {"elevation": 0.5 * (1.0 if units == "metric" else M_PER_FT), "aspect": 0.5, "canopy_cover": 0.005,
+           "canopy_height": 0.5 * (0.1 if units == "metric" else M_PER_FT),
+           "canopy_base_height": 0.5 * (1.0 if units == "metric" else M_PER_FT / 10.0),
+           "canopy_bulk_density": 0.5 * (0.01 if units == "metric" else KG_M3_PER_LB_FT3 / 1000.0),
+           "slope": 0.02, "fuel_model": 0.0}
+    for key, atol in tol.items():
+        np.testing.assert_allclose(getattr(ls, key).numpy(), si[key], atol=atol + 1e-5, err_msg=f"{units} {key}")
+    assert ls.nodata_mask is not None and not ls.nodata_mask.any()
+
+
+def test_lcp_keeps_the_grid_and_the_prj_crs(tmp_path):
+    stored, _ = lcp_stored(lcp_si_layers(), "metric")
+    ls = load_landfire(write_lcp(tmp_path / "a.lcp", [stored[k] for k in LCP_ORDER]))
+    assert ls.transform == TRANSFORM and ls.crs.to_epsg() == 5070 and ls.cell_size_m == 30.0
+
+
+def test_lcp_without_prj_takes_the_cell_size_from_the_header(tmp_path):
+    stored, _ = lcp_stored(lcp_si_layers(), "metric")
+    ls = load_landfire(write_lcp(tmp_path / "a.lcp", [stored[k] for k in LCP_ORDER], prj=False))
+    assert ls.crs is None and ls.transform == TRANSFORM and ls.cell_size_m == 30.0
+    expect_error(tmp_path / "a.lcp", "cell_size_m: 25 m differs", cell_size_m=25.0)
+
+
+def test_lcp_without_crown_fuels_gets_zero_canopy_and_a_warning(tmp_path, caplog):
+    stored, back = lcp_stored(lcp_si_layers(), "metric")
+    path = write_lcp(tmp_path / "surface.lcp", [stored[k] for k in LCP_ORDER[:5]])
+    with caplog.at_level(logging.WARNING, logger="qagent.landscape.landfire"):
+        ls = load_landfire(path)
+    assert any("no canopy_height, canopy_base_height, canopy_bulk_density bands" in r.getMessage()
+               and "surface.lcp" in r.getMessage() for r in caplog.records)
+    for key in ("canopy_height", "canopy_base_height", "canopy_bulk_density"):
+        assert (getattr(ls, key) == 0).all()
+    np.testing.assert_allclose(ls.canopy_cover.numpy(), back["canopy_cover"], rtol=1e-6)
+
+
+def test_lcp_ground_fuel_bands_are_ignored(tmp_path, caplog):
+    """7 bands = ground fuels without crown fuels: bands 6 and 7 are duff and woody debris, not
+    canopy height and base height, however large their values."""
+    stored, back = lcp_stored(lcp_si_layers(), "metric")
+    duff = np.full(LCP_SHAPE, 3000, np.int16)
+    woody = np.ones(LCP_SHAPE, np.int16)
+    with caplog.at_level(logging.WARNING, logger="qagent.landscape.landfire"):
+        ls = load_landfire(write_lcp(tmp_path / "g.lcp", [*(stored[k] for k in LCP_ORDER[:5]), duff, woody]))
+    assert (ls.canopy_height == 0).all() and caplog.records
+    full = load_landfire(write_lcp(tmp_path / "f.lcp", [*(stored[k] for k in LCP_ORDER), duff, woody]))
+    np.testing.assert_allclose(full.canopy_bulk_density.numpy(), back["canopy_bulk_density"], rtol=1e-6)
+    np.testing.assert_allclose(full.canopy_height.numpy(), back["canopy_height"], rtol=1e-6)
+
+
+def test_lcp_nodata_cells_are_non_burnable(tmp_path):
+    stored, _ = lcp_stored(lcp_si_layers(), "metric")
+    stored["canopy_cover"][1, 3] = -9999
+    stored["elevation"][0, 0] = -9999
+    ls = load_landfire(write_lcp(tmp_path / "a.lcp", [stored[k] for k in LCP_ORDER]))
+    mask = ls.nodata_mask.numpy()
+    assert mask.sum() == 2 and mask[1, 3] and mask[0, 0]
+    assert ls.fuel_model[1, 3] == 99 and ls.canopy_cover[1, 3] == 0 and ls.elevation[0, 0] == ls.elevation[~mask].min()
+
+
+@pytest.mark.parametrize("key, value, options, words", [
+    ("canopy_cover", 130, {}, ["band 5 (canopy cover)", "value 130", "percent"]),
+    ("slope", 89, {}, ["band 2 (slope)", "value 89", "degrees"]),
+    ("canopy_bulk_density", 2500, {"CBD_UNIT": "POUND_PER_CUBIC_FOOT_X_1000"},
+     ["band 8 (canopy bulk density)", "value 2500", "lb/ft3 x 1000", "CBD_UNIT 4"]),
+    ("elevation", 31000, {"ELEVATION_UNIT": "FEET"}, ["band 1 (elevation)", "31000", "ft"]),
+    ("aspect", 400, {}, ["band 3 (aspect)", "value 400"]),
+])
+def test_lcp_out_of_range_values_name_the_file_band_and_unit(tmp_path, key, value, options, words):
+    stored, _ = lcp_stored(lcp_si_layers(), "metric")
+    stored[key][2, 4] = value
+    path = write_lcp(tmp_path / "bad.lcp", [stored[k] for k in LCP_ORDER], **options)
+    expect_error(path, "bad.lcp", "(row, col) (2, 4)", *words)
+
+
+def test_lcp_unknown_fuel_code_names_the_band_and_cell(tmp_path):
+    stored, _ = lcp_stored(lcp_si_layers(), "metric")
+    stored["fuel_model"][3, 1] = 57
+    path = write_lcp(tmp_path / "f.lcp", [stored[k] for k in LCP_ORDER], FUEL_MODEL_OPTION="CUSTOM_AND_NO_FILE")
+    expect_error(path, "f.lcp band 4 (fuel model)", "[57]", "(3, 1)", "custom fuel models")
+
+
+@pytest.mark.parametrize("options, words", [
+    ({"CANOPY_COV_UNIT": "CATEGORIES"}, ["band 5 (canopy cover)", "CANOPY_COV_UNIT 0", "percent"]),
+    ({"ASPECT_UNIT": "GRASS_CATEGORIES"}, ["band 3 (aspect)", "ASPECT_UNIT 0", "GRASS aspect categories"]),
+    ({"FUEL_MODEL_OPTION": "NO_CUSTOM_AND_FILE"}, ["band 4 (fuel model)", "FUEL_MODEL_OPTION 2", "conversion file"]),
+])
+def test_lcp_units_that_cannot_be_converted_are_refused(tmp_path, options, words):
+    stored, _ = lcp_stored(lcp_si_layers(), "metric")
+    expect_error(write_lcp(tmp_path / "u.lcp", [stored[k] for k in LCP_ORDER], **options), "u.lcp", *words)
+
+
+def test_lcp_bad_files_and_arguments(tmp_path):
+    stored, _ = lcp_stored(lcp_si_layers(), "metric")
+    good = write_lcp(tmp_path / "a.lcp", [stored[k] for k in LCP_ORDER])
+    expect_error(tmp_path / "missing.lcp", "missing.lcp does not exist")
+    expect_error(good, "layers cannot replace", layers={"canopy_cover": tmp_path / "x.tif"})
+    truncated = tmp_path / "t.lcp"
+    truncated.write_bytes(good.read_bytes()[:7316 + 20])
+    expect_error(truncated, "t.lcp: is truncated", "5 x 6 landscape of 8 bands needs 7796")
+    header_only = tmp_path / "h.lcp"
+    header_only.write_bytes(good.read_bytes()[:100])
+    expect_error(header_only, "h.lcp", "cannot be read")
+    tif = write_raster(tmp_path / "really_a_tif.lcp", stored["elevation"])
+    expect_error(tif, "really_a_tif.lcp", "GTiff", "not as a FlamMap")
+    with pytest.raises(InputError, match="holds every layer in one file"):
+        resolve_layer_paths(good)
+
+
+def test_lcp_loads_the_same_landscape_as_its_geotiffs(tmp_path):
+    """The same stored layers as an LCP and as LANDFIRE GeoTIFFs (metric LCP units are LANDFIRE's
+    except CBH in m and slope in degrees) give the same Landscape."""
+    stored, _ = lcp_stored(lcp_si_layers(), "metric")
+    ls = load_landfire(write_lcp(tmp_path / "a.lcp", [stored[k] for k in LCP_ORDER], CBH_UNIT="METERS_X_10"))
+    folder = tmp_path / "tifs"
+    folder.mkdir()
+    names = {**FILES, "slope_degrees": "LC20_SlpD_220.tif"}
+    for key in LCP_ORDER:
+        layer = "slope_degrees" if key == "slope" else key
+        write_raster(folder / names[layer], stored[key], nodata=None)
+    ref = load_landfire(folder)
+    for key in LCP_ORDER:
+        assert torch.equal(getattr(ls, key), getattr(ref, key)), key
+    assert ls.transform == ref.transform and ls.crs == ref.crs

@@ -12,7 +12,8 @@ import torch
 
 from qagent._validation import InputError
 from qagent.agent.models import count_parameters
-from qagent.agent.replay import PrioritizedReplay
+from qagent.agent.replay import PrioritizedReplay, replay_bytes_per_transition
+from qagent.landscape.observation import NUM_CHANNELS
 from qagent.train import presets
 from qagent.train.presets import (
     PRESETS,
@@ -58,12 +59,69 @@ def test_estimate_terms(name):
     assert est.num_parameters == n
     assert est.weights == 8 * n and est.optimizer_state == 12 * n
     h, w = p.grid_size
-    replay = PrioritizedReplay(p.buffer_capacity, p.grid_size, presets.DEFAULT_CELLS_PER_ACTION)
+    replay = PrioritizedReplay(p.buffer_capacity, p.grid_size, presets.trainer_cells_per_action())
     assert est.replay_host_bytes == int(replay.bytes_per_transition() * p.buffer_capacity)
-    assert est.observations == (2 * p.effective_batch + p.num_envs) * 10 * h * w * 4
+    assert est.observations == (2 * p.effective_batch + p.num_envs) * NUM_CHANNELS * h * w * 4
     assert est.gpu_bytes == est.weights + est.optimizer_state + est.activations + est.observations + est.simulation
     print(f"{name}: GPU {est.gpu_bytes / GiB:.3f} GiB, needs {est.required_free_bytes / GiB:.2f} GiB free, "
           f"replay {est.replay_host_bytes / 2**20:.1f} MiB")
+
+
+class _StopAtReplay(Exception):
+    pass
+
+
+def _what_the_trainer_builds(name, tmp_path, monkeypatch):
+    """Run ``qagent.train.dqn.train`` with ``name``'s settings up to its replay buffer and return
+    the networks it built (the build_model arguments and the modules) and the replay's
+    (capacity, grid, cells per action)."""
+    from qagent.train import dqn
+    from qagent.train.config import TrainConfig
+
+    built, replays = [], []
+    real_build = dqn.build_model
+
+    def recording_build(*args, **kwargs):
+        net = real_build(*args, **kwargs)
+        built.append((args, kwargs, net))
+        return net
+
+    def recording_replay(*args, **kwargs):
+        replays.append((args, kwargs))
+        raise _StopAtReplay
+
+    monkeypatch.setattr(dqn, "build_model", recording_build)
+    monkeypatch.setattr(dqn, "PrioritizedReplay", recording_replay)
+    monkeypatch.setattr(dqn, "UniformReplay", recording_replay)
+    cfg = TrainConfig(preset=name, device="cpu", out=str(tmp_path)).resolved()
+    with torch.random.fork_rng(devices=[]), pytest.raises(_StopAtReplay):
+        dqn.train(cfg, progress=False)
+    assert len(built) == 2 and built[0][:2] == built[1][:2]  # the online and the target network
+    (replay_args, replay_kwargs), = replays
+    assert not replay_kwargs
+    return built[0], replay_args
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_the_estimate_is_for_the_network_the_trainer_builds(name, tmp_path, monkeypatch):
+    """--list-presets and --preset auto must size the run that ``qagent-train --preset NAME``
+    starts: its network (model, channels, settings), grid and cells per action."""
+    p = PRESETS[name]
+    (args, kwargs, net), (capacity, grid, k) = _what_the_trainer_builds(name, tmp_path, monkeypatch)
+    in_channels = args[1]
+    est = estimate_memory_bytes(p)
+    assert est.num_parameters == count_parameters(net)
+    assert est.weights == 8 * count_parameters(net)
+    assert count_parameters(p.build_model()) == count_parameters(net)
+    assert tuple(grid) == p.grid_size and capacity == p.buffer_capacity
+    h, w = grid
+    assert est.observations == (2 * p.effective_batch + p.num_envs) * in_channels * h * w * 4
+    assert est.replay_host_bytes == int(replay_bytes_per_transition(capacity, grid, k) * capacity)
+    # activations: measured directly on the trainer's network at the preset's grid
+    saved, largest = presets._measure_activations(net.train(), in_channels, h, batch=2)
+    saved, largest = saved / 2, largest / 2
+    expected = max(p.micro_batch * (saved + 2 * largest), p.num_envs * 3 * largest)
+    assert est.activations == pytest.approx(expected, rel=0.02)
 
 
 def test_estimates_grow_with_the_preset_and_the_grid():
@@ -78,12 +136,12 @@ def test_estimates_grow_with_the_preset_and_the_grid():
 def test_activation_fit_predicts_a_direct_measurement(model, kwargs):
     """The a + b H W fit from 8 x 8 and 16 x 16 must predict what a forward pass at another
     size (odd, larger) actually saves."""
-    _, saved, largest = presets._activation_profile(model, kwargs, 10)
+    _, saved, largest = presets._activation_profile(model, kwargs, NUM_CHANNELS)
     torch.manual_seed(0)
     from qagent.agent.models import build_model
 
-    net = build_model(model, 10).train()
-    measured_saved, measured_largest = presets._measure_activations(net, 10, 29, batch=3)
+    net = build_model(model, NUM_CHANNELS).train()
+    measured_saved, measured_largest = presets._measure_activations(net, NUM_CHANNELS, 29, batch=3)
     cells = 29 * 29
     assert measured_saved / 3 == pytest.approx(saved[0] + saved[1] * cells, rel=0.02)
     assert measured_largest / 3 == pytest.approx(largest[0] + largest[1] * cells, rel=0.02)

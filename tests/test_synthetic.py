@@ -295,3 +295,116 @@ def test_fire_sizes_differ_widely_across_seeds():
     means = np.array(means)
     assert means.min() < 0.05 and means.max() > 0.3, means
     assert np.quantile(means, 0.9) > 4 * np.quantile(means, 0.1)
+
+
+# ------------------------------------------------------------------------------ values at risk
+from qagent.landscape.synthetic import synthetic_values  # noqa: E402
+
+
+def road_landscape(n: int = 300) -> Landscape:
+    """n x n GR2 grass with an east-west road (NB1) along the middle row and a water column."""
+    fuel = np.full((n, n), 102)
+    fuel[n // 2, :] = 91
+    fuel[:, n // 7] = 98
+    z = np.zeros((n, n), np.float32)
+    return Landscape(slope=z, aspect=z, elevation=z, fuel_model=fuel, canopy_cover=z, canopy_height=z,
+                     canopy_base_height=z, canopy_bulk_density=z)
+
+
+def test_values_are_deterministic_per_seed_and_vary_across_seeds():
+    a, b = synthetic_values((96, 80), 7), synthetic_values((96, 80), 7)
+    assert a.dtype == torch.float32 and tuple(a.shape) == (96, 80) and torch.equal(a, b)
+    # a shape builds synthetic(height, width, seed) first: the same as passing that landscape
+    assert torch.equal(a, synthetic_values(synthetic(96, 80, 7), 7))
+    ls = road_landscape()
+    maps = [synthetic_values(ls, s, normalize=False) for s in range(6)]
+    assert all(not torch.equal(maps[0], m) for m in maps[1:])
+    totals = [float(m.sum()) for m in maps]
+    assert max(totals) > 2 * min(totals)  # seeds differ in how built-up they are, not only where
+
+
+def test_values_are_non_negative_finite_and_zero_where_fire_cannot_burn():
+    checked_water = checked_rock = 0
+    for seed in range(16):
+        ls = tile(seed, 96, 96)
+        v = synthetic_values(ls, seed).numpy()
+        fuel = ls.fuel_model.numpy()
+        burnable = ls.burnable_mask().numpy()
+        assert np.isfinite(v).all() and (v >= 0).all()
+        assert (v[~burnable] == 0).all()
+        checked_water += int((fuel == 98).sum())
+        checked_rock += int((fuel == 99).sum())
+        if v.any():  # the documented scale: mean 1 over the burnable cells
+            assert v[burnable].mean() == pytest.approx(1.0, rel=1e-5)
+    assert checked_water > 0 and checked_rock > 0  # the seeds above do have water and rock
+    nodata = np.zeros((300, 300), dtype=bool)
+    nodata[:150, :] = True
+    ls = road_landscape()
+    fuel = ls.fuel_model.numpy().copy()
+    fuel[nodata] = 99
+    z = np.zeros(fuel.shape, np.float32)
+    masked = Landscape(slope=z, aspect=z, elevation=z, fuel_model=fuel, canopy_cover=z, canopy_height=z,
+                       canopy_base_height=z, canopy_bulk_density=z, nodata_mask=nodata)
+    assert (synthetic_values(masked, 1).numpy()[nodata] == 0).all()
+
+
+def test_settlements_concentrate_near_roads():
+    """Houses per cell within 3 cells of the road against those more than 30 cells away, over
+    ten seeds (a seed draws 0.05-0.6 settlements per km of road, so some seeds have none)."""
+    ls = road_landscape()
+    distance = np.abs(np.arange(300) - 150)[:, None] * np.ones((1, 300))
+    burnable = ls.burnable_mask().numpy()
+    near = far = 0.0
+    for seed in range(10):
+        v = synthetic_values(ls, seed, normalize=False).numpy()
+        near += v[(distance <= 3) & burnable].mean()
+        far += v[(distance > 30) & burnable].mean()
+    assert near > 3.0 * far > 0
+    # on synthetic landscapes with roads, too
+    from scipy import ndimage
+
+    near = far = 0.0
+    for seed in range(12):
+        ls = tile(seed, 160, 160)
+        roads = ls.fuel_model.numpy() == 91
+        if not roads.any():
+            continue
+        d = ndimage.distance_transform_edt(~roads)
+        v = synthetic_values(ls, seed, normalize=False).numpy()
+        burnable = ls.burnable_mask().numpy()
+        near += v[(d <= 3) & burnable].mean()
+        far += v[(d > 15) & burnable].mean()
+    assert near > 2.0 * far > 0
+
+
+def test_without_roads_houses_are_scattered_only():
+    fuel = np.full((200, 200), 102)
+    z = np.zeros(fuel.shape, np.float32)
+    ls = Landscape(slope=z, aspect=z, elevation=z, fuel_model=fuel, canopy_cover=z, canopy_height=z,
+                   canopy_base_height=z, canopy_bulk_density=z)
+    v = synthetic_values(ls, 3, normalize=False).numpy()
+    # 36 km^2 at 0.5-8 houses per km^2: 18-288 houses, one per cell at most by far
+    assert 5 <= (v > 0).sum() <= 400
+
+
+def test_values_are_fast_on_a_large_grid():
+    import time
+
+    ls = road_landscape(1024)
+    start = time.perf_counter()
+    v = synthetic_values(ls, 0)
+    assert time.perf_counter() - start < 5.0  # 0.1-0.2 s on one core (the distance transform)
+    assert tuple(v.shape) == (1024, 1024)
+
+
+def test_values_bad_arguments():
+    ls = road_landscape(20)
+    for bad, words in [((ls, -1), "seed"), ((ls, 1.5), "seed"), ((ls, True), "seed"),
+                       ((np.zeros((4, 4)), 0), "landscape_or_shape"), (((4, 4, 4), 0), "landscape_or_shape"),
+                       (((0, 5), 0), "height"), ((("a", 5), 0), "height")]:
+        with pytest.raises(InputError, match=words):
+            synthetic_values(*bad)
+    with pytest.raises(InputError, match="cell_size_m"):
+        synthetic_values(ls, 0, cell_size_m=30.0)
+    with pytest.raises(InputError, match="normalize"):
+        synthetic_values(ls, 0, normalize="yes")

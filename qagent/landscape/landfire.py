@@ -31,6 +31,40 @@ Sources ``load_landfire`` reads
    California fuelscape and converted them as LANDFIRE products with slope in degrees
    (``src/utils/loadingUtils.py:normalize``: ``tan(slp)``, ``cc/100``, ``cbd/100``, ``ch/10``,
    ``cbh/10``; ``fbfm`` holds Scott & Burgan codes), so they are read the same way here.
+4. **A FlamMap / FARSITE landscape file** (``.lcp``), read through GDAL's LCP driver
+   (gdal.org/drivers/raster/lcp.html; the format is FARSITE 4's, Finney 1998, RMRS-RP-4,
+   revised 2004). An LCP is one file of 16-bit integer bands: elevation, slope, aspect, fuel
+   model and canopy cover always; canopy height, canopy base height and canopy bulk density
+   when its header says it has crown fuels; duff and coarse woody debris when it has ground
+   fuels (those two are not used here). The header records each band's unit, which GDAL
+   reports as band metadata (``ELEVATION_UNIT``, ``SLOPE_UNIT``, ``ASPECT_UNIT``,
+   ``FUEL_MODEL_OPTION``, ``CANOPY_COV_UNIT``, ``CANOPY_HT_UNIT``, ``CBH_UNIT``, ``CBD_UNIT``),
+   and bands are recognised by those items, not by position (a file with ground fuels but no
+   crown fuels has duff and woody debris as bands 6 and 7). Units and their conversion to SI:
+
+   band                  header code: stored unit -> SI
+   elevation             0: m; 1: ft (x 0.3048)
+   slope                 0: degrees (tan); 1: percent rise (x 0.01)
+   aspect                2: azimuth degrees clockwise from north, -1 flat (flat -> 0);
+                         1: GRASS degrees, counterclockwise from east, 0 flat
+                         (azimuth = (90 - a) mod 360; GRASS r.slope.aspect manual);
+                         0: GRASS categories, refused (convert the aspect to degrees)
+   fuel model            codes as stored (any known Anderson 13 / Scott & Burgan 40 code);
+                         option 0 or 1 (no conversion file); 2 or 3, codes that need a
+                         conversion file, refused
+   canopy cover          1: percent (x 0.01); 0: cover categories, refused (convert to percent)
+   canopy height, base   1: m; 2: ft (x 0.3048); 3: m x 10 (x 0.1); 4: ft x 10 (x 0.03048)
+   canopy bulk density   1: kg/m3; 2: lb/ft3 (x 16.018463); 3: kg/m3 x 100 (x 0.01);
+                         4: lb/ft3 x 1000 (x 0.016018463)
+
+   Unit codes and names as GDAL's driver reports them (the GDAL page above and FlamMap's help,
+   "Landscape (.LCP) File"); 1 ft = 0.3048 m exactly and 1 lb/ft3 = 0.45359237 kg / 0.3048^3
+   m3 = 16.018463 kg/m3 (NIST SP 811, 2008, appendix B). Without crown fuel bands, canopy
+   height, base height and bulk density are zero (surface fire only) and a warning is logged.
+   The CRS comes from the ``.prj`` file beside the ``.lcp`` when there is one; the cell size
+   in m from a projected CRS, else from the header's linear unit (meters or feet), else
+   ``cell_size_m``. Nodata is as below (LCPs mark it -9999 by convention). ``layers`` cannot
+   replace an LCP's bands, and ``fuel`` is not used (the fuel band may hold either family).
 
 Nodata
 ------
@@ -42,16 +76,17 @@ elevation layer keeps its valid range), and are recorded in ``Landscape.nodata_m
 
 Errors
 ------
-Every problem raises ``qagent._validation.InputError`` naming the file (or the folder and
-the product missing from it) and the problem: an unreadable or corrupt file, a missing layer,
-grids that differ in shape, transform or CRS, NaN outside the nodata mask, values outside the
-product's physical range (reported in the file's own units, at their (row, col)), unknown fuel
-model codes. rasterio is needed to read and write GeoTIFFs; without it these functions raise
+Every problem raises ``qagent._validation.InputError`` naming the file (and, in an ``.lcp``,
+the band; or the folder and the product missing from it) and the problem: an unreadable,
+truncated or corrupt file, a missing layer, grids that differ in shape, transform or CRS, NaN
+outside the nodata mask, values outside the product's physical range (reported in the file's
+own units, at their (row, col)), unknown fuel model codes, units that cannot be converted. rasterio is needed to read and write GeoTIFFs; without it these functions raise
 ``ImportError`` saying so.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import warnings
@@ -64,7 +99,9 @@ import numpy as np
 import torch
 
 from qagent._validation import InputError
-from qagent.landscape.core import Landscape
+from qagent.landscape.core import FLOAT_LAYERS, Landscape
+
+log = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------------------------- products
 LANDFIRE_FILL_VALUES = (-9999, -32768, 32767)
@@ -243,6 +280,9 @@ def resolve_layer_paths(source, layers: Mapping[str, Any] | None = None, *, fuel
             found, where = _folder_layers(path, fuel, set(layers or ())), str(path)
         elif match and path.parent.name == match["layer"] and is_tile_layout(path.parent.parent):
             found, where = _tile_layout_layers(path.parent.parent, int(match["k"])), str(path.parent.parent)
+        elif path.suffix.lower() == ".lcp" and path.exists():
+            raise InputError(f"{path}: a FlamMap landscape file holds every layer in one file; read it with "
+                             "load_landfire(path), not as separate layer files")
         elif path.exists():
             raise InputError(f"{path}: a single file is neither a folder of LANDFIRE products nor a tile of "
                              "the layout <root>/<layer>/<name>_<k>_<layer>.tif")
@@ -298,6 +338,11 @@ class _Band:
     shape: tuple[int, int]
     transform: Any  # affine.Affine, or None when the file is not georeferenced
     crs: Any
+    label: str | None = None  # how errors name it (default: the path), e.g. "x.lcp band 2 (slope)"
+
+    @property
+    def where(self) -> str:
+        return self.label if self.label is not None else str(self.path)
 
 
 def _read_band(path: Path, key: str) -> _Band:
@@ -326,11 +371,15 @@ def _raise_at(band: _Band, bad: np.ndarray, what: str, hint: str = "") -> None:
     pos = tuple(int(i) for i in np.argwhere(bad)[0])
     value = band.data[pos].item()
     count = int(bad.sum())
-    raise InputError(f"{band.path}: value {value:.6g} at (row, col) {pos} {what} "
+    raise InputError(f"{band.where}: value {value:.6g} at (row, col) {pos} {what} "
                      f"({count} such cell{'s' if count != 1 else ''}){'; ' + hint if hint else ''}")
 
 
-def _check_values(band: _Band, key: str, fuel: str | None) -> None:
+def _check_values(band: _Band, key: str, fuel: str | None, product: _Product | None = None,
+                  fuel_hint: str = "") -> None:
+    """Refuse NaN outside the nodata mask, values outside ``product``'s range (default: the
+    LANDFIRE product of ``key``) and unknown fuel model codes (``fuel_hint`` is added to that
+    error)."""
     data, valid = band.data, band.valid
     if data.dtype.kind == "f":
         nan = np.isnan(data) & valid
@@ -357,11 +406,11 @@ def _check_values(band: _Band, key: str, fuel: str | None) -> None:
                            "181-189, 201-204",
                     "F13": "Anderson 13 (F13) codes are 1-13 and 91-99"}.get(
                 fuel, "known codes are Anderson 1-13, Scott & Burgan 101-204 and non-burnable 91-99")
-            raise InputError(f"{band.path}: unknown fuel model code{'s' if len(unknown) > 1 else ''} "
+            raise InputError(f"{band.where}: unknown fuel model code{'s' if len(unknown) > 1 else ''} "
                              f"{unknown[:8]}{' ...' if len(unknown) > 8 else ''} in {int(bad.sum())} cells, "
-                             f"first {int(data[pos])} at (row, col) {pos}; {kind}")
+                             f"first {int(data[pos])} at (row, col) {pos}; {kind}{fuel_hint}")
         return
-    p = PRODUCTS[key]
+    p = product if product is not None else PRODUCTS[key]
     values = data.astype(np.float64, copy=False)
     out = valid & ((values < p.lo) | (values > p.hi))
     if out.any():
@@ -385,8 +434,10 @@ def _check_same_grid(band: _Band, ref: _Band) -> None:
                          f"{ref.path.name}'s {ref.crs.to_string() if ref.crs else None}; all layers must share one CRS")
 
 
-def _cell_size_m(ref: _Band, cell_size_m) -> float:
-    """Cell size in m from the grid (north-up, square cells, CRS in linear units), or as given."""
+def _cell_size_m(ref: _Band, cell_size_m, header_unit_m: float | None = None) -> float:
+    """Cell size in m from the grid (north-up, square cells, CRS in linear units), or as given.
+    ``header_unit_m``: metres per grid unit that the file itself records (an LCP header's linear
+    unit), used when there is no CRS."""
     given = None
     if cell_size_m is not None:
         if isinstance(cell_size_m, bool) or not isinstance(cell_size_m, (int, float, np.integer, np.floating)) \
@@ -396,42 +447,53 @@ def _cell_size_m(ref: _Band, cell_size_m) -> float:
     t = ref.transform
     if t is None:
         if given is None:
-            raise InputError(f"{ref.path}: has no georeferencing (no transform); pass cell_size_m")
+            raise InputError(f"{ref.where}: has no georeferencing (no transform); pass cell_size_m")
         return given
     if t.b != 0.0 or t.d != 0.0 or t.a <= 0.0 or t.e >= 0.0:
-        raise InputError(f"{ref.path}: the grid is not north-up (transform {tuple(t)[:6]}); "
+        raise InputError(f"{ref.where}: the grid is not north-up (transform {tuple(t)[:6]}); "
                          "warp it to a north-up grid first (gdalwarp)")
     if not math.isclose(t.a, -t.e, rel_tol=1e-6):
-        raise InputError(f"{ref.path}: cells are {t.a:g} x {-t.e:g} (not square); resample to square cells")
-    if ref.crs is None or not ref.crs.is_projected:
+        raise InputError(f"{ref.where}: cells are {t.a:g} x {-t.e:g} (not square); resample to square cells")
+    if ref.crs is None and header_unit_m is not None:
+        unit_m = header_unit_m
+    elif ref.crs is None or not ref.crs.is_projected:
         if given is None:
-            raise InputError(f"{ref.path}: the CRS {ref.crs.to_string() if ref.crs else None} is not projected, "
+            raise InputError(f"{ref.where}: the CRS {ref.crs.to_string() if ref.crs else None} is not projected, "
                              "so the cell size in m is unknown; reproject (e.g. gdalwarp -t_srs EPSG:5070 -tr 30 30) "
                              "or pass cell_size_m")
         return given
-    unit_m = ref.crs.linear_units_factor[1]
+    else:
+        unit_m = ref.crs.linear_units_factor[1]
     size = t.a * unit_m
     if given is not None and not math.isclose(given, size, rel_tol=1e-6):
-        raise InputError(f"cell_size_m: {given:g} m differs from the {size:g} m cells of {ref.path}")
+        raise InputError(f"cell_size_m: {given:g} m differs from the {size:g} m cells of {ref.where}")
     return float(size)
 
 
 def load_landfire(source, layers: Mapping[str, Any] | None = None, *, fuel: str = "F40",
                   cell_size_m: float | None = None, device=None) -> Landscape:
-    """Read LANDFIRE GeoTIFFs into a :class:`Landscape` in SI units.
+    """Read LANDFIRE GeoTIFFs, or a FlamMap/FARSITE ``.lcp`` landscape file, into a
+    :class:`Landscape` in SI units.
 
     ``source``: a folder of LANDFIRE products recognised by name, a mapping layer key -> path,
-    or a tile of the original project's layout as ``(root, k)`` or the path of one of its
-    files (see the module docstring for names, units and conversions). ``layers`` (layer key
-    -> path) replaces individual layers of ``source``. ``fuel`` picks ``"F40"`` or ``"F13"``
-    in a folder that has both. ``cell_size_m`` is only needed for rasters without a projected
-    CRS; when given for a projected one it must agree with it.
+    a tile of the original project's layout as ``(root, k)`` or the path of one of its files,
+    or the path of an ``.lcp`` file (see the module docstring for names, units and
+    conversions). ``layers`` (layer key -> path) replaces individual layers of ``source`` (not
+    of an ``.lcp``). ``fuel`` picks ``"F40"`` or ``"F13"`` in a folder that has both (an
+    ``.lcp``'s fuel band may hold either). ``cell_size_m`` is only needed for rasters without a
+    projected CRS (and, for an ``.lcp``, without a linear unit in its header); when given for a
+    projected one it must agree with it.
 
     The Landscape keeps the grid's ``transform`` (affine.Affine) and ``crs`` (rasterio CRS);
     nodata cells (any layer's) are non-burnable (fuel 99, no canopy) and flagged in
-    ``nodata_mask``. Problems raise ``InputError`` naming the file.
+    ``nodata_mask``. Problems raise ``InputError`` naming the file (and an ``.lcp``'s band).
     """
     fuel = _check_fuel(fuel)
+    if isinstance(source, (str, Path)) and Path(source).suffix.lower() == ".lcp":
+        if layers is not None:
+            raise InputError(f"layers: {source} is a FlamMap landscape file that holds every layer; "
+                             "layers cannot replace its bands (convert the layer to the LCP's units and rebuild it)")
+        return _load_lcp(Path(source), cell_size_m, device)
     paths = resolve_layer_paths(source, layers, fuel=fuel)
     order = sorted(paths, key=LAYER_KEYS.index)
     bands: dict[str, _Band] = {}
@@ -444,16 +506,23 @@ def load_landfire(source, layers: Mapping[str, Any] | None = None, *, fuel: str 
         _check_values(band, key, _fuel_product(band.path) if key == "fuel_model" else None)
     ref = bands[order[0]]
     size_m = _cell_size_m(ref, cell_size_m)
+    return _assemble(bands, {key: PRODUCTS[key] for key in bands if key != "fuel_model"}, ref, size_m, device)
 
+
+def _assemble(bands: dict[str, _Band], products: dict[str, _Product], ref: _Band, size_m: float, device,
+              zero_fields: tuple[str, ...] = ()) -> Landscape:
+    """The Landscape of checked bands (layer key -> band, each converted by ``products[key]``):
+    nodata cells of any band become non-burnable bare ground (see the module docstring);
+    ``zero_fields`` (Landscape fields no band provides) are zero."""
     nodata = np.zeros(ref.shape, dtype=bool)
     for band in bands.values():
         nodata |= ~band.valid
-    grids: dict[str, np.ndarray] = {}
+    grids: dict[str, np.ndarray] = {name: np.zeros(ref.shape, dtype=np.float32) for name in zero_fields}
     for key, band in bands.items():
         if key == "fuel_model":
             grids["fuel_model"] = np.where(nodata, NODATA_FUEL_MODEL, band.data).astype(np.int32)
             continue
-        p = PRODUCTS[key]
+        p = products[key]
         si = p.to_si(band.data.astype(np.float64))
         fill = 0.0
         if key == "elevation" and not nodata.all():
@@ -461,6 +530,149 @@ def load_landfire(source, layers: Mapping[str, Any] | None = None, *, fuel: str 
         grids[p.field] = np.where(nodata, fill, si).astype(np.float32)
     return Landscape(**grids, cell_size_m=size_m, nodata_mask=nodata, transform=ref.transform, crs=ref.crs,
                      device=device)
+
+
+# ---------------------------------------------------------------------------------- FlamMap .lcp
+# Unit conversions (module docstring, source 4): 1 ft = 0.3048 m exactly; 1 lb = 0.45359237 kg
+# exactly, so 1 lb/ft3 = 0.45359237 / 0.3048^3 kg/m3 = 16.018463 kg/m3 (NIST SP 811, 2008, app. B).
+M_PER_FT = 0.3048
+LCP_HEADER_BYTES = 7316
+KG_M3_PER_LB_FT3 = 0.45359237 / M_PER_FT ** 3
+
+
+def _linear_product(what: str, unit: str, field: str, si_per_stored: float, item: str, code: int) -> _Product:
+    """A layer stored as SI value / ``si_per_stored`` (e.g. feet: 0.3048 m per stored unit), with
+    the Landscape's physical range of ``field`` expressed in the stored unit."""
+    lo_si, hi_si, _ = FLOAT_LAYERS[field]
+    return _Product(what, unit, lo_si / si_per_stored, hi_si / si_per_stored, field,
+                    lambda a: a * si_per_stored, f"the header says {item} {code} ({unit}); check the LCP's units")
+
+
+def _grass_degrees_to_azimuth(a: np.ndarray) -> np.ndarray:
+    """GRASS aspect (degrees counterclockwise from east: 90 north, 180 west, 270 south, 360 east;
+    0 where flat; GRASS GIS r.slope.aspect manual) -> degrees clockwise from north, 0 where flat."""
+    return np.where(a == 0.0, 0.0, np.mod(90.0 - a, 360.0))
+
+
+# GDAL's band metadata item of each LCP band -> (layer key, what, {header code: product, or the
+# reason the code is refused}). Codes as GDAL's LCP driver reports them (gdal.org/drivers/raster/lcp.html).
+_LCP_BANDS: dict[str, tuple[str, str, dict[int, _Product | str | None]]] = {
+    "ELEVATION_UNIT": ("elevation", "elevation", {
+        0: _linear_product("elevation", "m", "elevation", 1.0, "ELEVATION_UNIT", 0),
+        1: _linear_product("elevation", "ft", "elevation", M_PER_FT, "ELEVATION_UNIT", 1)}),
+    "SLOPE_UNIT": ("slope", "slope", {
+        0: _Product("slope", "degrees", 0.0, _MAX_SLOPE_DEGREES, "slope", PRODUCTS["slope_degrees"].to_si,
+                    "the header says SLOPE_UNIT 0 (degrees); values this large suggest percent rise"),
+        1: _Product("slope", "percent rise", 0.0, 1000.0, "slope", PRODUCTS["slope_percent"].to_si,
+                    "the header says SLOPE_UNIT 1 (percent rise), at most 1000 % (rise/run 10)")}),
+    "ASPECT_UNIT": ("aspect", "aspect", {
+        2: _Product("aspect", "azimuth degrees", -1.0, 360.0, "aspect", lambda a: np.where(a < 0.0, 0.0, a),
+                    "the header says ASPECT_UNIT 2: degrees clockwise from north, -1 where flat"),
+        1: _Product("aspect", "GRASS degrees", 0.0, 360.0, "aspect", _grass_degrees_to_azimuth,
+                    "the header says ASPECT_UNIT 1: GRASS degrees counterclockwise from east, 0 where flat"),
+        0: "the header says ASPECT_UNIT 0, GRASS aspect categories, which QAgent does not convert; rebuild "
+           "the LCP with aspect in azimuth degrees"}),
+    "FUEL_MODEL_OPTION": ("fuel_model", "fuel model", {
+        0: None, 1: None,
+        2: "the header says FUEL_MODEL_OPTION 2: the codes need a fuel model conversion file, which QAgent "
+           "cannot apply; rebuild the LCP with standard fuel model codes",
+        3: "the header says FUEL_MODEL_OPTION 3: custom fuel models and a conversion file, which QAgent "
+           "cannot apply; rebuild the LCP with standard fuel model codes"}),
+    "CANOPY_COV_UNIT": ("canopy_cover", "canopy cover", {
+        1: _Product("canopy cover", "percent", 0.0, 100.0, "canopy_cover", lambda a: a * 0.01,
+                    "the header says CANOPY_COV_UNIT 1 (percent), 0-100"),
+        0: "the header says CANOPY_COV_UNIT 0, canopy cover categories, which QAgent does not convert to a "
+           "cover fraction; rebuild the LCP with canopy cover in percent"}),
+    **{item: (key, what, {
+        1: _linear_product(what, "m", key, 1.0, item, 1),
+        2: _linear_product(what, "ft", key, M_PER_FT, item, 2),
+        3: _linear_product(what, "m x 10", key, 0.1, item, 3),
+        4: _linear_product(what, "ft x 10", key, M_PER_FT / 10.0, item, 4)})
+       for item, key, what in (("CANOPY_HT_UNIT", "canopy_height", "canopy height"),
+                               ("CBH_UNIT", "canopy_base_height", "canopy base height"))},
+    "CBD_UNIT": ("canopy_bulk_density", "canopy bulk density", {
+        1: _linear_product("canopy bulk density", "kg/m3", "canopy_bulk_density", 1.0, "CBD_UNIT", 1),
+        2: _linear_product("canopy bulk density", "lb/ft3", "canopy_bulk_density", KG_M3_PER_LB_FT3, "CBD_UNIT", 2),
+        3: _linear_product("canopy bulk density", "kg/m3 x 100", "canopy_bulk_density", 0.01, "CBD_UNIT", 3),
+        4: _linear_product("canopy bulk density", "lb/ft3 x 1000", "canopy_bulk_density",
+                           KG_M3_PER_LB_FT3 / 1000.0, "CBD_UNIT", 4)}),
+}
+_LCP_SURFACE = ("elevation", "slope", "aspect", "fuel_model", "canopy_cover")
+_LCP_CROWN = ("canopy_height", "canopy_base_height", "canopy_bulk_density")
+_LCP_LINEAR_UNITS_M = {"meters": 1.0, "feet": M_PER_FT}  # the header's LINEAR_UNIT as GDAL names it
+
+
+def _load_lcp(path: Path, cell_size_m, device) -> Landscape:
+    """A FlamMap/FARSITE landscape file through GDAL's LCP driver (module docstring, source 4)."""
+    rasterio = _rasterio()
+    from rasterio.errors import NotGeoreferencedWarning, RasterioError
+
+    if not path.is_file():
+        raise InputError(f"source: {path} does not exist" if not path.exists() else f"source: {path} is not a file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(path) as src:
+                driver, count = src.driver, src.count
+                tags = src.tags()
+                band_tags = [src.tags(i) for i in range(1, count + 1)]
+                data, masks = src.read(), src.read_masks()
+                transform, crs = src.transform, src.crs
+    except (RasterioError, OSError) as e:
+        raise InputError(f"{path}: cannot be read as a FlamMap landscape file ({e}); is it a complete .lcp?") from None
+    if driver != "LCP":
+        raise InputError(f"{path}: GDAL reads it as {driver}, not as a FlamMap/FARSITE landscape file (LCP)")
+    # The format: a 7,316-byte header, then every band as pixel-interleaved int16 (GDAL's LCP page).
+    # GDAL reads past the end of a truncated file as zeros, so the size is checked here.
+    expected_bytes = LCP_HEADER_BYTES + 2 * count * data.shape[1] * data.shape[2]
+    if path.stat().st_size < expected_bytes:
+        raise InputError(f"{path}: is truncated: {path.stat().st_size} bytes where a {data.shape[1]} x "
+                         f"{data.shape[2]} landscape of {count} bands needs {expected_bytes}")
+    if transform.is_identity and crs is None:
+        transform = None
+
+    bands: dict[str, _Band] = {}
+    products: dict[str, _Product] = {}
+    for index, item_tags in enumerate(band_tags):
+        item = next((name for name in _LCP_BANDS if name in item_tags), None)
+        if item is None:
+            continue  # duff, coarse woody debris: not used
+        key, what, units = _LCP_BANDS[item]
+        label = f"{path} band {index + 1} ({what})"
+        try:
+            code = int(item_tags[item])
+        except ValueError:
+            raise InputError(f"{label}: the header's {item} is {item_tags[item]!r}, not a unit code") from None
+        if code not in units:
+            raise InputError(f"{label}: unknown {item} {code} in the header; GDAL's LCP codes for it are "
+                             f"{sorted(units)}")
+        if isinstance(units[code], str):
+            raise InputError(f"{label}: {units[code]}")
+        if key in bands:
+            raise InputError(f"{label}: a second {what} band (the first is {bands[key].label})")
+        valid = (masks[index] != 0) & ~np.isin(data[index], LANDFIRE_FILL_VALUES)
+        bands[key] = _Band(path, data[index], valid, data[index].shape, transform, crs, label)
+        if key == "fuel_model":
+            custom = ("; the header says the file uses custom fuel models (FUEL_MODEL_OPTION 1), which QAgent "
+                      "does not model") if code == 1 else ""
+            _check_values(bands[key], key, None, fuel_hint=custom)
+        else:
+            products[key] = units[code]
+            _check_values(bands[key], key, None, products[key])
+    missing = [key for key in _LCP_SURFACE if key not in bands]
+    if missing:
+        raise InputError(f"{path}: no {', '.join(missing)} band among its {count} (GDAL's LCP driver found no "
+                         f"{', '.join(i for i, (k, _, _) in _LCP_BANDS.items() if k in missing)} item); "
+                         "is it a complete FlamMap landscape file?")
+    no_crown = tuple(key for key in _LCP_CROWN if key not in bands)
+    if no_crown:
+        log.warning("%s: no %s band%s (the landscape has no crown fuels); %s set to 0, so only surface fire "
+                    "is simulated", path, ", ".join(no_crown), "s" if len(no_crown) > 1 else "",
+                    "they are" if len(no_crown) > 1 else "it is")
+    header_unit_m = _LCP_LINEAR_UNITS_M.get(str(tags.get("LINEAR_UNIT", "")).lower())
+    ref = bands["elevation"]
+    size_m = _cell_size_m(ref, cell_size_m, header_unit_m)
+    return _assemble(bands, products, ref, size_m, device, no_crown)
 
 
 # ---------------------------------------------------------------------------------- writing

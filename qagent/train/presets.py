@@ -16,7 +16,12 @@ high      64 x 1                 32    100 000  enhanced                50 x 50
 
 Memory estimate (:func:`estimate_memory_bytes`)
 -----------------------------------------------
-GPU bytes = weights + optimizer state + activations + observations + simulation:
+The estimate is for the run ``qagent-train --preset NAME`` starts: the network
+``qagent.train.dqn`` builds (``build_model`` with the preset's model and settings and the
+agent's C = ``NUM_CHANNELS`` = 13 observation channels, ``qagent.landscape.observation``), the
+preset's grid and the trainer's k = ``TrainConfig.cells_per_step`` = 5 cells per action
+(tested against what the trainer builds). GPU bytes = weights + optimizer state + activations
++ observations + simulation:
 
 - weights: online and target network, 4 bytes per parameter each;
 - optimizer state: gradients and Adam's two moment estimates, 3 x 4 bytes per parameter;
@@ -33,7 +38,7 @@ GPU bytes = weights + optimizer state + activations + observations + simulation:
   observations, (2 E + num_envs) x C x H x W x 4 bytes;
 - simulation: ``simulation_bytes_per_env_cell`` per cell and environment, by default 1 KiB:
   an allowance for the fire kernel (``qagent.fire.spread``: per-simulation weather and
-  scratch ~28 B per cell, x 25 simulations per environment as in the original, plus ~128 B
+  scratch ~28 B per cell, x 32 simulations per environment (the trainer's S), plus ~128 B
   of landscape layers, fire-ellipse cache and counts per environment), to be refined with
   measurements on a GPU.
 
@@ -47,15 +52,16 @@ x 2 for what the estimate leaves out (the caching allocator's rounding and fragm
 cuDNN convolution workspaces, autograd temporaries) and for its own error until it has been
 checked against ``torch.cuda.max_memory_reserved`` on GPUs, and 1 GiB for the CUDA
 libraries' kernels and handles (cuBLAS, cuDNN), which load only at first use, after ``free``
-was read. The largest fitting preset wins. At the presets' grids the estimates (C = 10
-channels; ``format_presets_table()`` prints them) are about 22 MiB (demo), 123 MiB (low),
-0.44 GiB (medium) and 1.42 GiB (high), asking for 1.04, 1.24, 1.88 and 3.85 GiB free. So the
-original user's GPU, 3.68 GiB, gets ``medium``, the configuration the original project
-itself recommended for it; ``high`` needs a 4 GiB card with 3.85 GiB free. Should an
+was read. The largest fitting preset wins. At the presets' grids the estimates (C = 13
+channels, k = 5; ``format_presets_table()`` prints them) are about 22 MiB (demo), 124 MiB
+(low), 0.44 GiB (medium) and 1.43 GiB (high), asking for 1.04, 1.24, 1.89 and 3.86 GiB free.
+So the original user's GPU, 3.68 GiB, gets ``medium``, the configuration the original
+project itself recommended for it; ``high`` needs a 4 GiB card with 3.86 GiB free. Should an
 estimate still be short, ``qagent.oom.OOMRetry`` halves the micro-batch instead of
 crashing. Activations grow with the cell count: at 613 x 549 a training micro-batch of 16
-samples of the basic QNet alone needs ~11 GiB, so train on tiles of the preset's grid and
-run the full landscape only at inference (~0.25 GiB per sample without gradients).
+samples of the basic QNet alone needs ~13 GiB of activations, so train on tiles of the
+preset's grid and run the full landscape only at inference (~0.25 GiB per sample without
+gradients).
 On a CPU (:func:`auto_preset`) memory is rarely the limit, time is: ``demo`` is the preset
 that trains in minutes on a few cores (``low`` also runs on a CPU, in hours).
 """
@@ -77,11 +83,14 @@ import torch
 from qagent._validation import InputError
 from qagent.agent.models import MODEL_NAMES, build_model, count_parameters
 from qagent.agent.replay import replay_bytes_per_transition
+from qagent.landscape.observation import NUM_CHANNELS
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_IN_CHANNELS = 10
-DEFAULT_CELLS_PER_ACTION = 10
+# The estimates size the run the trainer starts: qagent.train.dqn builds its networks with
+# NUM_CHANNELS input channels and its replay with TrainConfig.cells_per_step cells per action
+# (trainer_cells_per_action()).
+DEFAULT_IN_CHANNELS = NUM_CHANNELS
 DEFAULT_SIMULATION_BYTES_PER_ENV_CELL = 1024
 HEADROOM_FACTOR = 2.0
 RUNTIME_RESERVE_BYTES = 1 << 30
@@ -175,11 +184,15 @@ def estimate_memory_bytes(
     grid_shape: tuple[int, int] | None = None,
     in_channels: int = DEFAULT_IN_CHANNELS,
     *,
-    cells_per_action: int = DEFAULT_CELLS_PER_ACTION,
+    cells_per_action: int | None = None,
     simulation_bytes_per_env_cell: int = DEFAULT_SIMULATION_BYTES_PER_ENV_CELL,
 ) -> MemoryEstimate:
     """Memory estimate of training ``preset`` on ``grid_shape`` (default: the preset's grid)
-    with ``in_channels`` observation channels; see the module docstring for the terms."""
+    with ``in_channels`` observation channels and ``cells_per_action`` cells per replayed action
+    (default: the trainer's, :func:`trainer_cells_per_action`); see the module docstring for
+    the terms."""
+    if cells_per_action is None:
+        cells_per_action = trainer_cells_per_action()
     height, width = preset.grid_size if grid_shape is None else grid_shape
     cells = height * width
     num_parameters, saved, largest = _activation_profile(preset.model, tuple(sorted(preset.model_kwargs.items())), in_channels)
@@ -197,6 +210,14 @@ def estimate_memory_bytes(
                               * preset.buffer_capacity),
         num_parameters=num_parameters,
     )
+
+
+def trainer_cells_per_action() -> int:
+    """Cells per action of a ``qagent-train`` run (``TrainConfig.cells_per_step``, k), which
+    sets the size of a replayed action."""
+    from qagent.train.config import TrainConfig  # imported here: qagent.train.config imports this module
+
+    return TrainConfig.cells_per_step
 
 
 @functools.lru_cache(maxsize=None)
