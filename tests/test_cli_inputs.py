@@ -41,7 +41,7 @@ def test_budget_outside_0_1_is_refused_by_eval_and_plan(capsys, value):
     refused(capsys, plan_main, PLAN_REQUIRED + ["--budget", value], "--budget")
 
 
-@pytest.mark.parametrize("flag", ["--count", "--ignitions", "--grid-size"])
+@pytest.mark.parametrize("flag", ["--count", "--ignitions", "--grid-size", "--placement-ignitions"])
 @pytest.mark.parametrize("value", BAD_COUNTS)
 def test_eval_counts_must_be_integers_of_at_least_one(capsys, flag, value):
     refused(capsys, eval_main, [flag, value], flag)

@@ -56,8 +56,48 @@ def test_every_method_keeps_the_budget_and_the_burnable_cells(checkpoint):
     # a budget larger than the burnable cells breaks exactly the burnable cells
     ls = synthetic(10, 10, 1)
     n = int(ls.burnable_mask().sum())
-    for method in ("random", "greedy_intensity", "domirank", "agent"):
+    for method in ("random", "greedy_intensity", "burn_probability", "domirank", "agent"):
         assert int(place_breaks(method, ls, weather, n + 50, seed=0, agent=agent).sum()) == n
+
+
+def test_burn_probability_ranks_on_its_own_fires_never_the_evaluation_fires(monkeypatch):
+    """Run seeded 0 (the default): a naive placement seed 0 * c + 0 would give
+    default_rng(0), which numpy makes the same generator as the evaluation's [0, 0]."""
+    from qagent import baselines
+    from qagent.evaluation.methods import evaluation_rng, placement_fire_seed, placement_seed
+    from qagent.fire.spread import sample_ignitions
+
+    def state(rng):
+        return rng.bit_generator.state["state"]
+
+    assert state(np.random.default_rng(0)) == state(evaluation_rng(0, 0))  # the pitfall
+    seen = []
+    real = baselines.burn_probability
+
+    def spy(landscape, n, weather, duration, seed, *args, **kwargs):
+        seen.append((landscape, n, weather, duration, seed))
+        return real(landscape, n, weather, duration, seed, *args, **kwargs)
+
+    monkeypatch.setattr(baselines, "burn_probability", spy)
+    source = SyntheticSource((16, 16), "eval", count=3)
+    rows, kept = evaluate(source, ["none", "burn_probability"], agent=None, budget_fraction=0.05, ignitions=40,
+                          seed=0, max_landscapes=3, keep_breaks=3, placement_ignitions=37)
+    assert len(seen) == 3 and {r.method for r in rows} == {"none", "burn_probability"}
+    for lid, (ls, n, weather, duration, fire_seed) in enumerate(seen):
+        assert n == 37  # --placement-ignitions
+        assert fire_seed == placement_fire_seed(placement_seed(0, lid))
+        evaluation = state(evaluation_rng(0, lid))
+        # burn_probability_breaks draws ignitions from default_rng(s), weather from default_rng([s, 1])
+        assert state(np.random.default_rng(fire_seed)) != evaluation
+        assert state(np.random.default_rng([fire_seed, 1])) != evaluation
+        assert state(np.random.default_rng(placement_seed(0, lid))) != evaluation  # random placement too
+        for other in range(3):  # nor any other landscape's fires
+            assert state(np.random.default_rng(fire_seed)) != state(evaluation_rng(0, other))
+        ign = sample_ignitions(ls, n, fire_seed)
+        assert not np.array_equal(ign.numpy(), kept[lid]["ignitions"][:n].numpy())
+        assert not np.allclose(np.asarray(weather.wind_speed_10m)[:n],
+                               np.asarray(kept[lid]["weather"].wind_speed_10m)[:n])
+        assert not np.allclose(np.asarray(duration)[:n], kept[lid]["duration"][:n])
 
 
 def test_agent_placement_refuses_bad_budgets_and_rounds(checkpoint):
@@ -342,3 +382,4 @@ def test_eval_figures_title_each_method_with_its_reduction(checkpoint, tmp_path,
         title = next(t for t in titles if t.startswith(f"{label}: "))
         shown = float(re.fullmatch(rf"{label}: ([-+]\d+\.\d) % burned area", title).group(1))
         assert shown == pytest.approx(-100 * (1 - burned[method] / burned["none"]), abs=0.051), (method, title)
+

@@ -1,7 +1,7 @@
 """Command lines of evaluation and planning.
 
-qagent-eval: compare the agent with no treatment, random placement, DomiRank and a greedy
-intensity heuristic on held-out landscapes, from the same fires.
+qagent-eval: compare the agent with no treatment, random placement, a greedy intensity
+heuristic, burn-probability ranking and DomiRank on held-out landscapes, from the same fires.
 
   qagent-eval --checkpoint runs/qagent/best.pt --landscapes synthetic --budget 0.05 --ignitions 1000
 
@@ -25,11 +25,14 @@ import torch
 
 from qagent import _cli
 from qagent._validation import InputError
+from qagent.evaluation.methods import DEFAULT_PLACEMENT_IGNITIONS, METHODS
 
 log = logging.getLogger("qagent.evaluation")
 
 
-METHOD_CHOICES = ("none", "random", "domirank", "greedy_intensity", "agent")
+METHOD_CHOICES = METHODS  # the registry of qagent.evaluation.methods
+PLACEMENT_IGNITIONS_HELP = ("fires the burn_probability method simulates to rank cells, drawn from the scenario with "
+                            "a seed of its own, never the evaluation fires (default: %(default)s)")
 
 
 def _device(text: str):
@@ -64,8 +67,10 @@ def eval_parser() -> argparse.ArgumentParser:
     p.add_argument("--methods", nargs="+", choices=METHOD_CHOICES, default=None, metavar="METHOD",
                    help=f"methods to compare, from {', '.join(METHOD_CHOICES)}; 'none' (no treatment) is the "
                         "reference and is always run (default: all; 'agent' only with --checkpoint)")
-    p.add_argument("--seed", type=_cli.seed, default=0, help="seed (integer >= 0) of the fires and of random placement "
-                                                             "(default: 0)")
+    p.add_argument("--placement-ignitions", type=_cli.positive_int, default=DEFAULT_PLACEMENT_IGNITIONS, metavar="N",
+                   help=PLACEMENT_IGNITIONS_HELP)
+    p.add_argument("--seed", type=_cli.seed, default=0,
+                   help="seed (integer >= 0) of the fires and, through a hash, of the placements (default: 0)")
     p.add_argument("--figures", type=_cli.non_negative_int, default=4, metavar="N",
                    help="landscapes to draw as PNG figures, 0 for none (default: 4)")
     p.add_argument("--device", type=_device, default="cpu",
@@ -111,14 +116,16 @@ def eval_main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         rows, kept = evaluate(source, methods, agent=agent, budget_fraction=args.budget, ignitions=args.ignitions,
                               seed=args.seed, max_landscapes=args.count, keep_breaks=args.figures,
-                              progress=main_rank, distributed=args.distributed)
+                              progress=main_rank, distributed=args.distributed,
+                              placement_ignitions=args.placement_ignitions)
         if not main_rank:
             return 0
         summary = summarize(rows, methods, args.seed)
         out = Path(args.out)
         meta = {"command": "qagent-eval " + " ".join(argv if argv is not None else sys.argv[1:]),
                 "checkpoint": args.checkpoint, "landscapes": source.describe(), "budget_fraction": args.budget,
-                "ignitions": args.ignitions, "seed": args.seed, "fuel": args.fuel,
+                "ignitions": args.ignitions, "placement_ignitions": args.placement_ignitions, "seed": args.seed,
+                "fuel": args.fuel,
                 "wall_s": time.perf_counter() - t0}
         write_outputs(out, rows, summary, meta)
         _eval_figures(out, kept)

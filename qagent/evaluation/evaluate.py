@@ -3,7 +3,8 @@
 For every landscape, every method places the same budget of breaks, and the expected burned
 area is estimated from the same fires for every method (ignitions uniform over burnable
 cells, weather and duration per ignition from the scenario; common random numbers, seeded per
-landscape). Per landscape, a method's relative reduction is 1 - burned(method) /
+landscape with ``methods.evaluation_rng``, a stream no placement draws from: see "Seeds" in
+``qagent.evaluation.methods``). Per landscape, a method's relative reduction is 1 - burned(method) /
 burned(none); the table gives its mean over landscapes with a 95 % confidence interval
 (percentile bootstrap over landscapes, 10 000 resamples), the pooled reduction
 (1 - sum burned(method) / sum burned(none)) and the agent's win rate against each other
@@ -26,7 +27,8 @@ import torch
 from qagent._validation import InputError
 from qagent.env.fuel_break_env import budget_cells as episode_budget
 from qagent.env.sources import LandscapeSource
-from qagent.evaluation.methods import METHODS, AgentPolicy, place_breaks
+from qagent.evaluation.methods import (DEFAULT_PLACEMENT_IGNITIONS, METHODS, AgentPolicy, evaluation_rng,
+                                      place_breaks, placement_seed)
 from qagent.fire.scenario import DEFAULT_SCENARIO, FireScenario
 from qagent.fire.spread import simulate
 
@@ -56,21 +58,35 @@ class LandscapeResult:
     placement_s: float
 
 
+def evaluation_fires(landscape, ignitions: int, seed: int, landscape_id: int = 0,
+                     scenario: FireScenario = DEFAULT_SCENARIO) -> tuple[torch.Tensor, object, np.ndarray]:
+    """The fires every method of a comparison is scored on: ``ignitions`` flat cell indices
+    uniform over burnable cells, then per-fire weather and durations (minutes) from the
+    scenario, all from ``evaluation_rng(seed, landscape_id)`` (qagent-plan: landscape 0)."""
+    rng = evaluation_rng(seed, landscape_id)
+    cells = torch.nonzero(landscape.burnable_mask().reshape(-1)).reshape(-1)
+    ign = cells[torch.from_numpy(rng.integers(0, len(cells), ignitions))]
+    weather, duration = scenario.sample(ignitions, rng)
+    return ign, weather, duration
+
+
 def evaluate(source: LandscapeSource, methods: list[str], *, agent: AgentPolicy | None, budget_fraction: float,
              ignitions: int, seed: int, scenario: FireScenario = DEFAULT_SCENARIO, max_landscapes: int | None = None,
-             keep_breaks: int = 0, progress: bool = False,
-             distributed: bool = False) -> tuple[list[LandscapeResult], dict]:
+             keep_breaks: int = 0, progress: bool = False, distributed: bool = False,
+             placement_ignitions: int = DEFAULT_PLACEMENT_IGNITIONS) -> tuple[list[LandscapeResult], dict]:
     """Run every method on the source's landscapes; returns per-landscape rows and the breaks
     of the first ``keep_breaks`` landscapes (for figures). With ``distributed`` (inside a
     torch.distributed group) each rank evaluates its share of the landscapes and every rank
     gets all rows: each landscape's fires are seeded by (seed, landscape), so the rows equal
-    the single-process ones."""
+    the single-process ones. ``placement_ignitions``: the fires burn_probability ranks cells
+    with (its own, never the evaluation fires)."""
     from qagent import distributed as dist_util
 
     budget_fraction = check_budget_fraction(budget_fraction)
     ignitions = check_count("ignitions", ignitions)
     seed = check_count("seed", seed, 0)
     keep_breaks = check_count("keep_breaks", keep_breaks, 0)
+    placement_ignitions = check_count("placement_ignitions", placement_ignitions)
     if max_landscapes is not None:
         max_landscapes = check_count("max_landscapes", max_landscapes)
     unknown = [m for m in methods if m not in METHODS]
@@ -94,13 +110,11 @@ def evaluate(source: LandscapeSource, methods: list[str], *, agent: AgentPolicy 
         ls = source.landscape(lid)
         burnable = ls.burnable_mask()
         budget = episode_budget(int(burnable.sum()), budget_fraction, k)
-        rng = np.random.default_rng([seed, lid])
-        cells = torch.nonzero(burnable.reshape(-1)).reshape(-1)
-        ign = cells[torch.from_numpy(rng.integers(0, len(cells), ignitions))]
-        weather, duration = scenario.sample(ignitions, rng)
+        ign, weather, duration = evaluation_fires(ls, ignitions, seed, lid, scenario)
         for method in methods:
             t0 = time.perf_counter()
-            breaks = place_breaks(method, ls, weather_ref, budget, seed=seed * 1_000_003 + lid, agent=agent)
+            breaks = place_breaks(method, ls, weather_ref, budget, seed=placement_seed(seed, lid), agent=agent,
+                                  placement_ignitions=placement_ignitions, scenario=scenario)
             placement_s = time.perf_counter() - t0
             if method != "none" and (int(breaks.sum()) != min(budget, int(burnable.sum())) or
                                      bool((breaks & ~burnable).any())):

@@ -37,8 +37,14 @@ NODATA_LABEL = "no data in the source rasters"
 BREAK_COLOR = (0.85, 0.05, 0.05)
 BREAK_LABEL = "fuel break (treated cell)"
 COLORBAR_LABEL = "burn probability per fire"
-METHOD_LABELS = {"none": "no treatment", "random": "random", "domirank": "DomiRank",
-                 "greedy_intensity": "greedy intensity", "agent": "agent"}
+
+def _method_labels() -> dict[str, str]:
+    from qagent.evaluation.methods import REGISTRY
+
+    return {name: m.label for name, m in REGISTRY.items()}
+
+
+METHOD_LABELS = _method_labels()  # from the registry of qagent.evaluation.methods
 
 
 def _plt():
