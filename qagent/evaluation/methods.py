@@ -52,7 +52,7 @@ from qagent.train.config import Q_VALUE_SETTINGS, q_value_settings
 DEFAULT_PLACEMENT_IGNITIONS = 500
 
 # spawn keys of the seeds derived from a run's seed (never reuse one for another purpose)
-_PLACEMENT_KEY, _PLACEMENT_FIRES_KEY = 1, 2
+_PLACEMENT_KEY, _PLACEMENT_FIRES_KEY, _BOOTSTRAP_KEY = 1, 2, 3
 
 
 def _derived_seed(entropy, key: int) -> int:
@@ -79,6 +79,10 @@ def placement_fire_seed(seed: int) -> int:
     ``default_rng([s, 1])``; neither is an evaluation generator ``default_rng([seed, i])``)."""
     return _derived_seed(int(seed), _PLACEMENT_FIRES_KEY)
 
+
+def bootstrap_seed(seed: int) -> int:
+    """The seed of qagent-plan's bootstrap resamples: apart from the fires' and placements' streams."""
+    return _derived_seed(int(seed), _BOOTSTRAP_KEY)
 
 
 @dataclass
