@@ -9,8 +9,8 @@ from it, so a new method is one ``Method`` entry:
   (``qagent.baselines.greedy_intensity_breaks``);
 - ``burn_probability``: the cells that simulated fires burn most often
   (``qagent.baselines.burn_probability_breaks``, ranked once), from its own
-  ``placement_ignitions`` fires (default ``DEFAULT_PLACEMENT_IGNITIONS`` = 500) drawn from the
-  scenario with ``placement_fire_seed``;
+  ``placement_ignitions`` fires (default ``DEFAULT_PLACEMENT_IGNITIONS`` = 500, qagent-plan's
+  2000) drawn from the scenario with ``placement_fire_seed``;
 - ``domirank``: DomiRank centrality of the spread network (``qagent.baselines.domirank_breaks``);
 - ``agent``: a trained Q-network, placing the k valid cells of highest Q per step and
   observing its own breaks, as in training (``AgentPolicy``).
