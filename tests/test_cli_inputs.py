@@ -41,13 +41,13 @@ def test_budget_outside_0_1_is_refused_by_eval_and_plan(capsys, value):
     refused(capsys, plan_main, PLAN_REQUIRED + ["--budget", value], "--budget")
 
 
-@pytest.mark.parametrize("flag", ["--count", "--ignitions", "--grid-size"])
+@pytest.mark.parametrize("flag", ["--count", "--ignitions", "--grid-size", "--placement-ignitions"])
 @pytest.mark.parametrize("value", BAD_COUNTS)
 def test_eval_counts_must_be_integers_of_at_least_one(capsys, flag, value):
     refused(capsys, eval_main, [flag, value], flag)
 
 
-@pytest.mark.parametrize("flag", ["--ignitions", "--cells-per-round"])
+@pytest.mark.parametrize("flag", ["--ignitions", "--cells-per-round", "--placement-ignitions"])
 @pytest.mark.parametrize("value", BAD_COUNTS)
 def test_plan_counts_must_be_integers_of_at_least_one(capsys, flag, value):
     refused(capsys, plan_main, PLAN_REQUIRED + [flag, value], flag)
@@ -72,6 +72,21 @@ def test_device_fuel_and_methods_are_checked_at_parse_time(capsys):
     refused(capsys, eval_main, ["--methods", "none", "oracle"], "--methods")
     err = refused(capsys, eval_main, ["--methods", "none", "agent"], "--methods")  # no --checkpoint
     assert "needs --checkpoint" in err
+
+
+def test_compare_takes_heuristics_only_and_refuses_others_at_parse_time(capsys):
+    from qagent.evaluation.methods import HEURISTICS
+
+    for bad in (["oracle"], ["random", "dpv"], ["agent"], []):
+        refused(capsys, plan_main, PLAN_REQUIRED + ["--compare", *bad], "--compare")
+    assert plan_parser().parse_args(PLAN_REQUIRED).compare == list(HEURISTICS)
+    assert plan_parser().parse_args(PLAN_REQUIRED + ["--compare", "none"]).compare == ["none"]
+    args = plan_parser().parse_args(PLAN_REQUIRED + ["--compare", "burn_probability", "domirank"])
+    assert args.compare == ["burn_probability", "domirank"]
+    args = eval_parser().parse_args(["--methods", "none", "burn_probability", "--placement-ignitions", "64"])
+    assert (args.methods, args.placement_ignitions) == (["none", "burn_probability"], 64)
+    assert eval_parser().parse_args([]).placement_ignitions == 500
+    assert plan_parser().parse_args(PLAN_REQUIRED).placement_ignitions == 2000  # whole rasters need more
 
 
 def test_valid_values_parse(capsys):

@@ -56,8 +56,63 @@ def test_every_method_keeps_the_budget_and_the_burnable_cells(checkpoint):
     # a budget larger than the burnable cells breaks exactly the burnable cells
     ls = synthetic(10, 10, 1)
     n = int(ls.burnable_mask().sum())
-    for method in ("random", "greedy_intensity", "domirank", "agent"):
+    for method in ("random", "greedy_intensity", "burn_probability", "domirank", "agent"):
         assert int(place_breaks(method, ls, weather, n + 50, seed=0, agent=agent).sum()) == n
+
+
+def test_the_registry_drives_the_command_lines_and_the_figures():
+    from qagent.evaluation import figures
+    from qagent.evaluation.cli import eval_parser, plan_parser
+    from qagent.evaluation.methods import HEURISTICS, REGISTRY
+
+    assert METHODS == tuple(REGISTRY) and "burn_probability" in METHODS
+    assert HEURISTICS == tuple(m for m in METHODS if m != "agent")
+    actions = {a.dest: a for a in eval_parser()._actions}
+    assert tuple(actions["methods"].choices) == METHODS
+    actions = {a.dest: a for a in plan_parser()._actions}
+    assert tuple(actions["compare"].choices) == HEURISTICS and actions["compare"].default == list(HEURISTICS)
+    assert set(figures.METHOD_LABELS) == set(METHODS)
+    assert figures.method_label("burn_probability") == "burn probability"
+
+
+def test_burn_probability_ranks_on_its_own_fires_never_the_evaluation_fires(monkeypatch):
+    """Run seeded 0 (the default): a naive placement seed 0 * c + 0 would give
+    default_rng(0), which numpy makes the same generator as the evaluation's [0, 0]."""
+    from qagent import baselines
+    from qagent.evaluation.methods import evaluation_rng, placement_fire_seed, placement_seed
+    from qagent.fire.spread import sample_ignitions
+
+    def state(rng):
+        return rng.bit_generator.state["state"]
+
+    assert state(np.random.default_rng(0)) == state(evaluation_rng(0, 0))  # the pitfall
+    seen = []
+    real = baselines.burn_probability
+
+    def spy(landscape, n, weather, duration, seed, *args, **kwargs):
+        seen.append((landscape, n, weather, duration, seed))
+        return real(landscape, n, weather, duration, seed, *args, **kwargs)
+
+    monkeypatch.setattr(baselines, "burn_probability", spy)
+    source = SyntheticSource((16, 16), "eval", count=3)
+    rows, kept = evaluate(source, ["none", "burn_probability"], agent=None, budget_fraction=0.05, ignitions=40,
+                          seed=0, max_landscapes=3, keep_breaks=3, placement_ignitions=37)
+    assert len(seen) == 3 and {r.method for r in rows} == {"none", "burn_probability"}
+    for lid, (ls, n, weather, duration, fire_seed) in enumerate(seen):
+        assert n == 37  # --placement-ignitions
+        assert fire_seed == placement_fire_seed(placement_seed(0, lid))
+        evaluation = state(evaluation_rng(0, lid))
+        # burn_probability_breaks draws ignitions from default_rng(s), weather from default_rng([s, 1])
+        assert state(np.random.default_rng(fire_seed)) != evaluation
+        assert state(np.random.default_rng([fire_seed, 1])) != evaluation
+        assert state(np.random.default_rng(placement_seed(0, lid))) != evaluation  # random placement too
+        for other in range(3):  # nor any other landscape's fires
+            assert state(np.random.default_rng(fire_seed)) != state(evaluation_rng(0, other))
+        ign = sample_ignitions(ls, n, fire_seed)
+        assert not np.array_equal(ign.numpy(), kept[lid]["ignitions"][:n].numpy())
+        assert not np.allclose(np.asarray(weather.wind_speed_10m)[:n],
+                               np.asarray(kept[lid]["weather"].wind_speed_10m)[:n])
+        assert not np.allclose(np.asarray(duration)[:n], kept[lid]["duration"][:n])
 
 
 def test_agent_placement_refuses_bad_budgets_and_rounds(checkpoint):
@@ -186,7 +241,12 @@ def test_plan_on_the_whole_worcester_raster(checkpoint, tmp_path):
     import rasterio
 
     assert plan_main(["--checkpoint", str(checkpoint), "--landfire", str(WORCESTER), "--budget", "0.01",
-                      "--ignitions", "20", "--out", str(tmp_path)]) == 0
+                      "--ignitions", "20", "--placement-ignitions", "100", "--out", str(tmp_path)]) == 0
+    from qagent.evaluation.methods import HEURISTICS
+
+    report = json.loads((tmp_path / "plan.json").read_text())  # every heuristic runs at whole-raster scale
+    assert list(report["methods"]) == ["agent", *HEURISTICS]
+    assert all(v["breaks"] == report["budget_cells"] for m, v in report["methods"].items() if m != "none")
     with rasterio.open(next(WORCESTER.glob("*Elev*.tif"))) as ref, rasterio.open(tmp_path / "fuel_breaks.tif") as out:
         assert (out.height, out.width) == (ref.height, ref.width) == (613, 549)
         assert out.transform == ref.transform and out.crs == ref.crs
@@ -342,3 +402,135 @@ def test_eval_figures_title_each_method_with_its_reduction(checkpoint, tmp_path,
         title = next(t for t in titles if t.startswith(f"{label}: "))
         shown = float(re.fullmatch(rf"{label}: ([-+]\d+\.\d) % burned area", title).group(1))
         assert shown == pytest.approx(-100 * (1 - burned[method] / burned["none"]), abs=0.051), (method, title)
+
+
+# ------------------------------------------------------------- qagent-plan compares before it recommends
+def _small_landfire(tmp_path):
+    from rasterio.transform import from_origin
+
+    folder = tmp_path / "lf"
+    write_landfire_folder(folder, synthetic(37, 45, seed=5), from_origin(1_700_000.0, 2_600_000.0, 30, 30),
+                          "EPSG:5070")
+    return folder
+
+
+def test_plan_compares_every_heuristic_on_the_same_fires(checkpoint, tmp_path, monkeypatch):
+    pytest.importorskip("rasterio")
+    import csv
+    import re
+
+    from qagent.evaluation import figures
+    from qagent.evaluation.methods import HEURISTICS
+
+    drawn = []
+    real = figures.comparison_figure
+
+    def spy(*args, **kwargs):
+        fig = real(*args, **kwargs)
+        drawn.append([ax.get_title() for ax in fig.axes])
+        return fig
+
+    monkeypatch.setattr(figures, "comparison_figure", spy)
+    out = tmp_path / "plan"
+    assert plan_main(["--checkpoint", str(checkpoint), "--landfire", str(_small_landfire(tmp_path)), "--ignitions", "60",
+                      "--placement-ignitions", "50", "--out", str(out)]) == 0
+    report = json.loads((out / "plan.json").read_text())
+    methods = report["methods"]
+    assert list(methods) == ["agent", *HEURISTICS] and report["compared"] == list(HEURISTICS)
+    assert report["placement_ignitions"] == 50 and "default_rng([seed, 0])" in report["seeds"]
+    assert methods["agent"]["relative_reduction"] == report["relative_reduction"]
+    assert methods["agent"]["ci95"] == report["relative_reduction_ci95"]
+    before = report["expected_burned_cells_before"]
+    assert methods["none"]["expected_burned_cells"] == before and methods["none"]["ci95"] == [0.0, 0.0]
+    for name, v in methods.items():
+        lo, hi = v["ci95"]
+        assert lo <= v["relative_reduction"] <= hi, name
+        assert v["breaks"] == (0 if name == "none" else report["budget_cells"]), name
+        assert v["placement_s"] >= 0.0 and v["expected_burned_cells"] <= before, name
+        if name != "agent":  # agent - method, with the paired interval of the difference
+            d = v["agent_minus_method"]
+            assert d == pytest.approx(report["relative_reduction"] - v["relative_reduction"])
+            assert v["agent_minus_method_ci95"][0] <= d <= v["agent_minus_method_ci95"][1]
+            assert v["agent_better"] == (d > 0) and (name in report["agent_loses_to"]) == (d < 0)
+    with open(out / "comparison.csv") as f:
+        rows = {r["method"]: r for r in csv.DictReader(f)}
+    assert list(rows) == list(methods)
+    for name, r in rows.items():
+        assert float(r["relative_reduction"]) == pytest.approx(methods[name]["relative_reduction"])
+        assert [float(r["ci95_low"]), float(r["ci95_high"])] == pytest.approx(methods[name]["ci95"])
+        assert float(r["placement_s"]) == pytest.approx(methods[name]["placement_s"])
+    assert (out / "comparison.png").is_file() and (out / "fuel_breaks.tif").is_file()
+    (titles,) = drawn
+    assert titles[0] == "fuels" and len([t for t in titles if t]) == len(methods)  # "none" has no breaks to draw
+    for name, v in methods.items():
+        if name == "none":
+            continue
+        label = figures.method_label(name)
+        first, second = next(t for t in titles if t.startswith(f"{label}: ")).split("\n")
+        shown = float(re.fullmatch(rf"{label}: ([-+]\d+\.\d) % burned area", first).group(1))
+        assert shown == pytest.approx(-100 * v["relative_reduction"], abs=0.051), name
+        assert second.startswith(f"{report['budget_cells']} breaks, 95 % CI ") and "placed in" in second
+
+
+def test_plan_says_plainly_when_the_agent_loses_to_a_heuristic(checkpoint, tmp_path, monkeypatch, capsys):
+    pytest.importorskip("rasterio")
+    from qagent import baselines
+
+    def useless(self, landscape, weather, budget_cells, cells_per_round=None, existing_breaks=None):
+        """The budget on the burnable cells of LOWEST head-fire intensity: where fire is weakest."""
+        from qagent.fire.behavior import behavior
+
+        score = -behavior(landscape, weather).fireline_intensity.double().numpy()
+        eligible = landscape.burnable_mask().numpy()
+        return baselines._as_mask(baselines._pick(score, eligible, budget_cells), landscape)
+
+    monkeypatch.setattr(AgentPolicy, "place", useless)
+    out = tmp_path / "plan"
+    assert plan_main(["--checkpoint", str(checkpoint), "--landfire", str(_small_landfire(tmp_path)), "--ignitions", "60",
+                      "--placement-ignitions", "50", "--out", str(out)]) == 0
+    printed = capsys.readouterr()
+    report = json.loads((out / "plan.json").read_text())
+    agent = report["relative_reduction"]
+    losers = [m for m, v in report["methods"].items() if m != "agent" and v["relative_reduction"] > agent]
+    assert "burn_probability" in losers and report["agent_loses_to"] == losers
+    for name, v in report["methods"].items():
+        message = f"the agent's plan ({100 * agent:.1f} %) is worse than {name} ({100 * v['relative_reduction']:.1f} %)"
+        said = [w for w in report["warnings"] if w.startswith(message)]
+        assert len(said) == (name in losers), name
+        assert (f"qagent-plan: warning: {message}" in printed.err) == (name in losers), name
+        if name in losers:
+            assert f"agent WORSE by {100 * -v['agent_minus_method']:.1f} points" in printed.out
+            assert v["agent_verdict"].startswith("WORSE")
+
+
+def test_agent_verdict_wording():
+    from qagent.evaluation.evaluate import agent_verdict
+
+    agent = {"relative_reduction": 0.10, "ci95": [0.08, 0.12]}
+    worse = {"relative_reduction": 0.20, "ci95": [0.17, 0.23], "reference_minus": -0.10,
+             "reference_minus_ci95": [-0.13, -0.07]}
+    v = agent_verdict(agent, worse, "burn_probability")
+    assert v["agent_better"] is False and v["intervals_apart"] and v["difference_significant"]
+    assert v["warning"] == ("the agent's plan (10.0 %) is worse than burn_probability (20.0 %) at reducing expected "
+                            "burned area: 10.0 points less (agent - burn_probability, paired 95 % CI -13.0 to -7.0 "
+                            "points); the two plans' 95 % intervals do not overlap")
+    assert v["text"] == "WORSE by 10.0 points; intervals apart"
+    close = {"relative_reduction": 0.11, "ci95": [0.09, 0.13], "reference_minus": -0.01,
+             "reference_minus_ci95": [-0.03, 0.01]}
+    v = agent_verdict(agent, close, "domirank")
+    assert v["agent_better"] is False and not v["intervals_apart"] and not v["difference_significant"]
+    assert "these fires cannot tell the two plans apart" in v["warning"] and "intervals overlap" in v["warning"]
+    better = {"relative_reduction": 0.05, "ci95": [0.03, 0.07], "reference_minus": 0.05,
+              "reference_minus_ci95": [0.03, 0.07]}
+    v = agent_verdict(agent, better, "random")
+    assert v["agent_better"] is True and v["warning"] is None and v["text"] == "better by 5.0 points; intervals apart"
+
+
+def test_plan_compare_none_keeps_only_no_treatment(checkpoint, tmp_path):
+    pytest.importorskip("rasterio")
+    out = tmp_path / "plan"
+    assert plan_main(["--checkpoint", str(checkpoint), "--landfire", str(_small_landfire(tmp_path)), "--ignitions", "20",
+                      "--compare", "none", "--out", str(out)]) == 0
+    report = json.loads((out / "plan.json").read_text())
+    assert list(report["methods"]) == ["agent", "none"] and report["compared"] == ["none"]
+    assert (out / "comparison.csv").read_text().count("\n") == 3

@@ -132,3 +132,28 @@ def test_plan_figure_without_georeferencing_uses_rows_and_columns(tmp_path):
     assert "burned area n/a" in fig.axes[1].get_title()
     path = figures.save_figure(fig, tmp_path / "plan.png")
     assert path.stat().st_size > 0
+
+
+def test_comparison_figure_titles_each_method_and_keeps_one_pixel_per_cell():
+    from affine import Affine
+
+    h, w = 200, 260
+    ls = landscape(h, w, 10, transform=Affine(30.0, 0.0, 1_800_000.0, 0.0, -30.0, 2_600_000.0), crs="EPSG:5070")
+    b = torch.zeros(ls.shape, dtype=torch.bool)
+    b[50, 60:70] = True
+    breaks = {"agent": b, "none": b & False, "burn_probability": b, "domirank": b}
+    fig = figures.comparison_figure(ls, breaks, {"agent": 0.25, "none": 0.0, "burn_probability": 0.317, "domirank": None},
+                                    intervals={"agent": [0.2, 0.3], "burn_probability": [0.3, 0.33]},
+                                    placement_s={"agent": 1.25, "burn_probability": 30.0, "domirank": 8.0})
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["fuels", "agent: -25.0 % burned area\n10 breaks, 95 % CI -30.0 to -20.0 %, placed in 1.2 s",
+                      "burn probability: -31.7 % burned area\n10 breaks, 95 % CI -33.0 to -30.0 %, placed in 30.0 s",
+                      "DomiRank: burned area n/a\n10 breaks, placed in 8.0 s"]  # "none" has no breaks to draw
+    legend = [t.get_text().split(" (")[0] for t in fig.legends[0].get_texts()]
+    assert "fuel break" in legend and "no data in the source rasters" in legend
+    fig.draw_without_rendering()
+    for ax in (a for a in fig.axes if a.get_title()):
+        box = ax.get_window_extent()
+        assert box.width >= w and box.height >= h, (ax.get_title(), box)
+        assert ax.get_xlabel() == "x (EPSG:5070, m)"
+    close(fig)

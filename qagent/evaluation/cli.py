@@ -1,12 +1,13 @@
 """Command lines of evaluation and planning.
 
-qagent-eval: compare the agent with no treatment, random placement, DomiRank and a greedy
-intensity heuristic on held-out landscapes, from the same fires.
+qagent-eval: compare the agent with no treatment, random placement, a greedy intensity
+heuristic, burn-probability ranking and DomiRank on held-out landscapes, from the same fires.
 
   qagent-eval --checkpoint runs/qagent/best.pt --landscapes synthetic --budget 0.05 --ignitions 1000
 
-qagent-plan: place breaks with the agent on a whole LANDFIRE landscape and write GeoTIFFs of
-the breaks and of burn probability before and after, georeferenced like the input.
+qagent-plan: place breaks with the agent on a whole LANDFIRE landscape, compare its plan with
+every heuristic's at the same budget on the same fires (--compare), and write GeoTIFFs of the
+breaks and of burn probability before and after, georeferenced like the input.
 
   qagent-plan --checkpoint runs/qagent/best.pt --landfire DIR --budget 0.05 --out plan/
 """
@@ -25,11 +26,14 @@ import torch
 
 from qagent import _cli
 from qagent._validation import InputError
+from qagent.evaluation.methods import DEFAULT_PLACEMENT_IGNITIONS, HEURISTICS, METHODS
 
 log = logging.getLogger("qagent.evaluation")
 
 
-METHOD_CHOICES = ("none", "random", "domirank", "greedy_intensity", "agent")
+METHOD_CHOICES = METHODS  # the registry of qagent.evaluation.methods
+PLACEMENT_IGNITIONS_HELP = ("fires the burn_probability method simulates to rank cells, drawn from the scenario with "
+                            "a seed of its own, never the evaluation fires (default: %(default)s)")
 
 
 def _device(text: str):
@@ -64,8 +68,10 @@ def eval_parser() -> argparse.ArgumentParser:
     p.add_argument("--methods", nargs="+", choices=METHOD_CHOICES, default=None, metavar="METHOD",
                    help=f"methods to compare, from {', '.join(METHOD_CHOICES)}; 'none' (no treatment) is the "
                         "reference and is always run (default: all; 'agent' only with --checkpoint)")
-    p.add_argument("--seed", type=_cli.seed, default=0, help="seed (integer >= 0) of the fires and of random placement "
-                                                             "(default: 0)")
+    p.add_argument("--placement-ignitions", type=_cli.positive_int, default=DEFAULT_PLACEMENT_IGNITIONS, metavar="N",
+                   help=PLACEMENT_IGNITIONS_HELP)
+    p.add_argument("--seed", type=_cli.seed, default=0,
+                   help="seed (integer >= 0) of the fires and, through a hash, of the placements (default: 0)")
     p.add_argument("--figures", type=_cli.non_negative_int, default=4, metavar="N",
                    help="landscapes to draw as PNG figures, 0 for none (default: 4)")
     p.add_argument("--device", type=_device, default="cpu",
@@ -111,14 +117,16 @@ def eval_main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         rows, kept = evaluate(source, methods, agent=agent, budget_fraction=args.budget, ignitions=args.ignitions,
                               seed=args.seed, max_landscapes=args.count, keep_breaks=args.figures,
-                              progress=main_rank, distributed=args.distributed)
+                              progress=main_rank, distributed=args.distributed,
+                              placement_ignitions=args.placement_ignitions)
         if not main_rank:
             return 0
         summary = summarize(rows, methods, args.seed)
         out = Path(args.out)
         meta = {"command": "qagent-eval " + " ".join(argv if argv is not None else sys.argv[1:]),
                 "checkpoint": args.checkpoint, "landscapes": source.describe(), "budget_fraction": args.budget,
-                "ignitions": args.ignitions, "seed": args.seed, "fuel": args.fuel,
+                "ignitions": args.ignitions, "placement_ignitions": args.placement_ignitions, "seed": args.seed,
+                "fuel": args.fuel,
                 "wall_s": time.perf_counter() - t0}
         write_outputs(out, rows, summary, meta)
         _eval_figures(out, kept)
@@ -145,6 +153,21 @@ def _eval_figures(out: Path, kept: dict) -> None:
                          reductions=reductions)
 
 
+SEED_DERIVATION = ("evaluation fires: numpy default_rng([seed, 0]) (ignitions uniform over burnable cells, then "
+                   "the scenario's weather and durations), the same fires for every method; placements: "
+                   "placement_seed(seed, 0), a 64-bit SeedSequence hash (spawn key 1) whose high word is >= 2^31, so "
+                   "no placement generator starts from the evaluation fires' state; burn_probability's own fires: "
+                   "placement_fire_seed of that (spawn key 2); bootstrap resamples: bootstrap_seed(seed) (spawn key 3) "
+                   "(qagent.evaluation.methods)")
+
+
+# burn_probability's fires in qagent-plan: on whole Worcester (613 x 549, a 5 % budget of 11,118
+# cells) 500 fires reach 12,886 burnable cells, so the ranking is mostly ties between cells
+# burned once; 2000 fires reach 39,532 and their plan cut burned area by 35.9 % against 29.5 %
+# (5000 fires: 37.4 %), on 1000 evaluation fires
+PLAN_PLACEMENT_IGNITIONS = 2000
+
+
 def plan_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qagent-plan", description=__doc__.split("\n\n")[3],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -155,15 +178,24 @@ def plan_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", type=_cli.fraction, default=0.05, metavar="FRACTION",
                    help="fuel breaks as a fraction of the burnable cells, in (0, 1] (default: 0.05 = 5 %%)")
     p.add_argument("--ignitions", type=_cli.positive_int, default=2000, metavar="N",
-                   help="fires simulated for burn probability, the same fires before and after (default: 2000)")
+                   help="fires simulated for burn probability, the same fires for every plan and before (default: 2000)")
+    p.add_argument("--compare", nargs="+", choices=HEURISTICS, default=list(HEURISTICS), metavar="METHOD",
+                   help=f"methods whose plans at the same budget the agent's is compared with, on the same fires: "
+                        f"any of {', '.join(HEURISTICS)} (default: all; 'none' alone: only no treatment, which is "
+                        f"always the reference)")
+    p.add_argument("--placement-ignitions", type=_cli.positive_int, default=PLAN_PLACEMENT_IGNITIONS, metavar="N",
+                   help=PLACEMENT_IGNITIONS_HELP + "; more than qagent-eval's 500 because a whole raster needs more "
+                        "fires to reach the cells a budget treats")
     p.add_argument("--cells-per-round", type=_cli.positive_int, metavar="CELLS",
                    help="cells placed per forward pass of the network (default: budget / 50, at least the agent's k)")
     p.add_argument("--seed", type=_cli.seed, default=0,
-                   help="seed (integer >= 0) of the fires and of the bootstrap interval (default: 0)")
+                   help="seed (integer >= 0) of the fires and, through hashes, of the placements and the bootstrap "
+                        "(default: 0)")
     p.add_argument("--device", type=_device, default="cpu",
                    help="where the network and the fires run: cpu, cuda or cuda:N (default: cpu)")
     p.add_argument("--out", required=True, metavar="DIR",
-                   help="output folder: fuel_breaks.tif, burn_probability_before/after.tif, overview.png, plan.json")
+                   help="output folder: fuel_breaks.tif, burn_probability_before/after.tif, overview.png, "
+                        "comparison.png, comparison.csv, plan.json")
     return p
 
 
@@ -172,6 +204,29 @@ GEOTIFF_BANDS = {
     "burn_probability_before.tif": ("burn probability per fire before treatment", "probability (0-1) per fire"),
     "burn_probability_after.tif": ("burn probability per fire after treatment", "probability (0-1) per fire"),
 }
+COMPARISON_COLUMNS = ("method", "relative_reduction", "ci95_low", "ci95_high", "expected_burned_cells", "breaks",
+                      "placement_s", "agent_minus_method", "agent_minus_method_ci95_low",
+                      "agent_minus_method_ci95_high", "intervals_apart", "difference_significant", "agent_verdict")
+
+
+def write_comparison_csv(path: Path, comparison: dict) -> None:
+    """comparison.csv: one row per method of ``plan_comparison`` (the agent's first), fractions
+    as fractions (0.317 = 31.7 %), empty where undefined."""
+    import csv
+
+    def cell(x):
+        return "" if x is None else x
+
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(COMPARISON_COLUMNS)
+        for name, v in comparison["methods"].items():
+            ci = v.get("ci95") or [None, None]
+            dci = v.get("agent_minus_method_ci95") or [None, None]
+            w.writerow([name, cell(v["relative_reduction"]), cell(ci[0]), cell(ci[1]), cell(v["expected_burned_cells"]),
+                        cell(v["breaks"]), cell(v["placement_s"]), cell(v.get("agent_minus_method")), cell(dci[0]),
+                        cell(dci[1]), cell(v.get("intervals_apart")), cell(v.get("difference_significant")),
+                        v.get("agent_verdict", "the plan")])
 
 
 def plan_main(argv: list[str] | None = None) -> int:
@@ -179,9 +234,9 @@ def plan_main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     try:
         from qagent.env.fuel_break_env import budget_cells
-        from qagent.evaluation.evaluate import paired_bootstrap_reduction
-        from qagent.evaluation.figures import plan_figure, reduction_text, save_figure
-        from qagent.evaluation.methods import AgentPolicy
+        from qagent.evaluation.evaluate import evaluation_fires, format_plan_table, plan_comparison
+        from qagent.evaluation.figures import comparison_figure, plan_figure, reduction_text, save_figure
+        from qagent.evaluation.methods import AgentPolicy, bootstrap_seed, place_breaks, placement_seed
         from qagent.fire.scenario import DEFAULT_SCENARIO
         from qagent.fire.spread import simulate
         from qagent.landscape.landfire import load_landfire
@@ -193,23 +248,38 @@ def plan_main(argv: list[str] | None = None) -> int:
             raise InputError(f"{args.landfire}: no burnable cell, so there is nothing to place breaks on")
         budget = budget_cells(int(burnable.sum()), args.budget, agent.cells_per_step)
         per_round = args.cells_per_round or max(agent.cells_per_step, budget // 50)
-        log.info("%s: %d x %d cells, %d burnable; placing %d breaks, %d per round", args.landfire, *ls.shape,
-                 int(burnable.sum()), budget, per_round)
-        t0 = time.perf_counter()
-        breaks = agent.place(ls, DEFAULT_SCENARIO.reference_weather(), budget, per_round).cpu()
-        placement_s = time.perf_counter() - t0
-        rng = np.random.default_rng(args.seed)
-        cells = torch.nonzero(burnable.reshape(-1)).reshape(-1)
-        ign = cells[torch.from_numpy(rng.integers(0, len(cells), args.ignitions))]
-        weather, duration = DEFAULT_SCENARIO.sample(args.ignitions, rng)
-        before = simulate(ls, ign, weather, torch.from_numpy(duration), device=args.device)
-        after = simulate(ls, ign, weather, torch.from_numpy(duration), fuel_breaks=breaks, device=args.device)
-        p_before = before.burn_count.float().cpu() / args.ignitions
-        p_after = after.burn_count.float().cpu() / args.ignitions
-        burned_b = before.burned_cells.double().cpu().numpy()
-        burned_a = after.burned_cells.double().cpu().numpy()
-        uncertainty = paired_bootstrap_reduction(burned_b, burned_a, seed=args.seed)
+        methods = ["agent"] + [m for m in HEURISTICS if m == "none" or m in args.compare]
+        log.info("%s: %d x %d cells, %d burnable; placing %d breaks with %s", args.landfire, *ls.shape,
+                 int(burnable.sum()), budget, ", ".join(methods))
+        weather_ref = DEFAULT_SCENARIO.reference_weather()
+        plans, placement_times = {}, {}
+        for method in methods:
+            t0 = time.perf_counter()
+            plans[method] = place_breaks(method, ls, weather_ref, budget, seed=placement_seed(args.seed, 0), agent=agent,
+                                         cells_per_round=per_round, placement_ignitions=args.placement_ignitions,
+                                         scenario=DEFAULT_SCENARIO, device=args.device).cpu()
+            placement_times[method] = time.perf_counter() - t0
+            placed = int(plans[method].sum())
+            if method != "none" and (placed != min(budget, int(burnable.sum())) or
+                                     bool((plans[method] & ~burnable).any())):
+                raise InputError(f"{method}: placed {placed} breaks, not the {budget} of the budget on burnable cells")
+            log.info("%s: %d breaks in %.1f s", method, placed, placement_times[method])
+        breaks, placement_s = plans["agent"], placement_times["agent"]
+        ign, weather, duration = evaluation_fires(ls, args.ignitions, args.seed, 0, DEFAULT_SCENARIO)
+        burned, probability = {}, {}
+        for method in methods:
+            t0 = time.perf_counter()
+            result = simulate(ls, ign, weather, torch.from_numpy(duration),
+                              fuel_breaks=None if method == "none" else plans[method], device=args.device)
+            burned[method] = result.burned_cells.double().cpu().numpy()
+            probability[method] = result.burn_count.float().cpu() / args.ignitions
+            log.info("%s: %d fires simulated in %.1f s", method, args.ignitions, time.perf_counter() - t0)
+        order = ["agent"] + [m for m in methods if m != "agent"]
+        comparison = plan_comparison({m: burned[m] for m in order}, placement_s=placement_times,
+                                     breaks={m: int(plans[m].sum()) for m in order}, seed=bootstrap_seed(args.seed))
+        uncertainty = comparison["methods"]["agent"]
         reduction = uncertainty["relative_reduction"]
+        p_before, p_after = probability["none"], probability["agent"]
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         for name, grid in (("fuel_breaks.tif", breaks), ("burn_probability_before.tif", p_before),
@@ -223,10 +293,18 @@ def plan_main(argv: list[str] | None = None) -> int:
             effect = f": {reduction_text(reduction)}"
             if ci:
                 effect += f" (95 % CI {-100 * ci[1]:.1f} to {-100 * ci[0]:.1f} %)"
+        where = f"{Path(args.landfire).name}: {budget} breaks ({100 * args.budget:g} % of burnable cells)"
         save_figure(plan_figure(ls, breaks, p_before, p_after, reduction=reduction,
-                                title=f"{Path(args.landfire).name}: {budget} breaks ({100 * args.budget:g} % of "
-                                      f"burnable cells){effect}, {args.ignitions} fires"), out / "overview.png")
-        burned_before, burned_after = float(burned_b.mean()), float(burned_a.mean())
+                                title=f"{where}{effect}, {args.ignitions} fires"), out / "overview.png")
+        entries = comparison["methods"]
+        save_figure(comparison_figure(ls, plans, {m: v["relative_reduction"] for m, v in entries.items()},
+                                      intervals={m: v["ci95"] for m, v in entries.items()},
+                                      placement_s=placement_times,
+                                      title=f"{where}, each method's plan on the same {args.ignitions} fires"),
+                    out / "comparison.png")
+        write_comparison_csv(out / "comparison.csv", comparison)
+        burned_before, burned_after = float(burned["none"].mean()), float(burned["agent"].mean())
+        warnings = ([uncertainty["warning"]] if uncertainty["warning"] else []) + comparison["warnings"]
         report = {"landfire": str(args.landfire), "fuel": args.fuel, "shape": list(ls.shape), "budget_fraction":
                   args.budget, "budget_cells": budget, "cells_per_round": per_round, "placement_s": placement_s,
                   "ignitions": args.ignitions, "seed": args.seed,
@@ -234,10 +312,14 @@ def plan_main(argv: list[str] | None = None) -> int:
                   "relative_reduction": reduction,
                   "relative_reduction_ci95": ci, "relative_reduction_ci95_half_width": uncertainty["half_width"],
                   "uncertainty": {"method": "percentile bootstrap over fires, paired (the same fires before and "
-                                            "after), 10,000 resamples",
+                                            "after, and for every method), 10,000 resamples shared by all methods",
                                   "fires_needed_for_target": uncertainty["fires_needed"],
                                   "target_half_width": uncertainty["target_half_width"]},
                   "warning": uncertainty["warning"],
+                  "compared": [m for m in methods if m != "agent"], "placement_ignitions": args.placement_ignitions,
+                  "seeds": SEED_DERIVATION, "methods": entries,
+                  "agent_loses_to": [m for m, v in entries.items() if v.get("agent_better") is False],
+                  "warnings": warnings,
                   "geotiffs": {name: {"description": d, "units": u} for name, (d, u) in GEOTIFF_BANDS.items()},
                   "checkpoint": args.checkpoint}
         (out / "plan.json").write_text(json.dumps(report, indent=2))
@@ -249,8 +331,11 @@ def plan_main(argv: list[str] | None = None) -> int:
         red += f", 95 % CI {100 * ci[0]:.1f}-{100 * ci[1]:.1f} %"
     print(f"{budget} breaks placed in {placement_s:.1f} s; expected burned area {burned_before:.0f} -> "
           f"{burned_after:.0f} cells per fire ({red}; {args.ignitions} fires, bootstrap over fires)")
-    if uncertainty["warning"]:
-        print(f"qagent-plan: warning: {uncertainty['warning']}", file=sys.stderr)
+    print(f"each plan at the same budget on the same {args.ignitions} fires (reduction of expected burned area, "
+          "paired bootstrap 95 % intervals):")
+    print(format_plan_table(comparison))
+    for warning in warnings:
+        print(f"qagent-plan: warning: {warning}", file=sys.stderr)
     print(f"wrote {out}/fuel_breaks.tif, burn_probability_before.tif, burn_probability_after.tif, overview.png, "
-          "plan.json")
+          "comparison.png, comparison.csv, plan.json")
     return 0

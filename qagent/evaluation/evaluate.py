@@ -3,7 +3,8 @@
 For every landscape, every method places the same budget of breaks, and the expected burned
 area is estimated from the same fires for every method (ignitions uniform over burnable
 cells, weather and duration per ignition from the scenario; common random numbers, seeded per
-landscape). Per landscape, a method's relative reduction is 1 - burned(method) /
+landscape with ``methods.evaluation_rng``, a stream no placement draws from: see "Seeds" in
+``qagent.evaluation.methods``). Per landscape, a method's relative reduction is 1 - burned(method) /
 burned(none); the table gives its mean over landscapes with a 95 % confidence interval
 (percentile bootstrap over landscapes, 10 000 resamples), the pooled reduction
 (1 - sum burned(method) / sum burned(none)) and the agent's win rate against each other
@@ -26,7 +27,8 @@ import torch
 from qagent._validation import InputError
 from qagent.env.fuel_break_env import budget_cells as episode_budget
 from qagent.env.sources import LandscapeSource
-from qagent.evaluation.methods import METHODS, AgentPolicy, place_breaks
+from qagent.evaluation.methods import (DEFAULT_PLACEMENT_IGNITIONS, METHODS, AgentPolicy, evaluation_rng,
+                                      place_breaks, placement_seed)
 from qagent.fire.scenario import DEFAULT_SCENARIO, FireScenario
 from qagent.fire.spread import simulate
 
@@ -56,21 +58,35 @@ class LandscapeResult:
     placement_s: float
 
 
+def evaluation_fires(landscape, ignitions: int, seed: int, landscape_id: int = 0,
+                     scenario: FireScenario = DEFAULT_SCENARIO) -> tuple[torch.Tensor, object, np.ndarray]:
+    """The fires every method of a comparison is scored on: ``ignitions`` flat cell indices
+    uniform over burnable cells, then per-fire weather and durations (minutes) from the
+    scenario, all from ``evaluation_rng(seed, landscape_id)`` (qagent-plan: landscape 0)."""
+    rng = evaluation_rng(seed, landscape_id)
+    cells = torch.nonzero(landscape.burnable_mask().reshape(-1)).reshape(-1)
+    ign = cells[torch.from_numpy(rng.integers(0, len(cells), ignitions))]
+    weather, duration = scenario.sample(ignitions, rng)
+    return ign, weather, duration
+
+
 def evaluate(source: LandscapeSource, methods: list[str], *, agent: AgentPolicy | None, budget_fraction: float,
              ignitions: int, seed: int, scenario: FireScenario = DEFAULT_SCENARIO, max_landscapes: int | None = None,
-             keep_breaks: int = 0, progress: bool = False,
-             distributed: bool = False) -> tuple[list[LandscapeResult], dict]:
+             keep_breaks: int = 0, progress: bool = False, distributed: bool = False,
+             placement_ignitions: int = DEFAULT_PLACEMENT_IGNITIONS) -> tuple[list[LandscapeResult], dict]:
     """Run every method on the source's landscapes; returns per-landscape rows and the breaks
     of the first ``keep_breaks`` landscapes (for figures). With ``distributed`` (inside a
     torch.distributed group) each rank evaluates its share of the landscapes and every rank
     gets all rows: each landscape's fires are seeded by (seed, landscape), so the rows equal
-    the single-process ones."""
+    the single-process ones. ``placement_ignitions``: the fires burn_probability ranks cells
+    with (its own, never the evaluation fires)."""
     from qagent import distributed as dist_util
 
     budget_fraction = check_budget_fraction(budget_fraction)
     ignitions = check_count("ignitions", ignitions)
     seed = check_count("seed", seed, 0)
     keep_breaks = check_count("keep_breaks", keep_breaks, 0)
+    placement_ignitions = check_count("placement_ignitions", placement_ignitions)
     if max_landscapes is not None:
         max_landscapes = check_count("max_landscapes", max_landscapes)
     unknown = [m for m in methods if m not in METHODS]
@@ -94,13 +110,11 @@ def evaluate(source: LandscapeSource, methods: list[str], *, agent: AgentPolicy 
         ls = source.landscape(lid)
         burnable = ls.burnable_mask()
         budget = episode_budget(int(burnable.sum()), budget_fraction, k)
-        rng = np.random.default_rng([seed, lid])
-        cells = torch.nonzero(burnable.reshape(-1)).reshape(-1)
-        ign = cells[torch.from_numpy(rng.integers(0, len(cells), ignitions))]
-        weather, duration = scenario.sample(ignitions, rng)
+        ign, weather, duration = evaluation_fires(ls, ignitions, seed, lid, scenario)
         for method in methods:
             t0 = time.perf_counter()
-            breaks = place_breaks(method, ls, weather_ref, budget, seed=seed * 1_000_003 + lid, agent=agent)
+            breaks = place_breaks(method, ls, weather_ref, budget, seed=placement_seed(seed, lid), agent=agent,
+                                  placement_ignitions=placement_ignitions, scenario=scenario)
             placement_s = time.perf_counter() - t0
             if method != "none" and (int(breaks.sum()) != min(budget, int(burnable.sum())) or
                                      bool((breaks & ~burnable).any())):
@@ -185,50 +199,181 @@ def paired_bootstrap_reduction(burned_before, burned_after, *, seed: int = 0, re
                                target_half_width: float = 0.02) -> dict:
     """Uncertainty of the relative reduction of burned area, 1 - sum(after) / sum(before), from
     per-fire burned cells before and after treatment of the SAME fires (same ignitions,
-    weather and durations): a percentile bootstrap over fires, resampling fires with
-    replacement and keeping each fire's before and after together (pairing removes the
-    fire-to-fire variation both share).
+    weather and durations): ``paired_bootstrap`` for one treatment (see there for the keys)."""
+    return paired_bootstrap(burned_before, {"after": burned_after}, seed=seed, resamples=resamples,
+                            target_half_width=target_half_width)["after"]
 
-    Returns ``relative_reduction``, ``ci95`` [low, high], ``half_width`` (half the interval,
-    as a fraction: 0.02 is 2 percentage points), ``fires``, ``fires_needed`` (for a half-width
-    of ``target_half_width``: the half-width shrinks as 1/sqrt(fires), so N (hw / target)^2
-    rounded up) and ``warning`` (None, or a sentence when the interval is wider than the target
-    or cannot be estimated). ``relative_reduction`` and the interval are None when no fire
-    burned anything before treatment."""
+
+def paired_bootstrap(burned_before, burned_after: dict, *, seed: int = 0, resamples: int = 10_000,
+                     target_half_width: float = 0.02, reference: str | None = None) -> dict[str, dict]:
+    """The relative reduction of burned area, 1 - sum(after) / sum(before), of each treatment
+    in ``burned_after`` (name -> per-fire burned cells) against ``burned_before``, all on the
+    SAME fires (same ignitions, weather and durations), with a percentile bootstrap over fires:
+    fires are resampled with replacement, each keeping its before and its afters together
+    (pairing removes the fire-to-fire variation they share), and every treatment is scored on
+    the same resamples.
+
+    Per treatment: ``relative_reduction``, ``ci95`` [low, high], ``half_width`` (half the
+    interval, as a fraction: 0.02 is 2 percentage points), ``fires``, ``fires_needed`` (for a
+    half-width of ``target_half_width``: the half-width shrinks as 1/sqrt(fires), so N (hw /
+    target)^2 rounded up) and ``warning`` (None, or a sentence when the interval is wider than
+    the target or cannot be estimated). With ``reference`` (one of the treatments), every
+    treatment also gets ``reference_minus`` (the reference's reduction minus its own, a
+    fraction: 0.05 is 5 points in the reference's favour) and ``reference_minus_ci95``, the
+    paired interval of that difference from the same resamples. Reductions and intervals are
+    None when no fire burned anything before treatment."""
     b = np.asarray(burned_before, dtype=np.float64).reshape(-1)
-    a = np.asarray(burned_after, dtype=np.float64).reshape(-1)
-    if b.shape != a.shape:
-        raise InputError(f"burned_after: {a.size} fires, but burned_before has {b.size}; the before/after "
-                         "comparison needs the same fires")
+    afters = {name: np.asarray(a, dtype=np.float64).reshape(-1) for name, a in burned_after.items()}
+    for name, a in afters.items():
+        if b.shape != a.shape:
+            raise InputError(f"burned_after[{name!r}]: {a.size} fires, but burned_before has {b.size}; the "
+                             "before/after comparison needs the same fires")
+    if reference is not None and reference not in afters:
+        raise InputError(f"reference: {reference!r} is not one of the treatments {list(afters)}")
     n = b.size
     check_count("resamples", resamples)
     if not (isinstance(target_half_width, (int, float)) and 0.0 < target_half_width < 1.0):
         raise InputError(f"target_half_width: must be a fraction in (0, 1), got {target_half_width!r}")
     target = f"+-{100 * target_half_width:g} %"
-    out = {"fires": int(n), "relative_reduction": None, "ci95": None, "half_width": None, "fires_needed": None,
-           "target_half_width": float(target_half_width), "resamples": int(resamples), "warning": None}
+    out = {name: {"fires": int(n), "relative_reduction": None, "ci95": None, "half_width": None,
+                  "fires_needed": None, "target_half_width": float(target_half_width), "resamples": int(resamples),
+                  "warning": None, **({"reference_minus": None, "reference_minus_ci95": None} if reference else {})}
+           for name in afters}
     if n == 0 or b.sum() <= 0:
-        out["warning"] = "no fire burned anything before treatment: the reduction is undefined"
+        for v in out.values():
+            v["warning"] = "no fire burned anything before treatment: the reduction is undefined"
         return out
-    out["relative_reduction"] = float(1.0 - a.sum() / b.sum())
+    for name, a in afters.items():
+        out[name]["relative_reduction"] = float(1.0 - a.sum() / b.sum())
+    if reference is not None:
+        for name in afters:
+            out[name]["reference_minus"] = out[reference]["relative_reduction"] - out[name]["relative_reduction"]
     if n < 2:
-        out["warning"] = (f"{n} fire cannot say how uncertain the reduction is; simulate more fires "
-                          f"(--ignitions) for a {target} interval")
+        for v in out.values():
+            v["warning"] = (f"{n} fire cannot say how uncertain the reduction is; simulate more fires "
+                            f"(--ignitions) for a {target} interval")
         return out
     rng = np.random.default_rng(seed)
-    boots = np.empty(resamples)
+    boots = {name: np.empty(resamples) for name in afters}
     chunk = max(1, 4_000_000 // n)  # resamples per batch: bounded memory whatever the fire count
     for start in range(0, resamples, chunk):
         idx = rng.integers(0, n, size=(min(chunk, resamples - start), n))
         sb = b[idx].sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
-            boots[start:start + len(idx)] = np.where(sb > 0, 1.0 - a[idx].sum(axis=1) / sb, np.nan)
-    boots = boots[np.isfinite(boots)]
-    lo, hi = (float(v) for v in np.quantile(boots, [0.025, 0.975]))
-    hw = (hi - lo) / 2.0
-    needed = int(math.ceil(n * (hw / target_half_width) ** 2)) if hw > 0 else int(n)
-    out.update(ci95=[lo, hi], half_width=hw, fires_needed=needed)
-    if hw > target_half_width:
-        out["warning"] = (f"{n} fires give +-{100 * hw:.1f} %; about {needed} needed for {target} "
-                          f"(--ignitions {needed})")
+            for name, a in afters.items():
+                boots[name][start:start + len(idx)] = np.where(sb > 0, 1.0 - a[idx].sum(axis=1) / sb, np.nan)
+    finite = np.logical_and.reduce([np.isfinite(v) for v in boots.values()])  # the same resamples (sb > 0) for all
+    for name in afters:
+        v = out[name]
+        lo, hi = (float(q) for q in np.quantile(boots[name][finite], [0.025, 0.975]))
+        hw = (hi - lo) / 2.0
+        needed = int(math.ceil(n * (hw / target_half_width) ** 2)) if hw > 0 else int(n)
+        v.update(ci95=[lo, hi], half_width=hw, fires_needed=needed)
+        if hw > target_half_width:
+            v["warning"] = (f"{n} fires give +-{100 * hw:.1f} %; about {needed} needed for {target} "
+                            f"(--ignitions {needed})")
+        if reference is not None:
+            diff = boots[reference][finite] - boots[name][finite]
+            v["reference_minus_ci95"] = [float(q) for q in np.quantile(diff, [0.025, 0.975])]
     return out
+
+
+def _intervals_apart(a, b) -> bool | None:
+    if not a or not b:
+        return None
+    return bool(a[0] > b[1] or a[1] < b[0])
+
+
+def agent_verdict(agent: dict, other: dict, name: str) -> dict:
+    """How the agent's plan compares with method ``name``'s on the same fires, from their
+    ``paired_bootstrap`` entries (``other`` with ``reference_minus`` from reference="agent"):
+    ``agent_minus_method`` (a fraction: 0.05 is 5 points of relative reduction in the agent's
+    favour) and its paired 95 % interval, ``intervals_apart`` (the two methods' own 95 %
+    intervals do not overlap: a conservative test), ``difference_significant`` (the paired
+    interval of the difference excludes 0: the sharper test, since both plans meet the same
+    fires), ``agent_better`` (True, False, or None for a tie or an undefined reduction),
+    ``text`` for the table, and ``warning`` whenever the agent's plan reduces less."""
+    ra, rm = agent.get("relative_reduction"), other.get("relative_reduction")
+    diff, diff_ci = other.get("reference_minus"), other.get("reference_minus_ci95")
+    apart = _intervals_apart(agent.get("ci95"), other.get("ci95"))
+    significant = None if not diff_ci else bool(diff_ci[0] > 0 or diff_ci[1] < 0)
+    out = {"agent_minus_method": diff, "agent_minus_method_ci95": diff_ci, "intervals_apart": apart,
+           "difference_significant": significant, "agent_better": None, "text": "undefined", "warning": None}
+    if ra is None or rm is None or diff is None:
+        return out
+    where = []
+    if apart is not None:
+        where.append("intervals apart" if apart else "intervals overlap")
+    if significant is not None and not apart:
+        where.append("paired CI excludes 0" if significant else "paired CI includes 0")
+    where = "; " + "; ".join(where) if where else ""
+    if diff == 0:
+        out["text"] = "level" + where
+        return out
+    out["agent_better"] = diff > 0
+    out["text"] = f"{'better' if diff > 0 else 'WORSE'} by {100 * abs(diff):.1f} points{where}"
+    if diff < 0:
+        detail = f"{100 * -diff:.1f} points less"
+        if diff_ci:
+            detail += (f" (agent - {name}, paired 95 % CI {100 * diff_ci[0]:+.1f} to {100 * diff_ci[1]:+.1f} points"
+                       + ("" if significant else ": these fires cannot tell the two plans apart") + ")")
+        if apart is not None:
+            detail += ("; the two plans' 95 % intervals do not overlap" if apart else
+                       "; the two plans' 95 % intervals overlap")
+        out["warning"] = (f"the agent's plan ({100 * ra:.1f} %) is worse than {name} ({100 * rm:.1f} %) at reducing "
+                          f"expected burned area: {detail}")
+    return out
+
+
+def plan_comparison(burned: dict, *, placement_s: dict | None = None, breaks: dict | None = None,
+                    agent: str = "agent", seed: int = 0, resamples: int = 10_000,
+                    target_half_width: float = 0.02) -> dict:
+    """qagent-plan's comparison of the agent's plan with other methods' at the same budget:
+    ``burned`` maps method -> per-fire burned cells on the same fires ("none", no treatment,
+    the reference; ``agent`` the plan under test). Every method's relative reduction and 95 %
+    interval come from one ``paired_bootstrap`` (the same resamples), each other method gets
+    ``agent_verdict``. Returns {"methods": {name: entry}, "warnings": [sentences]} in the order
+    of ``burned``; ``placement_s`` and ``breaks`` (counts) are copied into the entries."""
+    from qagent.evaluation.methods import REGISTRY
+
+    if "none" not in burned or agent not in burned:
+        raise InputError(f"burned: needs 'none' (no treatment) and {agent!r}, got {list(burned)}")
+    stats = paired_bootstrap(burned["none"], burned, seed=seed, resamples=resamples,
+                             target_half_width=target_half_width, reference=agent)
+    methods, warnings = {}, []
+    for name, st in stats.items():
+        entry = {"label": REGISTRY[name].label if name in REGISTRY else name,
+                 "breaks": None if breaks is None else int(breaks[name]),
+                 "placement_s": None if placement_s is None else float(placement_s[name]),
+                 "expected_burned_cells": float(np.mean(burned[name])) if len(burned[name]) else None,
+                 "relative_reduction": st["relative_reduction"], "ci95": st["ci95"], "half_width": st["half_width"],
+                 "fires": st["fires"], "fires_needed": st["fires_needed"], "target_half_width": st["target_half_width"],
+                 "warning": st["warning"]}
+        if name != agent:
+            verdict = agent_verdict(stats[agent], st, name)
+            if verdict["warning"]:
+                warnings.append(verdict["warning"])
+            entry.update(agent_minus_method=verdict["agent_minus_method"],
+                         agent_minus_method_ci95=verdict["agent_minus_method_ci95"],
+                         intervals_apart=verdict["intervals_apart"],
+                         difference_significant=verdict["difference_significant"], agent_better=verdict["agent_better"],
+                         agent_verdict=verdict["text"])
+        methods[name] = entry
+    return {"methods": methods, "warnings": warnings}
+
+
+def format_plan_table(comparison: dict, agent: str = "agent") -> str:
+    """The printed table of ``plan_comparison``: method, reduction, 95 % interval, placement
+    seconds, agent minus method (points, paired 95 % interval) and the verdict."""
+    lines = [f"{'method':18s} {'reduction':>10s} {'95 % CI':>17s} {'placement s':>11s} "
+             f"{'agent - method':>28s}  verdict"]
+    for name, v in comparison["methods"].items():
+        ci = v.get("ci95")
+        d, dci = v.get("agent_minus_method"), v.get("agent_minus_method_ci95")
+        diff = "-" if d is None else f"{100 * d:+.1f} pts" + (
+            f" ({100 * dci[0]:+.1f} .. {100 * dci[1]:+.1f})" if dci else "")
+        secs = "-" if v.get("placement_s") is None else f"{v['placement_s']:.1f}"
+        verdict = "(the plan)" if name == agent else f"agent {v.get('agent_verdict', '-')}"
+        lines.append(f"{name:18s} {_pct(v.get('relative_reduction')):>10s} "
+                     f"{(_pct(ci[0]) + ' .. ' + _pct(ci[1])) if ci else '-':>17s} {secs:>11s} {diff:>28s}  {verdict}")
+    return "\n".join(lines)

@@ -3,9 +3,9 @@ method's breaks (its reduction of burned area in the panel's title), and burn pr
 fire before and after (a labelled colour bar). Cells without data in the source rasters
 (``landscape.nodata_mask``) are drawn in their own colour, never as zero probability.
 
-``evaluation_figure`` and ``plan_figure`` build and return a matplotlib Figure (tests read
-titles, legend and colour-bar labels back from it); ``save_figure`` writes one as PNG.
-``plan_figure`` sizes its resolution so that one cell of the whole raster is at least one
+``evaluation_figure``, ``plan_figure`` and ``comparison_figure`` build and return a matplotlib
+Figure (tests read titles, legend and colour-bar labels back from it); ``save_figure`` writes
+one as PNG. ``plan_figure`` and ``comparison_figure`` size their resolution so that one cell of the whole raster is at least one
 pixel, labels its axes in map coordinates when the landscape is georeferenced (row and column
 otherwise) and adds a zoomed panel of the breaks.
 """
@@ -37,8 +37,14 @@ NODATA_LABEL = "no data in the source rasters"
 BREAK_COLOR = (0.85, 0.05, 0.05)
 BREAK_LABEL = "fuel break (treated cell)"
 COLORBAR_LABEL = "burn probability per fire"
-METHOD_LABELS = {"none": "no treatment", "random": "random", "domirank": "DomiRank",
-                 "greedy_intensity": "greedy intensity", "agent": "agent"}
+
+def _method_labels() -> dict[str, str]:
+    from qagent.evaluation.methods import REGISTRY
+
+    return {name: m.label for name, m in REGISTRY.items()}
+
+
+METHOD_LABELS = _method_labels()  # from the registry of qagent.evaluation.methods
 
 
 def _plt():
@@ -260,6 +266,64 @@ def plan_figure(landscape: Landscape, breaks, p_before, p_after, *, reduction: f
         fig.suptitle(title)
     _legend(fig, landscape, with_breaks=True, ncol=5)
     fig.set_dpi(_dpi_for_cells(fig, [ax_fuel, ax_breaks, ax_before, ax_after], h, w))
+    return fig
+
+
+def comparison_figure(landscape: Landscape, breaks: dict, reductions: dict, *, intervals: dict | None = None,
+                      placement_s: dict | None = None, title: str = "", columns: int = 3):
+    """qagent-plan's ``comparison.png``: the fuels and each method's breaks on the whole raster,
+    side by side (``breaks``: method -> bool [H, W], "none" not drawn), each panel titled
+    "<label>: <change in burned area>" (``reductions[method]``, a relative reduction), then
+    its 95 % interval (``intervals[method]``) and placement seconds, on a second line. Map
+    coordinates as in ``plan_figure``, at least one pixel per cell (up to MAX_FIGURE_PIXELS a
+    side). Returns the matplotlib Figure."""
+    plt = _plt()
+    from matplotlib.ticker import MaxNLocator
+
+    intervals, placement_s = intervals or {}, placement_s or {}
+    methods = [m for m in breaks if m != "none"]
+    n = 1 + len(methods)
+    ncol = max(1, min(columns, n))
+    nrow = math.ceil(n / ncol)
+    h, w = landscape.shape
+    extent, xlabel, ylabel = _map_extent(landscape)
+    # inches: each panel's axes box, the gaps between panels (titles of two lines above, the x
+    # label and rotated ticks below), the margins (suptitle; legend)
+    ax_w = 3.6
+    ax_h = ax_w * min(3.0, max(0.5, h / w))
+    gap_w, gap_h, top_in, bottom_in, left_in, right_in = 1.0, 1.2, 1.0, 1.3, 0.8, 0.3
+    fig_w = left_in + ncol * ax_w + (ncol - 1) * gap_w + right_in
+    fig_h = top_in + nrow * ax_h + (nrow - 1) * gap_h + bottom_in
+    fig, axes = plt.subplots(nrow, ncol, figsize=(fig_w, fig_h), squeeze=False)
+    flat = list(axes.reshape(-1))
+    flat[0].imshow(fuel_image(landscape), interpolation="nearest", extent=extent)
+    flat[0].set_title("fuels", fontsize=9)
+    for ax, m in zip(flat[1:], methods):
+        b = _numpy(breaks[m]).astype(bool)
+        ax.imshow(breaks_image(landscape, b), interpolation="nearest", extent=extent)
+        detail = [f"{int(b.sum())} breaks"]
+        ci = intervals.get(m)
+        if ci:
+            detail.append(f"95 % CI {-100 * ci[1]:.1f} to {-100 * ci[0]:.1f} %")
+        if placement_s.get(m) is not None:
+            detail.append(f"placed in {placement_s[m]:.1f} s")
+        ax.set_title(f"{method_label(m)}: {reduction_text(reductions.get(m))}\n{', '.join(detail)}", fontsize=9)
+    for ax in flat[n:]:
+        ax.set_axis_off()
+    for ax in flat[:n]:
+        ax.set_xlabel(xlabel, fontsize=7)
+        ax.set_ylabel(ylabel, fontsize=7)
+        ax.ticklabel_format(useOffset=False, style="plain")
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+        ax.yaxis.set_major_locator(MaxNLocator(5))
+        ax.tick_params(labelsize=6)
+        ax.tick_params(axis="x", labelrotation=30)
+    fig.subplots_adjust(bottom=bottom_in / fig_h, top=1.0 - top_in / fig_h, left=left_in / fig_w,
+                        right=1.0 - right_in / fig_w, wspace=gap_w / ax_w, hspace=gap_h / ax_h)
+    if title:
+        fig.suptitle(title)
+    _legend(fig, landscape, with_breaks=True, ncol=4)
+    fig.set_dpi(_dpi_for_cells(fig, flat[:n], h, w))
     return fig
 
 

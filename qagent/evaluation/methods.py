@@ -1,34 +1,88 @@
-"""Fuel-break placement methods compared by ``qagent-eval``, all with the same budget:
+"""Fuel-break placement methods compared by ``qagent-eval`` and ``qagent-plan``, all with the
+same budget. One registry, ``REGISTRY``, lists them (name, label, how to place); the command
+lines' ``--methods`` and ``--compare`` choices, the figures' labels and the tables all come
+from it, so a new method is one ``Method`` entry:
 
-- ``none``: no treatment;
+- ``none``: no treatment (the reference of every reduction);
 - ``random``: uniform over burnable cells (``qagent.baselines.random_breaks``);
-- ``domirank``: DomiRank centrality of the spread network (``qagent.baselines.domirank_breaks``);
 - ``greedy_intensity``: the cells of highest head-fire fireline intensity
   (``qagent.baselines.greedy_intensity_breaks``);
+- ``burn_probability``: the cells that simulated fires burn most often
+  (``qagent.baselines.burn_probability_breaks``, ranked once), from its own
+  ``placement_ignitions`` fires (default ``DEFAULT_PLACEMENT_IGNITIONS`` = 500, qagent-plan's
+  2000) drawn from the scenario with ``placement_fire_seed``;
+- ``domirank``: DomiRank centrality of the spread network (``qagent.baselines.domirank_breaks``);
 - ``agent``: a trained Q-network, placing the k valid cells of highest Q per step and
   observing its own breaks, as in training (``AgentPolicy``).
 
-Heuristics and the agent see the landscape under the scenario's reference weather, never the
-fires they are scored on.
+No placement sees the fires it is scored on. Heuristics and the agent see the landscape under
+the scenario's reference weather; ``burn_probability`` sees fires of its own, drawn from the
+same scenario (the distribution, not the draws).
+
+Seeds. In a run seeded ``seed``, the evaluation fires of landscape ``i`` (``qagent-plan``:
+``i = 0``) are drawn with ``numpy.random.default_rng([seed, i])`` (``evaluation_rng``);
+placements are seeded with ``placement_seed(seed, i)`` (random placement draws its cells
+with it) and burn-probability placement fires with ``placement_fire_seed`` of that. Both are
+64-bit hashes (numpy ``SeedSequence`` with their own spawn key) whose high 32-bit word is at
+least 2^31, so their generators never start from the evaluation fires' state: numpy seeds
+``default_rng`` from an integer's 32-bit words, trailing zero words ignored, and the
+evaluation entropy ``[seed, i]`` has a high word ``i`` < 2^31 (for seeds below 2^32; above,
+a collision needs a 64-bit hash to equal the seed). A plain ``seed * c + i`` would not do:
+``default_rng(0)`` is ``default_rng([0, 0])``, the fires of landscape 0 in a run seeded 0.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 
 from qagent._validation import InputError
 from qagent.agent.models import build_model
+from qagent.fire.scenario import DEFAULT_SCENARIO, FireScenario
 from qagent.fire.weather import Weather
 from qagent.landscape.core import Landscape
 from qagent.landscape.observation import NUM_CHANNELS, static_channels, with_fuel_breaks
 from qagent.train.checkpoint import load_checkpoint
 from qagent.train.config import Q_VALUE_SETTINGS, q_value_settings
 
-METHODS = ("none", "random", "domirank", "greedy_intensity", "agent")
+DEFAULT_PLACEMENT_IGNITIONS = 500
+
+# spawn keys of the seeds derived from a run's seed (never reuse one for another purpose)
+_PLACEMENT_KEY, _PLACEMENT_FIRES_KEY, _BOOTSTRAP_KEY = 1, 2, 3
+
+
+def _derived_seed(entropy, key: int) -> int:
+    """A 64-bit integer seed hashed from ``entropy`` under spawn key ``key``, its high word >= 2^31."""
+    lo, hi = (int(w) for w in np.random.SeedSequence(entropy, spawn_key=(key,)).generate_state(2, np.uint32))
+    return lo | (hi | 0x8000_0000) << 32
+
+
+def evaluation_rng(seed: int, landscape_id: int = 0) -> np.random.Generator:
+    """The generator of landscape ``landscape_id``'s evaluation fires in a run seeded ``seed``
+    (ignitions, then the scenario's weather and durations)."""
+    return np.random.default_rng([int(seed), int(landscape_id)])
+
+
+def placement_seed(seed: int, landscape_id: int = 0) -> int:
+    """The seed every placement method gets for landscape ``landscape_id`` in a run seeded
+    ``seed`` (see "Seeds" above); never the state of the evaluation fires."""
+    return _derived_seed([int(seed), int(landscape_id)], _PLACEMENT_KEY)
+
+
+def placement_fire_seed(seed: int) -> int:
+    """The seed of burn-probability placement fires for a placement seed ``seed``: a hash of it
+    (``burn_probability_breaks`` draws ignitions with ``default_rng(s)`` and weather with
+    ``default_rng([s, 1])``; neither is an evaluation generator ``default_rng([seed, i])``)."""
+    return _derived_seed(int(seed), _PLACEMENT_FIRES_KEY)
+
+
+def bootstrap_seed(seed: int) -> int:
+    """The seed of qagent-plan's bootstrap resamples: apart from the fires' and placements' streams."""
+    return _derived_seed(int(seed), _BOOTSTRAP_KEY)
 
 
 @dataclass
@@ -113,22 +167,90 @@ class AgentPolicy:
         return breaks
 
 
-def place_breaks(method: str, landscape: Landscape, weather: Weather, budget_cells: int, seed: int,
-                 agent: AgentPolicy | None = None, cells_per_round: int | None = None) -> torch.Tensor:
-    """The bool [H, W] breaks of one method; exactly budget_cells cells (or every burnable cell
-    if fewer), never on non-burnable cells."""
+@dataclass(frozen=True)
+class PlacementRequest:
+    """What a method is asked: ``budget_cells`` breaks on ``landscape`` (reference ``weather``)."""
+
+    landscape: Landscape
+    weather: Weather
+    budget_cells: int
+    seed: int
+    agent: AgentPolicy | None = None
+    cells_per_round: int | None = None
+    placement_ignitions: int = DEFAULT_PLACEMENT_IGNITIONS
+    scenario: FireScenario = DEFAULT_SCENARIO
+    device: str | torch.device | None = None
+
+
+@dataclass(frozen=True)
+class Method:
+    """A placement method: its registry ``name`` (command lines, tables), ``label`` (figures),
+    ``place`` (a PlacementRequest -> bool [H, W] breaks) and whether it needs a checkpoint."""
+
+    name: str
+    label: str
+    place: Callable[[PlacementRequest], torch.Tensor] = field(repr=False)
+    needs_agent: bool = False
+
+
+def _none(r: PlacementRequest) -> torch.Tensor:
+    return torch.zeros(r.landscape.shape, dtype=torch.bool, device=r.landscape.device)
+
+
+def _random(r: PlacementRequest) -> torch.Tensor:
     from qagent import baselines
 
-    if method == "none":
-        return torch.zeros(landscape.shape, dtype=torch.bool, device=landscape.device)
-    if method == "random":
-        return baselines.random_breaks(landscape, budget_cells, seed)
-    if method == "domirank":
-        return baselines.domirank_breaks(landscape, weather, budget_cells)
-    if method == "greedy_intensity":
-        return baselines.greedy_intensity_breaks(landscape, weather, budget_cells)
-    if method == "agent":
-        if agent is None:
-            raise InputError("method agent: needs a checkpoint")
-        return agent.place(landscape, weather, budget_cells, cells_per_round).to(landscape.device)
-    raise InputError(f"method: unknown {method!r}; choose from {METHODS}")
+    return baselines.random_breaks(r.landscape, r.budget_cells, r.seed)
+
+
+def _greedy_intensity(r: PlacementRequest) -> torch.Tensor:
+    from qagent import baselines
+
+    return baselines.greedy_intensity_breaks(r.landscape, r.weather, r.budget_cells)
+
+
+def _burn_probability(r: PlacementRequest) -> torch.Tensor:
+    from qagent import baselines
+
+    kwargs = {} if r.device is None else {"device": r.device}
+    return baselines.burn_probability_breaks(r.landscape, r.scenario, r.budget_cells, n_ignitions=r.placement_ignitions,
+                                             seed=placement_fire_seed(r.seed), **kwargs).to(r.landscape.device)
+
+
+def _domirank(r: PlacementRequest) -> torch.Tensor:
+    from qagent import baselines
+
+    return baselines.domirank_breaks(r.landscape, r.weather, r.budget_cells)
+
+
+def _agent(r: PlacementRequest) -> torch.Tensor:
+    if r.agent is None:
+        raise InputError("method agent: needs a checkpoint")
+    return r.agent.place(r.landscape, r.weather, r.budget_cells, r.cells_per_round).to(r.landscape.device)
+
+
+REGISTRY: dict[str, Method] = {m.name: m for m in (
+    Method("none", "no treatment", _none),
+    Method("random", "random", _random),
+    Method("greedy_intensity", "greedy intensity", _greedy_intensity),
+    Method("burn_probability", "burn probability", _burn_probability),
+    Method("domirank", "DomiRank", _domirank),
+    Method("agent", "agent", _agent, needs_agent=True),
+)}
+METHODS = tuple(REGISTRY)
+# what qagent-plan compares the agent's plan with (--compare): every method without a checkpoint
+HEURISTICS = tuple(name for name, m in REGISTRY.items() if not m.needs_agent)
+
+
+def place_breaks(method: str, landscape: Landscape, weather: Weather, budget_cells: int, seed: int,
+                 agent: AgentPolicy | None = None, cells_per_round: int | None = None, *,
+                 placement_ignitions: int = DEFAULT_PLACEMENT_IGNITIONS, scenario: FireScenario = DEFAULT_SCENARIO,
+                 device=None) -> torch.Tensor:
+    """The bool [H, W] breaks of one method; exactly budget_cells cells (or every burnable cell
+    if fewer), never on non-burnable cells. ``seed`` is the placement seed (``placement_seed``);
+    ``placement_ignitions`` and ``scenario`` are burn_probability's fires, ``device`` where they
+    run (default: the landscape's)."""
+    if method not in REGISTRY:
+        raise InputError(f"method: unknown {method!r}; choose from {METHODS}")
+    return REGISTRY[method].place(PlacementRequest(landscape, weather, budget_cells, seed, agent, cells_per_round,
+                                                   placement_ignitions, scenario, device))
