@@ -3,7 +3,8 @@
 :func:`greedy_topk` is the one greedy masked top-k policy of the project: the trainer acts
 with it, the Double DQN target picks a* with it, DQfD's margin term takes its best action with
 it, validation and DomiRank's one-shot placement (``qagent.train.validation``) and
-``benchmarks/validation_policies.py`` place with it. :func:`select_actions` is the
+``benchmarks/validation_policies.py`` place with it, and so does ``AgentPolicy.place``
+(qagent-eval, qagent-plan). :func:`select_actions` is the
 epsilon-greedy behaviour policy around it and :func:`greedy_actions` applies it to a
 Q-network's output.
 """

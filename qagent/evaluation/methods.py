@@ -42,6 +42,7 @@ import torch
 
 from qagent._validation import InputError
 from qagent.agent.models import build_model
+from qagent.agent.policy import greedy_topk
 from qagent.fire.scenario import DEFAULT_SCENARIO, FireScenario
 from qagent.fire.weather import Weather
 from qagent.landscape.core import Landscape
@@ -160,7 +161,7 @@ class AgentPolicy:
             obs = with_fuel_breaks(static, breaks | existing).unsqueeze(0)
             q = self.q_values(obs, valid.unsqueeze(0))[0]
             take = min(k, budget - placed)
-            cells = q.reshape(-1).masked_fill(~valid.reshape(-1), -torch.inf).topk(take).indices
+            cells = greedy_topk(q.reshape(1, -1), valid.reshape(1, -1), take)[0]
             breaks.view(-1)[cells] = True
             valid.view(-1)[cells] = False
             placed += take
