@@ -95,7 +95,7 @@ class PageTable {
     }
     uint32_t generation() const { return generation_; }
     size_t used() const { return used_; }
-    Page* get(int row, int col) {
+    QAGENT_HD_HOT Page* get(int row, int col) {
         Entry& e = entry(row, col);
         if (e.generation != generation_) take(e);
         return e.page;
@@ -124,7 +124,7 @@ class PageTable {
         uint32_t generation;
     };
     Entry& entry(int row, int col) { return table_[size_t(row >> kPageShift) * page_cols_ + (col >> kPageShift)]; }
-    void take(Entry& e) {
+    __attribute__((noinline)) void take(Entry& e) {
         if (used_ == pool_.size()) pool_.push_back(std::make_unique<Page>());  // value-initialized: stamps 0
         e.page = pool_[used_++].get();
         e.generation = generation_;
@@ -262,7 +262,7 @@ struct PagedParams {
     int width;
     uint32_t generation;
 
-    const float* cell(int r, int c) const {
+    QAGENT_HD_HOT const float* cell(int r, int c) const {
         ParamPage* page = s->params.get(r, c);
         const int i = page_local(r, c);
         float* p = page->p[i];
@@ -272,19 +272,30 @@ struct PagedParams {
         }
         return p;
     }
-    ParamRef at(int r, int c) const { return ParamRef{cell(r, c), 1}; }
-    float inv_back_rate(int r, int c) const { return cell(r, c)[kParamInvBackRate]; }
+    QAGENT_HD_HOT ParamRef at(int r, int c) const { return ParamRef{cell(r, c), 1}; }
+    QAGENT_HD_HOT float inv_back_rate(int r, int c) const { return cell(r, c)[kParamInvBackRate]; }
     void fill(int, int) const {}
 };
 
-// Step times: computed per step (DirectSteps) or cached per cell and direction (CachedSteps,
-// for sources shared by consecutive fires). Both return step_time_min's value.
+const StepPlans& host_step_plans() {
+    static const StepPlans plans = [] {
+        StepPlans p;
+        for (int d = 0; d < kMaxStencilSize; ++d) make_step_plan(d, &p.plan[d]);
+        return p;
+    }();
+    return plans;
+}
+
+// Step times: computed per step (DirectSteps, stopping early past the duration) or cached per
+// cell and direction (CachedSteps, for sources shared by consecutive fires: full times, since
+// later fires have other durations). Both give Dijkstra the same burned cells and times.
 struct DirectSteps {
     struct Slot {};
     Slot slot(int, int) { return {}; }
     template <class P>
-    float step(Slot, const SpreadGrid<P>& g, int row, int col, int d) {
-        return step_time_min(g, row, col, d);
+    float step(Slot, const SpreadGrid<P>& g, float first_min, int row, int col, int, const StepPlan& plan,
+               float t_from, float duration_min) {
+        return step_time_after_first_min(g, first_min, row, col, plan, t_from, duration_min);
     }
 };
 
@@ -306,11 +317,13 @@ struct CachedSteps {
         return Slot{&page->known[i], page->t[i]};
     }
     template <class P>
-    float step(Slot s, const SpreadGrid<P>& g, int row, int col, int d) {
-        if (s.known == nullptr) return step_time_min(g, row, col, d);
+    float step(Slot s, const SpreadGrid<P>& g, float first_min, int row, int col, int d, const StepPlan& plan,
+               float t_from, float duration_min) {
+        if (s.known == nullptr) return step_time_after_first_min(g, first_min, row, col, plan, t_from, duration_min);
         const uint32_t bit = uint32_t(1) << d;
         if (!(*s.known & bit)) {
-            s.t[d] = step_time_min(g, row, col, d);
+            // the full time: later fires have other durations
+            s.t[d] = step_time_after_first_min(g, first_min, row, col, plan);
             *s.known |= bit;
         }
         return s.t[d];
@@ -333,8 +346,13 @@ int64_t dijkstra_simulation(const SpreadGrid<P>& g, int64_t ignition, float dura
     if (!g.open(ign_row, ign_col)) return 0;
     s.arrival.get(ign_row, ign_col)->t[page_local(ign_row, ign_col)] = 0.0f;
     s.heap.push_back(HeapEntry{0.0f, int32_t(ignition)});
-    int d_row[kMaxStencilSize], d_col[kMaxStencilSize];
-    for (int d = 0; d < g.stencil_size; ++d) stencil_offset(d, &d_row[d], &d_col[d]);
+    const StepPlans& plans = host_step_plans();
+    float east_m[kMaxStencilSize], north_m[kMaxStencilSize], fraction0[kMaxStencilSize];
+    for (int d = 0; d < kMaxStencilSize; ++d) {  // as in source_piece_min
+        east_m[d] = plans.plan[d].d_col * g.cell_size_m;
+        north_m[d] = -plans.plan[d].d_row * g.cell_size_m;
+        fraction0[d] = plans.plan[d].piece[0].fraction;
+    }
     while (!s.heap.empty()) {
         const HeapEntry top = s.heap.front();
         std::pop_heap(s.heap.begin(), s.heap.end(), HeapAfter());
@@ -344,12 +362,21 @@ int64_t dijkstra_simulation(const SpreadGrid<P>& g, int64_t ignition, float dura
         if (t_cell > s.arrival.get(row, col)->t[page_local(row, col)]) continue;  // superseded
         s.burned.push_back(Burned{top.cell, t_cell});
         auto slot = steps.slot(row, col);
+        // The source's share of the step in every direction at once (vectorized): a step whose
+        // first piece already ends after the duration cannot burn its target (step_time_min).
+        const ParamRef source = g.params.at(row, col);
+        float first_min[kMaxStencilSize];
+        for (int d = 0; d < kMaxStencilSize; ++d) {
+            first_min[d] = fraction0[d] * segment_time_at_cell_min(source, east_m[d], north_m[d]);
+        }
         for (int d = 0; d < g.stencil_size; ++d) {
-            const int next_row = row + d_row[d], next_col = col + d_col[d];
+            if (t_cell + first_min[d] > duration_min) continue;
+            const StepPlan& plan = plans.plan[d];
+            const int next_row = row + plan.d_row, next_col = col + plan.d_col;
             if (!g.inside(next_row, next_col)) continue;
             float& t_next_now = s.arrival.get(next_row, next_col)->t[page_local(next_row, next_col)];
             if (t_next_now <= t_cell) continue;
-            const float t_next = t_cell + steps.step(slot, g, row, col, d);
+            const float t_next = t_cell + steps.step(slot, g, first_min[d], row, col, d, plan, t_cell, duration_min);
             if (t_next < t_next_now && t_next <= duration_min) {
                 t_next_now = t_next;
                 s.heap.push_back(HeapEntry{t_next, next_row * width + next_col});
@@ -418,9 +445,10 @@ void run_relax(const SpreadBatch& b, int64_t sim, ThreadScratch& s) {
         if (b.is_lazy(sim)) {
             if (int64_t(s.window_params.size()) < cells * kNumSpreadParams) s.window_params.resize(cells * kNumSpreadParams);
             const auto g = b.grid(sim, b.window_params(sim, w, s.window_params.data()));
-            burned = relax_simulation(g, ignition, duration, w, team, region);
+            burned = relax_simulation(g, host_step_plans(), ignition, duration, w, team, region);
         } else {
-            burned = relax_simulation(b.grid(sim, b.grid_params(sim)), ignition, duration, w, team, region);
+            burned = relax_simulation(b.grid(sim, b.grid_params(sim)), host_step_plans(), ignition, duration, w, team,
+                                      region);
         }
         if (burned == kRelaxOverflow) {
             TORCH_CHECK(!relax_window_covers(side, b.height, b.width), "qagent: relaxation overflowed the whole grid");

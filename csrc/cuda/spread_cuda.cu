@@ -57,6 +57,7 @@ struct BlockTeam {
 __global__ void spread_kernel(SpreadBatch b, const int64_t* sims, int64_t num, int side, float* global_arrival,
                               float* global_params, bool use_shared, uint8_t* overflow) {
     extern __shared__ float shared_arrival[];
+    __shared__ StepPlans plans;
     __shared__ int team_ints[4];
     __shared__ unsigned long long burned_total;
     const int64_t n = b.cells();
@@ -65,6 +66,8 @@ __global__ void spread_kernel(SpreadBatch b, const int64_t* sims, int64_t num, i
     float* params = global_params != nullptr ? global_params + int64_t(blockIdx.x) * window_cells * kNumSpreadParams
                                              : nullptr;
     BlockTeam team{team_ints};
+    if (threadIdx.x < kMaxStencilSize) make_step_plan(threadIdx.x, &plans.plan[threadIdx.x]);
+    __syncthreads();
     for (int64_t k = blockIdx.x; k < num; k += gridDim.x) {
         const int64_t sim = sims != nullptr ? sims[k] : k;
         if (threadIdx.x == 0) burned_total = 0;
@@ -76,9 +79,10 @@ __global__ void spread_kernel(SpreadBatch b, const int64_t* sims, int64_t num, i
         int region[4];
         int64_t mine;
         if (b.is_lazy(sim)) {
-            mine = relax_simulation(b.grid(sim, b.window_params(sim, w, params)), ignition, duration, w, team, region);
+            mine = relax_simulation(b.grid(sim, b.window_params(sim, w, params)), plans, ignition, duration, w, team,
+                                    region);
         } else {
-            mine = relax_simulation(b.grid(sim, b.grid_params(sim)), ignition, duration, w, team, region);
+            mine = relax_simulation(b.grid(sim, b.grid_params(sim)), plans, ignition, duration, w, team, region);
         }
         if (mine == kRelaxOverflow) {  // every lane returned it; run again in a larger window
             if (threadIdx.x == 0) overflow[sim] = 1;

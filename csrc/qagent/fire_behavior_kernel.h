@@ -93,9 +93,8 @@ QAGENT_HD CellWeather load_cell_weather(const float* weather, int64_t weather_ce
 
 // The spread kernel's description of a cell's fire ellipse (spread.h): 1 / (R (1 - e)), e u,
 // and the elevation gradient. Cells where fire does not spread get 1 / (R (1 - e)) = +inf.
-QAGENT_HD void pack_spread_params(const CellFireBehavior& b, const CellFuelTerrain& c, float* out, int64_t stride) {
-    float dz_dx, dz_dy;
-    elevation_gradient(c.slope_rise_per_run, c.aspect_deg, &dz_dx, &dz_dy);
+QAGENT_HD void pack_spread_params(const CellFireBehavior& b, float* out, int64_t stride) {
+    const float dz_dx = b.dz_dx, dz_dy = b.dz_dy;  // elevation_gradient of the cell's slope and aspect
     const float e = b.eccentricity;
     out[kParamInvBackRate * stride] = b.spread_rate_m_per_min > 0.0f ? 1.0f / (b.spread_rate_m_per_min * (1.0f - e)) : kInf;
     out[kParamEccUEast * stride] = e * b.spread_direction.x;
@@ -131,7 +130,7 @@ QAGENT_HD void spread_params_element(const FireBehaviorArgs& a, int64_t row, int
                                      float* out, int64_t stride) {
     CellFuelTerrain c;
     const CellFireBehavior b = element_fire_behavior(a, row, cell, base, &c);
-    pack_spread_params(b, c, out, stride);
+    pack_spread_params(b, out, stride);
 }
 
 // Computes output element (row, cell) of the fire_behavior or spread_params op (see

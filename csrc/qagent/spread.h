@@ -99,7 +99,7 @@ QAGENT_HD void stencil_offset(int d, int* d_row, int* d_col) {
 struct ParamRef {
     const float* p;
     int64_t stride;
-    QAGENT_HD float operator[](int k) const { return p[k * stride]; }
+    QAGENT_HD_HOT float operator[](int k) const { return p[k * stride]; }
 };
 
 // Parameter sources. A simulation reads its cells' spread parameters through one of these
@@ -120,8 +120,8 @@ struct GridParams {
     int64_t cells;    // H * W
     int width;
 
-    QAGENT_HD ParamRef at(int row, int col) const { return ParamRef{p + int64_t(row) * width + col, cells}; }
-    QAGENT_HD float inv_back_rate(int row, int col) const {
+    QAGENT_HD_HOT ParamRef at(int row, int col) const { return ParamRef{p + int64_t(row) * width + col, cells}; }
+    QAGENT_HD_HOT float inv_back_rate(int row, int col) const {
         return p[kParamInvBackRate * cells + int64_t(row) * width + col];
     }
     QAGENT_HD void fill(int, int) const {}
@@ -139,48 +139,68 @@ struct SpreadGrid {
 
     QAGENT_HD int64_t cells() const { return int64_t(height) * width; }
     // A closed cell (a break) is known without its parameters, so they are not computed.
-    QAGENT_HD bool open(int row, int col) const {
+    QAGENT_HD_HOT bool open(int row, int col) const {
         return (blocked == nullptr || blocked[int64_t(row) * width + col] == 0) && params.inv_back_rate(row, col) < kInf;
     }
-    QAGENT_HD bool inside(int row, int col) const { return row >= 0 && row < height && col >= 0 && col < width; }
+    // open, and the cell's parameters in *p when it is.
+    QAGENT_HD_HOT bool open_at(int row, int col, ParamRef* p) const {
+        if (blocked != nullptr && blocked[int64_t(row) * width + col] != 0) return false;
+        *p = params.at(row, col);
+        return (*p)[kParamInvBackRate] < kInf;
+    }
+    QAGENT_HD_HOT bool inside(int row, int col) const { return row >= 0 && row < height && col >= 0 && col < width; }
 };
 
 // Time (min) for fire to cross the whole segment (step_east_m, step_north_m) at the elliptical
 // rate in that direction of the cell with parameters p. See the top of this file.
-QAGENT_HD float segment_time_at_cell_min(const ParamRef& p, float step_east_m, float step_north_m) {
+QAGENT_HD_HOT float segment_time_at_cell_min(const ParamRef& p, float step_east_m, float step_north_m) {
     float rise_m = step_east_m * p[kParamGradEast] + step_north_m * p[kParamGradNorth];
     float length_m = sqrtf(step_east_m * step_east_m + step_north_m * step_north_m + rise_m * rise_m);
     float along_head_m = step_east_m * p[kParamEccUEast] + step_north_m * p[kParamEccUNorth] + rise_m * p[kParamEccUUp];
     return (length_m - along_head_m) * p[kParamInvBackRate];
 }
 
-// Travel time (min) of the step from (row, col) along stencil direction d, or +inf when fire
-// may not take it. The target must be inside the grid and open, and the segment between the
-// two cell centres may not cross a closed cell; where it passes exactly through a cell corner
-// (diagonal steps, and (1,3)-type steps halfway) one of the two cells beside the corner must
-// be open. The walk over the crossed cells (Amanatides & Woo 1987) adds each cell's share of
-// the segment at its own rate. For the 8 neighbours and the knight moves the rule means: a
-// diagonal step needs one of the two cells beside it open, a knight step both cells it
-// crosses. Dijkstra (CPU) and relaxation (GPU) both call exactly this, so their sums agree
-// to the bit. Every cell it reads lies in the bounding box of (row, col) and the target.
-template <class P>
-QAGENT_HD float step_time_min(const SpreadGrid<P>& g, int row, int col, int d) {
+// The walk of a step's segment over the cells it crosses (Amanatides & Woo 1987), which
+// depends only on the stencil direction: computed once per direction (make_step_plan) and
+// replayed for every step (step_time_min). Piece i is the i-th cell crossed, as an offset from
+// the source, with the fraction of the segment inside it; the last piece is the target. A
+// piece marked corner is left through a cell corner (diagonal steps, and (1,3)-type steps
+// halfway), where one of the two cells beside the corner must be open.
+constexpr int kMaxStepPieces = 6;  // radius-3 moves cross at most 6 cells
+struct StepPiece {
+    int8_t d_row, d_col;
+    uint8_t corner;
+    float fraction;
+};
+struct StepPlan {
+    int8_t d_row, d_col;  // the step
+    int8_t s_row, s_col;  // its signs (+1 / -1)
+    int8_t count;         // pieces, the last one the target
+    StepPiece piece[kMaxStepPieces];
+};
+
+QAGENT_HD void make_step_plan(int d, StepPlan* plan) {
     int d_row, d_col;
     stencil_offset(d, &d_row, &d_col);
-    const int to_row = row + d_row, to_col = col + d_col;
-    if (!g.inside(to_row, to_col) || !g.open(to_row, to_col)) return kInf;
-    const float east_m = d_col * g.cell_size_m, north_m = -d_row * g.cell_size_m;
     const int n_row = d_row < 0 ? -d_row : d_row, n_col = d_col < 0 ? -d_col : d_col;
     const int s_row = d_row < 0 ? -1 : 1, s_col = d_col < 0 ? -1 : 1;
+    plan->d_row = int8_t(d_row);
+    plan->d_col = int8_t(d_col);
+    plan->s_row = int8_t(s_row);
+    plan->s_col = int8_t(s_col);
     // The segment crosses its k-th vertical grid line at parameter (2k - 1) / (2 n_col) and its
     // m-th horizontal one at (2m - 1) / (2 n_row); events are ordered in integers, exactly.
-    int r = row, c = col, k = 1, m = 1;
-    float t_prev = 0.0f, time_min = 0.0f;
+    int r = 0, c = 0, k = 1, m = 1, count = 0;
+    float t_prev = 0.0f;
     while (k <= n_col || m <= n_row) {
         const int64_t at_col = k <= n_col ? int64_t(2 * k - 1) * n_row : INT64_MAX;
         const int64_t at_row = m <= n_row ? int64_t(2 * m - 1) * n_col : INT64_MAX;
         const float t = at_col <= at_row ? float(2 * k - 1) / float(2 * n_col) : float(2 * m - 1) / float(2 * n_row);
-        time_min += (t - t_prev) * segment_time_at_cell_min(g.params.at(r, c), east_m, north_m);
+        StepPiece& p = plan->piece[count++];
+        p.d_row = int8_t(r);
+        p.d_col = int8_t(c);
+        p.corner = 0;
+        p.fraction = t - t_prev;
         t_prev = t;
         if (at_col < at_row) {
             c += s_col;
@@ -188,18 +208,87 @@ QAGENT_HD float step_time_min(const SpreadGrid<P>& g, int row, int col, int d) {
         } else if (at_row < at_col) {
             r += s_row;
             ++m;
-        } else {  // through a corner
-            if (!g.open(r + s_row, c) && !g.open(r, c + s_col)) return kInf;
+        } else {
+            p.corner = 1;
             r += s_row;
             c += s_col;
             ++k;
             ++m;
         }
-        if (r == to_row && c == to_col) break;
-        if (!g.open(r, c)) return kInf;
+        if (r == d_row && c == d_col) break;
     }
-    return time_min + (1.0f - t_prev) * segment_time_at_cell_min(g.params.at(to_row, to_col), east_m, north_m);
+    StepPiece& last = plan->piece[count++];
+    last.d_row = int8_t(d_row);
+    last.d_col = int8_t(d_col);
+    last.corner = 0;
+    last.fraction = 1.0f - t_prev;
+    plan->count = int8_t(count);
 }
+
+// Travel time (min) of the step from (row, col) along a stencil direction (its plan), or +inf
+// when fire may not take it. The target must be inside the grid and open, and the segment
+// between the two cell centres may not cross a closed cell; where it passes exactly through a
+// cell corner one of the two cells beside the corner must be open. The time adds each crossed
+// cell's share of the segment at its own rate, in the order of the walk. For the 8 neighbours
+// and the knight moves the rule means: a diagonal step needs one of the two cells beside it
+// open, a knight step both cells it crosses. Dijkstra (CPU) and relaxation (GPU) both call
+// exactly this, so their sums agree to the bit. Every cell it reads lies in the bounding box
+// of (row, col) and the target; the source's own openness is not checked (it is burning).
+//
+// With t_from and duration_min (the source's arrival and the fire's duration), the step may
+// stop as soon as t_from plus the part summed so far exceeds the duration, returning +inf: the
+// remaining terms are >= 0 and float addition is monotone, so the full time would arrive after
+// the duration too, and the target could not burn by this step. Exact for the burned cells,
+// and the cells further along (the target included) are then not read, so their lazy
+// parameters are not computed. Callers that keep step times for later fires pass no duration.
+//
+// step_time_after_first_min continues from first_min, the source's share of the step
+// (source_piece_min), which a caller stepping from one cell in every direction computes for
+// all directions at once.
+QAGENT_HD_HOT float source_piece_min(const ParamRef& source, const StepPlan& plan, float cell_size_m) {
+    const float east_m = plan.d_col * cell_size_m, north_m = -plan.d_row * cell_size_m;
+    return plan.piece[0].fraction * segment_time_at_cell_min(source, east_m, north_m);
+}
+
+template <class P>
+QAGENT_HD_HOT float step_time_after_first_min(const SpreadGrid<P>& g, float first_min, int row, int col,
+                                              const StepPlan& plan, float t_from = 0.0f,
+                                              float duration_min = kInf) {
+    const int to_row = row + plan.d_row, to_col = col + plan.d_col;
+    if (!g.inside(to_row, to_col)) return kInf;
+    const float east_m = plan.d_col * g.cell_size_m, north_m = -plan.d_row * g.cell_size_m;
+    const StepPiece& first = plan.piece[0];
+    float time_min = first_min;
+    if (t_from + time_min > duration_min) return kInf;
+    ParamRef target;
+    if (!g.open_at(to_row, to_col, &target)) return kInf;
+    if (first.corner && !g.open(row + plan.s_row, col) && !g.open(row, col + plan.s_col)) return kInf;
+    const int last = plan.count - 1;
+    for (int i = 1; i < last; ++i) {
+        const StepPiece& p = plan.piece[i];
+        const int r = row + p.d_row, c = col + p.d_col;
+        ParamRef at;
+        if (!g.open_at(r, c, &at)) return kInf;
+        time_min += p.fraction * segment_time_at_cell_min(at, east_m, north_m);
+        if (t_from + time_min > duration_min) return kInf;
+        if (p.corner && !g.open(r + plan.s_row, c) && !g.open(r, c + plan.s_col)) return kInf;
+    }
+    return time_min + plan.piece[last].fraction * segment_time_at_cell_min(target, east_m, north_m);
+}
+
+template <class P>
+QAGENT_HD_HOT float step_time_min(const SpreadGrid<P>& g, int row, int col, const StepPlan& plan,
+                                  float t_from = 0.0f, float duration_min = kInf) {
+    if (!g.inside(row + plan.d_row, col + plan.d_col)) return kInf;
+    return step_time_after_first_min(g, source_piece_min(g.params.at(row, col), plan, g.cell_size_m), row, col, plan,
+                                     t_from, duration_min);
+}
+
+// The plans of every stencil direction, built once (host: a static table; CUDA blocks build
+// theirs in shared memory).
+struct StepPlans {
+    StepPlan plan[kMaxStencilSize];
+};
 
 // A team of lanes that run one simulation together. The CPU build uses SerialTeam (one lane,
 // barriers are no-ops); the CUDA kernel a thread block (csrc/cuda/spread_cuda.cu). Members:
@@ -224,7 +313,7 @@ struct RelaxWindow {
     QAGENT_HD bool contains(int r0, int r1, int c0, int c1) const {
         return r0 >= row0 && r1 < row0 + rows && c0 >= col0 && c1 < col0 + cols;
     }
-    QAGENT_HD float& at(int row, int col) const { return arrival[int64_t(row - row0) * cols + (col - col0)]; }
+    QAGENT_HD_HOT float& at(int row, int col) const { return arrival[int64_t(row - row0) * cols + (col - col0)]; }
 };
 
 // A window of side x side cells centred on the ignition, clipped to the grid (and shifted
@@ -270,8 +359,8 @@ constexpr int64_t kRelaxOverflow = -1;
 // cols min/max), +inf where the fire did not arrive within duration_min. Returns the number of
 // burned cells counted by this lane (the caller sums over lanes).
 template <class Team, class P>
-QAGENT_HD int64_t relax_simulation(const SpreadGrid<P>& g, int64_t ignition, float duration_min, const RelaxWindow& w,
-                                   Team& team, int* region) {
+QAGENT_HD int64_t relax_simulation(const SpreadGrid<P>& g, const StepPlans& plans, int64_t ignition, float duration_min,
+                                   const RelaxWindow& w, Team& team, int* region) {
     const int ign_row = int(ignition / g.width), ign_col = int(ignition % g.width);
     const int radius = stencil_radius(g.stencil_size);
     int box[4] = {ign_row, ign_row, ign_col, ign_col};  // rows min/max, cols min/max of burned cells
@@ -309,13 +398,12 @@ QAGENT_HD int64_t relax_simulation(const SpreadGrid<P>& g, int64_t ignition, flo
             if (!g.open(row, col)) continue;
             float best = w.at(row, col);
             for (int d = 0; d < g.stencil_size; ++d) {
-                int d_row, d_col;
-                stencil_offset(d, &d_row, &d_col);
-                const int from_row = row - d_row, from_col = col - d_col;
+                const StepPlan& plan = plans.plan[d];
+                const int from_row = row - plan.d_row, from_col = col - plan.d_col;
                 if (from_row < r0 || from_row > r1 || from_col < c0 || from_col > c1) continue;  // +inf
                 const float t_from = w.at(from_row, from_col);
                 if (!(t_from <= duration_min)) continue;
-                const float t = t_from + step_time_min(g, from_row, from_col, d);
+                const float t = t_from + step_time_min(g, from_row, from_col, plan, t_from, duration_min);
                 if (t < best) best = t;
             }
             if (best < w.at(row, col)) {

@@ -25,9 +25,9 @@ struct WindowParams {
     FireBehaviorArgs args;   // the lazy inputs (spread_params = null)
     int64_t weather_row;
 
-    QAGENT_HD int64_t index(int row, int col) const { return int64_t(row - row0) * cols + (col - col0); }
-    QAGENT_HD ParamRef at(int row, int col) const { return ParamRef{buf + index(row, col) * kNumSpreadParams, 1}; }
-    QAGENT_HD float inv_back_rate(int row, int col) const {
+    QAGENT_HD_HOT int64_t index(int row, int col) const { return int64_t(row - row0) * cols + (col - col0); }
+    QAGENT_HD_HOT ParamRef at(int row, int col) const { return ParamRef{buf + index(row, col) * kNumSpreadParams, 1}; }
+    QAGENT_HD_HOT float inv_back_rate(int row, int col) const {
         return buf[index(row, col) * kNumSpreadParams + kParamInvBackRate];
     }
     QAGENT_HD void fill(int row, int col) const {
