@@ -14,6 +14,7 @@ weather adds 24 bytes per cell per simulation of the chunk.
 
 from __future__ import annotations
 
+import math
 import weakref
 from dataclasses import dataclass
 from typing import Sequence
@@ -76,8 +77,9 @@ def _ignitions(ignitions, num_landscapes: int, batched: bool, num_cells: int, de
         if ign.dim() != 1:
             raise InputError(f"ignitions: expected [S] flat cell indices for one landscape, got shape {tuple(ign.shape)}")
         ign = ign.unsqueeze(0)
-    bad = (ign < 0) | (ign >= num_cells)
-    if bool(bad.any()):
+    lo, hi = torch.aminmax(ign) if ign.numel() else (0, 0)
+    if ign.numel() and (int(lo) < 0 or int(hi) >= num_cells):
+        bad = (ign < 0) | (ign >= num_cells)
         pos = tuple(int(i) for i in torch.nonzero(bad)[0].tolist())
         where = pos if batched else pos[1:]
         raise InputError(f"ignitions: index {int(ign[pos])} at {where} is outside the grid's {num_cells} cells "
@@ -86,6 +88,10 @@ def _ignitions(ignitions, num_landscapes: int, batched: bool, num_cells: int, de
 
 
 def _durations(duration_min, shape: tuple[int, int], batched: bool, device) -> torch.Tensor:
+    if isinstance(duration_min, (int, float, np.integer, np.floating)) and not isinstance(duration_min, bool):
+        if not (math.isfinite(duration_min) and duration_min >= 0):
+            raise InputError(f"duration_min: must be finite and >= 0 minutes, got {float(duration_min)}")
+        return torch.full(shape, float(duration_min), dtype=torch.float32, device=device)
     d = as_tensor("duration_min", duration_min, dtype=torch.float32)
     if not bool(torch.isfinite(d).all()) or bool((d < 0).any()):
         bad = d[~torch.isfinite(d) | (d < 0)].reshape(-1)[0].item()
@@ -100,20 +106,22 @@ def _durations(duration_min, shape: tuple[int, int], batched: bool, device) -> t
 
 
 def _fuel_breaks(fuel_breaks, num_landscapes: int, batched: bool, shape, device) -> torch.Tensor | None:
+    """uint8 [L, H, W] layouts: L = 1 for one [H, W] mask (shared by every landscape), else E.
+    A contiguous bool mask is reinterpreted as uint8 without a copy."""
     if fuel_breaks is None:
         return None
     fb = as_tensor("fuel_breaks", fuel_breaks, dtype=torch.bool)
     if fb.dim() == 2:
         if tuple(fb.shape) != tuple(shape):
             raise InputError(f"fuel_breaks: shape {tuple(fb.shape)} does not match the landscape's {tuple(shape)}")
-        fb = fb.unsqueeze(0).expand(num_landscapes, *shape)
+        fb = fb.unsqueeze(0)
     elif fb.dim() == 3 and batched:
         if tuple(fb.shape) != (num_landscapes, *shape):
             raise InputError(f"fuel_breaks: expected [E, H, W] = {(num_landscapes, *shape)}, got {tuple(fb.shape)}")
     else:
         raise InputError(f"fuel_breaks: expected a bool [H, W] mask{' or [E, H, W]' if batched else ''}, "
                          f"got shape {tuple(fb.shape)}")
-    return fb.to(device=device, dtype=torch.uint8).contiguous()
+    return fb.to(device).contiguous().view(torch.uint8)
 
 
 class LandscapeStack:
@@ -383,7 +391,9 @@ def simulate(
     chunk = max(1, min(total, memory_budget_bytes // max(1, per_sim_bytes))) if total else 1
     flat_ign = ign.reshape(-1)
     flat_dur = durations.reshape(-1)
-    layout = landscape_of_sim if blocked is not None else None
+    layout = None  # the layout of each simulation: its landscape's, or the one shared mask
+    if blocked is not None:
+        layout = landscape_of_sim if blocked.shape[0] > 1 else torch.zeros_like(landscape_of_sim)
     num_rows = e_count if return_burn_count else 0
     count_of_sim = landscape_of_sim if return_burn_count else torch.full((total,), -1, dtype=torch.int64, device=dev)
     out: dict = {"burned": [], "counts": None}
@@ -441,7 +451,7 @@ def sample_ignitions(landscape: Landscape, n_ignitions: int, seed: int) -> torch
     ignitions with and without breaks (an ignition on a break burns nothing)."""
     if not (isinstance(n_ignitions, (int, np.integer)) and n_ignitions >= 0):
         raise InputError(f"n_ignitions: must be a non-negative integer, got {n_ignitions!r}")
-    cells = torch.nonzero(landscape.burnable_mask().reshape(-1)).reshape(-1).cpu().numpy()
+    cells = landscape.burnable_cells().cpu().numpy()
     if len(cells) == 0:
         raise InputError("landscape: no burnable cells to ignite")
     rng = np.random.default_rng(seed)
@@ -469,15 +479,17 @@ def burn_probability(
 
     ign = sample_ignitions(landscape, n_ignitions, seed)
     part = dist_util.shard(len(ign)) if distributed else slice(None)
-    if isinstance(weather, WeatherSamples):
-        weather = WeatherSamples(*(getattr(weather, f)[part] for f in WEATHER_FIELDS))
-    d = torch.as_tensor(duration_min, dtype=torch.float32)
-    d = d[part] if d.dim() == 1 else d
-    result = simulate(landscape, ign[part], weather, d, fuel_breaks=fuel_breaks, **kwargs)
+    if distributed:
+        if isinstance(weather, WeatherSamples):
+            weather = WeatherSamples(*(getattr(weather, f)[part] for f in WEATHER_FIELDS))
+        d = torch.as_tensor(duration_min, dtype=torch.float32)
+        duration_min = d[part] if d.dim() == 1 else d
+        ign = ign[part]
+    result = simulate(landscape, ign, weather, duration_min, fuel_breaks=fuel_breaks, **kwargs)
     counts = result.burn_count
     if distributed:
         dist_util.all_sum(counts)
-    return counts.to(torch.float32) / max(1, int(n_ignitions))
+    return counts.to(torch.float32).div_(max(1, int(n_ignitions)))
 
 
 __all__ = ["simulate", "burn_probability", "sample_ignitions", "SpreadResult", "LandscapeStack", "LazyParams", "run_spread",
