@@ -17,7 +17,7 @@
 //   spread parameters 28 B per cell (six floats and a stamp); the step-time cache, only for
 //   parameter sources shared by consecutive fires, 136 B per cell (32 step times, a mask of
 //   the directions known and a stamp), at most kMaxStepCacheBytes;
-// - per touched cell: 8 B per heap entry, 8 B per burned cell;
+// - per touched cell: 8 B per queued arrival (radix heap), 8 B per burned cell;
 // - the page tables: 16 B per page (1/64 B per cell) per table, three tables per thread.
 //
 // Parameter sources (spread_sources.h): precomputed grids are read in place; a weather row
@@ -32,6 +32,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -146,8 +147,62 @@ struct HeapEntry {
     float key;
     int32_t cell;
 };
-struct HeapAfter {  // std heap functions build max-heaps: order by "later"
-    bool operator()(const HeapEntry& a, const HeapEntry& b) const { return a.key > b.key; }
+
+// Monotone priority queue of Dijkstra's tentative arrivals (a radix heap, Ahuja, Mehlhorn,
+// Orlin & Tarjan 1990): keys are non-negative floats, whose bit patterns order like the floats,
+// and every key pushed is at least the last one popped (t_cell + step >= t_cell), so entries
+// sit in buckets by the highest bit in which they differ from the last key popped; popping
+// empties the lowest non-empty bucket into lower ones around its minimum. Each entry moves at
+// most 32 times and usually once or twice: cheaper than a binary heap's log2(size) swaps per
+// operation on large fires. Ties pop in any order, which Dijkstra's result does not depend on.
+class RadixHeap {
+   public:
+    bool empty() const { return size_ == 0; }
+    void clear() {
+        for (auto& b : bucket_) b.clear();
+        size_ = 0;
+        last_ = 0;
+    }
+    void push(float key, int32_t cell) {
+        bucket_[bucket_of(bits(key))].push_back(HeapEntry{key, cell});
+        ++size_;
+    }
+    HeapEntry pop() {
+        if (bucket_[0].empty()) {
+            int i = 1;
+            while (bucket_[i].empty()) ++i;
+            std::vector<HeapEntry>& b = bucket_[i];
+            uint32_t lowest = bits(b[0].key);
+            for (const HeapEntry& e : b) lowest = bits(e.key) < lowest ? bits(e.key) : lowest;
+            last_ = lowest;
+            for (const HeapEntry& e : b) bucket_[bucket_of(bits(e.key))].push_back(e);
+            b.clear();
+        }
+        HeapEntry top = bucket_[0].back();
+        bucket_[0].pop_back();
+        --size_;
+        return top;
+    }
+    size_t capacity_bytes() const {
+        size_t n = 0;
+        for (const auto& b : bucket_) n += b.capacity() * sizeof(HeapEntry);
+        return n;
+    }
+    void shrink() {
+        for (auto& b : bucket_) std::vector<HeapEntry>().swap(b);
+    }
+
+   private:
+    static uint32_t bits(float key) {
+        uint32_t u;
+        std::memcpy(&u, &key, sizeof u);
+        return u;
+    }
+    int bucket_of(uint32_t key) const { return key == last_ ? 0 : 32 - __builtin_clz(key ^ last_); }
+
+    std::vector<HeapEntry> bucket_[33];
+    size_t size_ = 0;
+    uint32_t last_ = 0;
 };
 struct Burned {
     int32_t cell;
@@ -162,7 +217,7 @@ struct ThreadScratch {
     PageTable<ArrivalPage> arrival;
     PageTable<ParamPage> params;
     PageTable<StepPage> steps;
-    std::vector<HeapEntry> heap;
+    RadixHeap heap;
     std::vector<Burned> burned;
     std::vector<float> window_arrival, window_params;  // the relaxation's windows
 
@@ -194,7 +249,7 @@ struct ThreadScratch {
         steps.trim((kRetainBytes / 2) / sizeof(StepPage));
         if (window_arrival.size() * sizeof(float) > kRetainBytes / 16) std::vector<float>().swap(window_arrival);
         if (window_params.size() * sizeof(float) > kRetainBytes / 16) std::vector<float>().swap(window_params);
-        if (heap.capacity() * sizeof(HeapEntry) > kRetainBytes / 32) std::vector<HeapEntry>().swap(heap);
+        if (heap.capacity_bytes() > kRetainBytes / 32) heap.shrink();
         if (burned.capacity() * sizeof(Burned) > kRetainBytes / 32) std::vector<Burned>().swap(burned);
         const int64_t now = int64_t(bytes());
         g_retained_bytes += now - reported_bytes;
@@ -203,7 +258,7 @@ struct ThreadScratch {
     size_t bytes() const {
         return sizeof(*this) + arrival.bytes() + params.bytes() + steps.bytes() +
                (window_arrival.capacity() + window_params.capacity()) * sizeof(float) +
-               heap.capacity() * sizeof(HeapEntry) + burned.capacity() * sizeof(Burned);
+               heap.capacity_bytes() + burned.capacity() * sizeof(Burned);
     }
 
     // Selects weather row `row` as the lazy parameter source of the next fire.
@@ -331,7 +386,7 @@ struct CachedSteps {
 };
 
 // Dijkstra from the ignition; cells are settled in order of arrival, and only arrivals within
-// the duration enter the heap, so the search ends when it is empty. Lazy deletion: a cell
+// the duration enter the queue, so the search ends when it is empty. Lazy deletion: a cell
 // whose arrival improves is pushed again and its older entries are skipped when popped. A
 // step toward a cell already reached no later than the cell being settled cannot improve it
 // (step times are positive) and is not computed. Fills s.burned with the settled cells.
@@ -345,7 +400,7 @@ int64_t dijkstra_simulation(const SpreadGrid<P>& g, int64_t ignition, float dura
     const int ign_row = int(ignition / width), ign_col = int(ignition % width);
     if (!g.open(ign_row, ign_col)) return 0;
     s.arrival.get(ign_row, ign_col)->t[page_local(ign_row, ign_col)] = 0.0f;
-    s.heap.push_back(HeapEntry{0.0f, int32_t(ignition)});
+    s.heap.push(0.0f, int32_t(ignition));
     const StepPlans& plans = host_step_plans();
     float east_m[kMaxStencilSize], north_m[kMaxStencilSize], fraction0[kMaxStencilSize];
     for (int d = 0; d < kMaxStencilSize; ++d) {  // as in source_piece_min
@@ -354,9 +409,7 @@ int64_t dijkstra_simulation(const SpreadGrid<P>& g, int64_t ignition, float dura
         fraction0[d] = plans.plan[d].piece[0].fraction;
     }
     while (!s.heap.empty()) {
-        const HeapEntry top = s.heap.front();
-        std::pop_heap(s.heap.begin(), s.heap.end(), HeapAfter());
-        s.heap.pop_back();
+        const HeapEntry top = s.heap.pop();
         const int row = top.cell / width, col = top.cell - row * width;
         const float t_cell = top.key;
         if (t_cell > s.arrival.get(row, col)->t[page_local(row, col)]) continue;  // superseded
@@ -379,8 +432,7 @@ int64_t dijkstra_simulation(const SpreadGrid<P>& g, int64_t ignition, float dura
             const float t_next = t_cell + steps.step(slot, g, first_min[d], row, col, d, plan, t_cell, duration_min);
             if (t_next < t_next_now && t_next <= duration_min) {
                 t_next_now = t_next;
-                s.heap.push_back(HeapEntry{t_next, next_row * width + next_col});
-                std::push_heap(s.heap.begin(), s.heap.end(), HeapAfter());
+                s.heap.push(t_next, next_row * width + next_col);
             }
         }
     }
