@@ -92,18 +92,41 @@ inline FireBehaviorArgs prepare_fire_behavior(const at::Tensor& terrain, const a
 
 }  // namespace qagent
 
-#include "qagent/spread.h"
+#include "qagent/spread_sources.h"
 
 namespace qagent {
 
 using SpreadOutputs = std::tuple<at::Tensor, at::Tensor, at::Tensor>;
 
+// min and max of a 1-d int64 tensor: a loop over host memory (no dispatch, no allocation:
+// the spread op is called with a single fire, so its checks must cost next to nothing), or
+// aminmax and one sync on a device.
+inline std::pair<int64_t, int64_t> index_range(const at::Tensor& t) {
+    if (t.is_cpu()) {
+        const int64_t* p = t.data_ptr<int64_t>();
+        int64_t lo = p[0], hi = p[0];
+        for (int64_t i = 1, n = t.size(0); i < n; ++i) {
+            lo = p[i] < lo ? p[i] : lo;
+            hi = p[i] > hi ? p[i] : hi;
+        }
+        return {lo, hi};
+    }
+    auto [mn, mx] = at::aminmax(t);
+    return {mn.item<int64_t>(), mx.item<int64_t>()};
+}
+
 // Checks the spread arguments (all indices in range: the kernels trust them), allocates the
-// outputs and packs raw pointers. Tensors must already be contiguous.
+// outputs and packs raw pointers. Tensors must already be contiguous. The lazy inputs
+// (terrain, fuel_model, weather, weather_landscape) may be empty tensors when no simulation
+// uses a weather row (param_index < P everywhere).
 inline SpreadBatch prepare_spread(const at::Tensor& params, const at::Tensor& blocked, const at::Tensor& ignition,
                                   const at::Tensor& param_index, const at::Tensor& layout_index,
                                   const at::Tensor& count_index, const at::Tensor& duration_min, int64_t num_count_rows,
-                                  double cell_size_m, int64_t stencil_size, bool return_arrival, SpreadOutputs* outputs) {
+                                  double cell_size_m, int64_t stencil_size, bool return_arrival,
+                                  const at::Tensor& terrain, const at::Tensor& fuel_model, const at::Tensor& weather,
+                                  const at::Tensor& weather_landscape, int64_t length_to_breadth_model,
+                                  bool use_wind_limit, double crown_max_length_to_breadth, int64_t relax_window,
+                                  SpreadOutputs* outputs) {
     const at::Device device = params.device();
     check_tensor(params, "spread_params", at::kFloat, 4, device);
     check_tensor(blocked, "blocked", at::kByte, 3, device);
@@ -112,42 +135,89 @@ inline SpreadBatch prepare_spread(const at::Tensor& params, const at::Tensor& bl
     check_tensor(layout_index, "layout_index", at::kLong, 1, device);
     check_tensor(count_index, "count_index", at::kLong, 1, device);
     check_tensor(duration_min, "duration_min", at::kFloat, 1, device);
+    check_tensor(terrain, "terrain", at::kFloat, 3, device);
+    check_tensor(fuel_model, "fuel_model", at::kInt, 2, device);
+    check_tensor(weather, "weather", at::kFloat, 3, device);
+    check_tensor(weather_landscape, "weather_landscape", at::kLong, 1, device);
     TORCH_CHECK(params.size(1) == kNumSpreadParams, "qagent: spread_params must be [P, ", int(kNumSpreadParams),
                 ", H, W], got ", params.sizes());
     const int64_t height = params.size(2), width = params.size(3), n = ignition.size(0);
     TORCH_CHECK(height >= 1 && width >= 1, "qagent: the grid must have at least one cell, got ", height, "x", width);
     TORCH_CHECK(height * width < (int64_t(1) << 31), "qagent: grids are limited to 2^31 cells");
+    const int64_t cells = height * width;
     TORCH_CHECK(blocked.size(1) == height && blocked.size(2) == width, "qagent: blocked must be [L, ", height, ", ",
                 width, "], got ", blocked.sizes());
     for (const at::Tensor* t : {&param_index, &layout_index, &count_index, &duration_min}) {
         TORCH_CHECK(t->size(0) == n, "qagent: every per-simulation tensor needs n = ", n, " entries, got ", t->size(0));
     }
+    const int64_t num_grids = params.size(0), rows = weather.size(0), num_landscapes = terrain.size(0);
+    if (rows > 0) {
+        TORCH_CHECK(terrain.size(1) == kNumTerrainChannels && terrain.size(2) == cells, "qagent: terrain must be [E, ",
+                    int(kNumTerrainChannels), ", H*W = ", cells, "], got ", terrain.sizes());
+        TORCH_CHECK(fuel_model.size(0) == num_landscapes && fuel_model.size(1) == cells,
+                    "qagent: fuel_model must be [E, H*W] = [", num_landscapes, ", ", cells, "], got ", fuel_model.sizes());
+        TORCH_CHECK(weather.size(1) == kNumWeatherChannels && (weather.size(2) == 1 || weather.size(2) == cells),
+                    "qagent: weather must be [B, ", int(kNumWeatherChannels), ", 1 or H*W], got ", weather.sizes());
+        TORCH_CHECK(weather_landscape.size(0) == rows, "qagent: weather_landscape must have B = ", rows,
+                    " entries, got ", weather_landscape.size(0));
+        TORCH_CHECK(num_landscapes > 0, "qagent: weather rows need at least one landscape in terrain");
+        auto [lo, hi] = index_range(weather_landscape);
+        TORCH_CHECK(lo >= 0 && hi < num_landscapes, "qagent: weather_landscape values must lie in [0, ", num_landscapes,
+                    "), got [", lo, ", ", hi, "]");
+    }
+    TORCH_CHECK(length_to_breadth_model == kLwBehave || length_to_breadth_model == kLwRothermel,
+                "qagent: length_to_breadth_model must be 0 (behave) or 1 (rothermel), got ", length_to_breadth_model);
+    TORCH_CHECK(crown_max_length_to_breadth >= 1.0, "qagent: crown_max_length_to_breadth must be >= 1, got ",
+                crown_max_length_to_breadth);
     TORCH_CHECK(num_count_rows >= 0, "qagent: num_count_rows must be >= 0");
     TORCH_CHECK(stencil_size == 16 || stencil_size == kMaxStencilSize, "qagent: stencil_size must be 16 or 32, got ",
                 stencil_size);
     TORCH_CHECK(std::isfinite(cell_size_m) && cell_size_m > 0.0, "qagent: cell_size_m must be positive, got ",
                 cell_size_m);
+    TORCH_CHECK(relax_window >= 0 && relax_window < (int64_t(1) << 30),
+                "qagent: relax_window must be 0 (default) or a positive window side in cells, got ", relax_window);
     auto check_range = [&](const at::Tensor& t, const char* name, int64_t lo, int64_t hi) {
         if (n == 0) return;
-        auto [mn, mx] = at::aminmax(t);
-        int64_t a = mn.item<int64_t>(), b = mx.item<int64_t>();
+        auto [a, b] = index_range(t);
         TORCH_CHECK(a >= lo && b < hi, "qagent: ", name, " values must lie in [", lo, ", ", hi, "), got [", a, ", ",
                     b, "]");
     };
-    check_range(ignition, "ignition", 0, height * width);
-    check_range(param_index, "param_index", 0, params.size(0));
+    check_range(ignition, "ignition", 0, cells);
+    check_range(param_index, "param_index", 0, num_grids + rows);
     check_range(layout_index, "layout_index", -1, blocked.size(0));
-    check_range(count_index, "count_index", 0, num_count_rows);
+    check_range(count_index, "count_index", -1, num_count_rows);
     if (n > 0) {
-        TORCH_CHECK(at::isfinite(duration_min).all().item<bool>() && (duration_min >= 0).all().item<bool>(),
-                    "qagent: duration_min must be finite and >= 0");
+        bool ok = true;
+        if (duration_min.is_cpu()) {
+            const float* d = duration_min.data_ptr<float>();
+            for (int64_t i = 0; i < n && ok; ++i) ok = std::isfinite(d[i]) && d[i] >= 0.0f;
+        } else {
+            ok = at::isfinite(duration_min).all().item<bool>() && (duration_min >= 0).all().item<bool>();
+        }
+        TORCH_CHECK(ok, "qagent: duration_min must be finite and >= 0");
     }
 
     auto opts = params.options();
     *outputs = SpreadOutputs(at::zeros({n}, opts.dtype(at::kInt)), at::zeros({num_count_rows, height, width}, opts.dtype(at::kInt)),
                              at::empty({return_arrival ? n : 0, height, width}, opts));
     SpreadBatch b;
-    b.params = params.data_ptr<float>();
+    b.params = num_grids > 0 ? params.data_ptr<float>() : nullptr;
+    b.num_grids = num_grids;
+    b.lazy = FireBehaviorArgs{};
+    if (rows > 0) {
+        b.lazy.terrain = terrain.data_ptr<float>();
+        b.lazy.fuel_model = fuel_model.data_ptr<int32_t>();
+        b.lazy.weather = weather.data_ptr<float>();
+        b.lazy.landscape_index = weather_landscape.data_ptr<int64_t>();
+        b.lazy.weather_cells = weather.size(2);
+    }
+    b.lazy.num_cells = cells;
+    b.lazy.options.length_to_breadth_model = static_cast<int>(length_to_breadth_model);
+    b.lazy.options.use_wind_limit = use_wind_limit;
+    b.lazy.options.crown_max_length_to_breadth = static_cast<float>(crown_max_length_to_breadth);
+    b.lazy.has_azimuth = false;
+    b.lazy.azimuth_deg = 0.0f;
+    b.num_weather_rows = rows;
     b.blocked = blocked.size(0) > 0 ? blocked.data_ptr<uint8_t>() : nullptr;
     b.ignition = ignition.data_ptr<int64_t>();
     b.param_index = param_index.data_ptr<int64_t>();
@@ -159,10 +229,29 @@ inline SpreadBatch prepare_spread(const at::Tensor& params, const at::Tensor& bl
     b.width = static_cast<int>(width);
     b.cell_size_m = static_cast<float>(cell_size_m);
     b.stencil_size = static_cast<int>(stencil_size);
+    b.relax_window = relax_window > 0 ? static_cast<int>(relax_window) : kDefaultRelaxWindow;
     b.burned_cells = std::get<0>(*outputs).data_ptr<int32_t>();
-    b.burn_count = std::get<1>(*outputs).data_ptr<int32_t>();
+    b.burn_count = num_count_rows > 0 ? std::get<1>(*outputs).data_ptr<int32_t>() : nullptr;
     b.arrival_min = return_arrival ? std::get<2>(*outputs).data_ptr<float>() : nullptr;
     return b;
+}
+
+// The spread op's optional lazy inputs, as empty tensors when absent.
+struct LazyInputs {
+    at::Tensor terrain, fuel_model, weather, weather_landscape;
+};
+
+inline LazyInputs lazy_inputs(const at::Tensor& params, const std::optional<at::Tensor>& terrain,
+                              const std::optional<at::Tensor>& fuel_model, const std::optional<at::Tensor>& weather,
+                              const std::optional<at::Tensor>& weather_landscape) {
+    auto f = params.options();
+    auto or_empty = [](const std::optional<at::Tensor>& t, at::Tensor empty) {
+        return t.has_value() && t->defined() ? t->contiguous() : empty;
+    };
+    return LazyInputs{or_empty(terrain, at::empty({0, kNumTerrainChannels, 0}, f)),
+                      or_empty(fuel_model, at::empty({0, 0}, f.dtype(at::kInt))),
+                      or_empty(weather, at::empty({0, kNumWeatherChannels, 1}, f)),
+                      or_empty(weather_landscape, at::empty({0}, f.dtype(at::kLong)))};
 }
 
 }  // namespace qagent

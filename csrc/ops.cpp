@@ -35,20 +35,38 @@ TORCH_LIBRARY(qagent, m) {
         "int length_to_breadth_model, bool use_wind_limit, float crown_max_length_to_breadth) -> Tensor");
 
     // Minimum-travel-time fire spread of n simulations (csrc/qagent/spread.h).
-    //   spread_params [P, 6, H, W] float32: per landscape-and-weather cell parameters
+    //   spread_params [P, 6, H, W] float32: precomputed per landscape-and-weather cell
+    //     parameters (P may be 0; the shape still gives H and W)
     //   blocked [L, H, W] uint8: fuel-break layouts (1 = closed); L may be 0
     //   ignition, param_index, layout_index (-1: no breaks), count_index [n] int64;
+    //     param_index < P: the precomputed grid spread_params[param_index]; P <= param_index
+    //     < P + B: weather row param_index - P, evaluated lazily (below); count_index: the
+    //     burn_count row the simulation adds to, -1 for none
     //   duration_min [n] float32; stencil_size 16 or 32 directions
     //   algorithm: 0 auto (CPU Dijkstra, CUDA relaxation), 1 Dijkstra (CPU), 2 relaxation,
-    //     3 Dijkstra without the CPU cell cache
+    //     3 Dijkstra without the CPU step-time cache
+    //   lazy parameter sources (optional; needed when some param_index >= P): terrain
+    //     [E, 6, H*W], fuel_model [E, H*W], weather [B, 8, K] (K = 1 or H*W) and
+    //     weather_landscape [B] as for spread_params, with its behaviour options; a cell's
+    //     parameters are computed when the fire first reads them, at most once per simulation,
+    //     by the same per-cell function as spread_params (equal to the bit)
+    //   relax_window: first window side (cells) of the relaxation's scratch, 0 = default (64);
+    //     a simulation that outgrows its window is re-run in one 4 times larger
     // Returns burned_cells [n] int32, burn_count [num_count_rows, H, W] int32 (simulations
     // summed by count_index), arrival_time_min [n, H, W] float32 (+inf where unburned) when
     // return_arrival, else [0, H, W].
     m.def(
         "spread(Tensor spread_params, Tensor blocked, Tensor ignition, Tensor param_index, Tensor layout_index, "
         "Tensor count_index, Tensor duration_min, int num_count_rows, float cell_size_m, int stencil_size, "
-        "bool return_arrival, int algorithm) -> (Tensor, Tensor, Tensor)");
+        "bool return_arrival, int algorithm, Tensor? terrain=None, Tensor? fuel_model=None, Tensor? weather=None, "
+        "Tensor? weather_landscape=None, int length_to_breadth_model=0, bool use_wind_limit=True, "
+        "float crown_max_length_to_breadth=1e10, int relax_window=0) -> (Tensor, Tensor, Tensor)");
 }
+
+namespace qagent {
+int64_t spread_scratch_bytes();  // csrc/cpu/spread_cpu.cpp
+void release_spread_scratch();
+}  // namespace qagent
 
 namespace {
 
@@ -94,4 +112,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
     m.def("build_info", &build_info, "Facts about this build of the extension");
     m.def("fuel_model_table", &fuel_model_table, "Rows: code, burnable, dynamic, depth_ft, mx_dead, heat_btu_lb, "
           "load 1h/10h/100h/herb/woody lb/ft^2, sav 1h/herb/woody 1/ft");
+    m.def("spread_scratch_bytes", &qagent::spread_scratch_bytes,
+          "Bytes of CPU spread scratch (page pools, windows) that threads keep between calls");
+    m.def("release_spread_scratch", &qagent::release_spread_scratch,
+          "Every thread drops its CPU spread scratch at its next call (fresh pools)");
 }

@@ -31,7 +31,9 @@ def _spread_params_fake(terrain, fuel_model, weather, landscape_index, length_to
 
 @torch.library.register_fake("qagent::spread")
 def _spread_fake(spread_params, blocked, ignition, param_index, layout_index, count_index, duration_min,
-                 num_count_rows, cell_size_m, stencil_size, return_arrival, algorithm):
+                 num_count_rows, cell_size_m, stencil_size, return_arrival, algorithm, terrain=None, fuel_model=None,
+                 weather=None, weather_landscape=None, length_to_breadth_model=0, use_wind_limit=True,
+                 crown_max_length_to_breadth=1e10, relax_window=0):
     torch._check(spread_params.dim() == 4 and spread_params.shape[1] == 6, lambda: "spread_params must be [P, 6, H, W]")
     n = ignition.shape[0]
     h, w = spread_params.shape[2], spread_params.shape[3]

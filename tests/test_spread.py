@@ -321,6 +321,25 @@ def test_spread_op_rejects_bad_tensors():
     ]:
         with pytest.raises(RuntimeError, match=msg):
             call(**over)
+    # lazy sources: weather rows [B, 8, 1] on landscapes of terrain [E, 6, H*W]
+    terrain, fuel = torch.zeros(1, 6, 16), torch.full((1, 16), 102, dtype=torch.int32)
+    rows, where = torch.zeros(2, 8, 1), torch.zeros(2, dtype=torch.int64)
+
+    def lazy(param_index=torch.tensor([2]), t=terrain, f=fuel, r=rows, i=where, window=0):
+        return op(params, ok["blocked"], ok["ignition"], param_index, ok["layout_index"], torch.tensor([-1]),
+                  ok["duration_min"], 0, 30.0, 32, False, 0, t, f, r, i, 0, True, 1e10, window)
+
+    lazy()
+    for kw, msg in [
+        (dict(param_index=torch.tensor([3])), r"param_index values must lie in \[0, 3\)"),
+        (dict(i=torch.tensor([0, 1])), r"weather_landscape values must lie in \[0, 1\)"),
+        (dict(t=torch.zeros(1, 6, 15)), "terrain must be"),
+        (dict(f=torch.zeros(1, 16, dtype=torch.int32).repeat(2, 1)), "fuel_model must be"),
+        (dict(r=torch.zeros(2, 8, 3)), "weather must be"),
+        (dict(window=-1), "relax_window must be"),
+    ]:
+        with pytest.raises(RuntimeError, match=msg):
+            lazy(**kw)
 
 
 # --------------------------------------------------------------------------- op contract
@@ -342,6 +361,13 @@ def test_opcheck_spread_and_spread_params():
     args, (terrain, fuel, w) = _spread_op_args()
     torch.library.opcheck(torch.ops.qagent.spread.default, args)
     torch.library.opcheck(torch.ops.qagent.spread.default, args[:-2] + (False, 2))
+    # lazy weather rows (param_index >= P = 1), no burn counts, the relaxation in small windows
+    rows = torch.cat([w[:, :, :1], w[:, :, :1] * 0.9])
+    lazy = (terrain, fuel, rows, torch.zeros(2, dtype=torch.int64), 0, True, 1e10)
+    mixed = (args[0], args[1], args[2], torch.tensor([1, 0, 2]), args[4], torch.tensor([-1, -1, -1]), args[6], 0,
+             *args[8:11])
+    for algorithm, window in ((0, 0), (2, 3)):
+        torch.library.opcheck(torch.ops.qagent.spread.default, (*mixed, algorithm, *lazy, window))
     torch.library.opcheck(torch.ops.qagent.spread_params.default,
                           (terrain, fuel, w, torch.zeros(1, dtype=torch.int64), 0, True, 1e10))
 

@@ -9,8 +9,6 @@
 namespace qagent {
 namespace {
 
-constexpr int kMaxTabledCode = 256;
-
 // With uniform weather rows, the no-wind, no-slope surface fire depends only on the fuel model
 // and the row's moistures: compute it once per (row, burnable fuel model present) and share it
 // by every cell (about 3 times faster; same results to the bit). Gridded weather evaluates it
@@ -27,7 +25,7 @@ void run_cells(const FireBehaviorArgs& a, int64_t rows, int64_t num_landscapes) 
     for (int64_t k = 0; k < num_landscapes * a.num_cells; ++k) {
         const int code = a.fuel_model[k];
         FuelModelSpec fm;
-        if (code >= 0 && code < kMaxTabledCode && slot[code] < 0 && lookup_fuel_model(code, &fm) && fm.burnable) {
+        if (code >= 0 && code < kMaxTabledCode && slot[code] < 0 && tabled_fuel_model(code, &fm)) {
             slot[code] = int16_t(models.size());
             models.push_back(fm);
         }

@@ -1,18 +1,39 @@
 // CPU loops of the spread op: one simulation per OpenMP thread (dynamic schedule, since fire
 // sizes vary by orders of magnitude), Dijkstra with an early stop at the duration.
 //
-// Scratch per thread, allocated once per call and reset only where a simulation touched it
-// (a small fire on a large grid costs the size of the fire, not of the grid):
-// - Dijkstra: 16 bytes per cell (arrival time, heap position, heap slot, touched list);
-// - a cell cache: each cell's step times in every stencil direction and its mask of allowed
-//   directions, filled the first time the search settles the cell and kept for the
-//   next simulations of the thread while they share the same spread parameters and fuel-break
-//   layout (simulations are ordered by landscape, so ignitions of one landscape and weather
-//   reuse it). 4 * stencil + 8 bytes per cell; above kMaxCacheBytes per thread (very large
-//   grids) the search computes them per edge instead.
+// A fire costs what it touches, not the grid. Per-thread scratch is paged: the grid is cut
+// into pages of kPageSide x kPageSide cells, and a small page table per thread maps a page to
+// storage from a per-thread pool the first time the fire touches it. Each table has a
+// generation; starting a new generation (a new fire, a new parameter source) forgets every
+// page in O(1), the pool's pages being handed out again. Nothing is allocated or cleared per
+// cell of the grid, per fire or per call; the pools are kept across calls (thread-local),
+// trimmed to kRetainBytes per thread at the end of each call.
+//
+// Bytes (the figures README.md quotes):
+// - per landscape cell, shared by all threads: terrain 24 + fuel 4 for lazy parameters (the
+//   Landscape's own layers aside), or 24 per precomputed (landscape, weather) grid; 1 per
+//   fuel-break layout; 4 per burn-count row (the output);
+// - per touched page, per thread (pages are 1,024 cells): arrival times 4 B per cell; lazy
+//   spread parameters 28 B per cell (six floats and a stamp); the step-time cache, only for
+//   parameter sources shared by consecutive fires, 136 B per cell (32 step times, a mask of
+//   the directions known and a stamp), at most kMaxStepCacheBytes;
+// - per touched cell: 8 B per queued arrival (radix heap), 8 B per burned cell;
+// - the page tables: 16 B per page (1/64 B per cell) per table, three tables per thread.
+//
+// Parameter sources (spread_sources.h): precomputed grids are read in place; a weather row
+// (lazy) is evaluated cell by cell on first use into the thread's parameter pages, through
+// spread_params_element with the same tabled no-wind, no-slope surface fire as the
+// spread_params op, so lazy and eager parameters agree to the bit. The parameter pages and
+// the step-time cache are kept for the next fires of the thread while they share the source
+// (and, for step times, the fuel-break layout): simulations are ordered by landscape, so
+// ignitions of one landscape and weather reuse them.
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <memory>
 #include <vector>
 
 #ifdef _OPENMP
@@ -24,273 +45,530 @@
 namespace qagent {
 namespace {
 
-// Binary min-heap of cells keyed by their arrival time, with positions for decrease-key.
-class CellHeap {
-   public:
-    explicit CellHeap(int64_t cells) : slots_(cells), position_(cells, -1) {}
-    bool empty() const { return size_ == 0; }
-    int32_t top() const { return slots_[0]; }
+constexpr int kPageShift = 5;
+constexpr int kPageSide = 1 << kPageShift;  // 32 x 32 cells per page
+constexpr int kPageCells = kPageSide * kPageSide;
 
-    void push_or_decrease(int32_t cell, const float* key) {
-        int32_t i = position_[cell];
-        if (i < 0) {
-            i = size_++;
-            slots_[i] = cell;
-            position_[cell] = i;
-        }
-        sift_up(i, key);
-    }
+inline int page_local(int row, int col) { return ((row & (kPageSide - 1)) << kPageShift) | (col & (kPageSide - 1)); }
 
-    int32_t pop(const float* key) {
-        int32_t cell = slots_[0];
-        position_[cell] = -1;
-        if (--size_ > 0) {
-            slots_[0] = slots_[size_];
-            position_[slots_[0]] = 0;
-            sift_down(0, key);
-        }
-        return cell;
-    }
-
-    void clear() {
-        for (int32_t i = 0; i < size_; ++i) position_[slots_[i]] = -1;
-        size_ = 0;
-    }
-
-   private:
-    void sift_up(int32_t i, const float* key) {
-        int32_t cell = slots_[i];
-        float k = key[cell];
-        while (i > 0) {
-            int32_t parent = (i - 1) >> 1;
-            if (!(k < key[slots_[parent]])) break;
-            place(i, slots_[parent]);
-            i = parent;
-        }
-        place(i, cell);
-    }
-    void sift_down(int32_t i, const float* key) {
-        int32_t cell = slots_[i];
-        float k = key[cell];
-        for (;;) {
-            int32_t child = 2 * i + 1;
-            if (child >= size_) break;
-            if (child + 1 < size_ && key[slots_[child + 1]] < key[slots_[child]]) ++child;
-            if (!(key[slots_[child]] < k)) break;
-            place(i, slots_[child]);
-            i = child;
-        }
-        place(i, cell);
-    }
-    void place(int32_t i, int32_t cell) {
-        slots_[i] = cell;
-        position_[cell] = i;
-    }
-
-    std::vector<int32_t> slots_;
-    std::vector<int32_t> position_;
-    int32_t size_ = 0;
+// Page kinds. take() runs when the page is handed to a grid page for a generation; wrap()
+// when the generation counter wraps (stamps must not match a future generation).
+struct ArrivalPage {  // one fire's arrival times, +inf until reached
+    float t[kPageCells];
+    void take() { std::fill(t, t + kPageCells, kInf); }
+    void wrap() {}
+};
+struct ParamPage {  // one parameter source's spread parameters; cell i valid when stamp[i] is the generation
+    uint32_t stamp[kPageCells];
+    float p[kPageCells][kNumSpreadParams];
+    void take() {}
+    void wrap() { std::fill(stamp, stamp + kPageCells, 0u); }
+};
+struct StepPage {  // step times of one source and layout; direction d of cell i known when
+                   // stamp[i] is the generation and bit d of known[i] is set
+    uint32_t stamp[kPageCells];
+    uint32_t known[kPageCells];
+    float t[kPageCells][kMaxStencilSize];
+    void take() {}
+    void wrap() { std::fill(stamp, stamp + kPageCells, 0u); }
 };
 
-// Per-thread scratch: arrival times (+inf outside the cells touched), the heap, and the list
-// of touched cells for the reset.
-struct DijkstraScratch {
-    explicit DijkstraScratch(int64_t cells) : arrival_min(cells, kInf), heap(cells) { touched.reserve(1024); }
-    std::vector<float> arrival_min;
-    CellHeap heap;
-    std::vector<int32_t> touched;
-
+template <class Page>
+class PageTable {
+   public:
+    // Binds the table to a grid's page geometry (O(pages) only when the geometry changes).
+    void bind(int height, int width) {
+        const int rows = (height + kPageSide - 1) >> kPageShift, cols = (width + kPageSide - 1) >> kPageShift;
+        if (rows == page_rows_ && cols == page_cols_) return;
+        page_rows_ = rows;
+        page_cols_ = cols;
+        table_.assign(size_t(rows) * cols, Entry{nullptr, 0});
+        reset();
+    }
+    // A new generation: every page returns to the pool, in O(1).
     void reset() {
-        for (int32_t c : touched) arrival_min[c] = kInf;
-        touched.clear();
-        heap.clear();
-    }
-};
-
-constexpr int64_t kMaxCacheBytes = int64_t(256) << 20;
-
-// Each cell's step times in every stencil direction (+inf where the step is not allowed) and
-// the mask of allowed directions, for one SpreadGrid, computed on demand by step_time_min, so
-// cached and uncached searches (and the relaxation) agree to the bit.
-class CellCache {
-   public:
-    CellCache(int64_t cells, int stencil) : stencil_(stencil), time_(cells * stencil), allowed_(cells), stamp_(cells, 0) {}
-
-    // Forget everything when the grid (parameters or layout) changes.
-    void bind(int64_t param_key, int64_t layout_key) {
-        if (param_key == param_key_ && layout_key == layout_key_) return;
-        param_key_ = param_key;
-        layout_key_ = layout_key;
-        if (++generation_ == INT32_MAX) {
-            std::fill(stamp_.begin(), stamp_.end(), 0);
+        used_ = 0;
+        if (++generation_ == 0) {
+            for (Entry& e : table_) e.generation = 0;
+            for (auto& p : pool_) p->wrap();
             generation_ = 1;
         }
     }
-
-    void ensure(const SpreadGrid& g, int32_t cell) {
-        if (stamp_[cell] == generation_) return;
-        stamp_[cell] = generation_;
-        float* t = &time_[int64_t(cell) * stencil_];
-        uint32_t mask = 0;
-        const int row = cell / g.width, col = cell % g.width;
-        for (int d = 0; d < stencil_; ++d) {
-            t[d] = step_time_min(g, row, col, d);
-            if (t[d] < kInf) mask |= uint32_t(1) << d;
-        }
-        allowed_[cell] = mask;
+    uint32_t generation() const { return generation_; }
+    size_t used() const { return used_; }
+    QAGENT_HD_HOT Page* get(int row, int col) {
+        Entry& e = entry(row, col);
+        if (e.generation != generation_) take(e);
+        return e.page;
     }
-    uint32_t allowed(int32_t cell) const { return allowed_[cell]; }
-    float step(int32_t cell, int d) const { return time_[int64_t(cell) * stencil_ + d]; }
-
-   private:
-    int stencil_;
-    std::vector<float> time_;
-    std::vector<uint32_t> allowed_;
-    std::vector<int32_t> stamp_;
-    int32_t generation_ = 0;
-    int64_t param_key_ = -1, layout_key_ = -2;
-};
-
-// Step times computed per edge, for grids too large to cache.
-class DirectEdges {
-   public:
-    void ensure(const SpreadGrid&, int32_t) {}
-    uint32_t allowed(const SpreadGrid& g, int32_t cell) {
-        uint32_t mask = 0;
-        for (int d = 0; d < g.stencil_size; ++d) {
-            time_[d] = step_time_min(g, cell / g.width, cell % g.width, d);
-            if (time_[d] < kInf) mask |= uint32_t(1) << d;
+    // get, or null when the page is not held yet and max_pages are in use.
+    Page* get_within(int row, int col, size_t max_pages) {
+        Entry& e = entry(row, col);
+        if (e.generation != generation_) {
+            if (used_ >= max_pages) return nullptr;
+            take(e);
         }
-        return mask;
+        return e.page;
     }
-    float step(const SpreadGrid&, int32_t, int d) const { return time_[d]; }  // of the cell last asked
+    size_t bytes() const { return pool_.size() * sizeof(Page) + table_.capacity() * sizeof(Entry); }
+    // Frees pool pages beyond max_pages (between calls: it starts a new generation).
+    void trim(size_t max_pages) {
+        if (pool_.size() <= max_pages) return;
+        pool_.resize(max_pages);
+        pool_.shrink_to_fit();
+        reset();
+    }
 
    private:
-    float time_[kMaxStencilSize] = {};
+    struct Entry {
+        Page* page;
+        uint32_t generation;
+    };
+    Entry& entry(int row, int col) { return table_[size_t(row >> kPageShift) * page_cols_ + (col >> kPageShift)]; }
+    __attribute__((noinline)) void take(Entry& e) {
+        if (used_ == pool_.size()) pool_.push_back(std::make_unique<Page>());  // value-initialized: stamps 0
+        e.page = pool_[used_++].get();
+        e.generation = generation_;
+        e.page->take();
+    }
+
+    std::vector<Entry> table_;
+    int page_rows_ = -1, page_cols_ = -1;
+    std::vector<std::unique_ptr<Page>> pool_;
+    size_t used_ = 0;
+    uint32_t generation_ = 0;
 };
 
-class CachedEdges {
+constexpr size_t kMaxStepCacheBytes = size_t(256) << 20;    // per thread, within a call
+constexpr size_t kMaxSharedParamBytes = size_t(256) << 20;  // a source shared by fires: dropped between fires above this
+constexpr size_t kRetainBytes = size_t(64) << 20;           // per thread, kept between calls
+
+struct HeapEntry {
+    float key;
+    int32_t cell;
+};
+
+// Monotone priority queue of Dijkstra's tentative arrivals (a radix heap, Ahuja, Mehlhorn,
+// Orlin & Tarjan 1990): keys are non-negative floats, whose bit patterns order like the floats,
+// and every key pushed is at least the last one popped (t_cell + step >= t_cell), so entries
+// sit in buckets by the highest bit in which they differ from the last key popped; popping
+// empties the lowest non-empty bucket into lower ones around its minimum. Each entry moves at
+// most 32 times and usually once or twice: cheaper than a binary heap's log2(size) swaps per
+// operation on large fires. Ties pop in any order, which Dijkstra's result does not depend on.
+class RadixHeap {
    public:
-    explicit CachedEdges(CellCache& cache) : cache_(cache) {}
-    void ensure(const SpreadGrid& g, int32_t cell) { cache_.ensure(g, cell); }
-    uint32_t allowed(const SpreadGrid&, int32_t cell) const { return cache_.allowed(cell); }
-    float step(const SpreadGrid&, int32_t cell, int d) const { return cache_.step(cell, d); }
+    bool empty() const { return size_ == 0; }
+    void clear() {
+        for (auto& b : bucket_) b.clear();
+        size_ = 0;
+        last_ = 0;
+    }
+    void push(float key, int32_t cell) {
+        bucket_[bucket_of(bits(key))].push_back(HeapEntry{key, cell});
+        ++size_;
+    }
+    HeapEntry pop() {
+        if (bucket_[0].empty()) {
+            int i = 1;
+            while (bucket_[i].empty()) ++i;
+            std::vector<HeapEntry>& b = bucket_[i];
+            uint32_t lowest = bits(b[0].key);
+            for (const HeapEntry& e : b) lowest = bits(e.key) < lowest ? bits(e.key) : lowest;
+            last_ = lowest;
+            for (const HeapEntry& e : b) bucket_[bucket_of(bits(e.key))].push_back(e);
+            b.clear();
+        }
+        HeapEntry top = bucket_[0].back();
+        bucket_[0].pop_back();
+        --size_;
+        return top;
+    }
+    size_t capacity_bytes() const {
+        size_t n = 0;
+        for (const auto& b : bucket_) n += b.capacity() * sizeof(HeapEntry);
+        return n;
+    }
+    void shrink() {
+        for (auto& b : bucket_) std::vector<HeapEntry>().swap(b);
+    }
 
    private:
-    CellCache& cache_;
+    static uint32_t bits(float key) {
+        uint32_t u;
+        std::memcpy(&u, &key, sizeof u);
+        return u;
+    }
+    int bucket_of(uint32_t key) const { return key == last_ ? 0 : 32 - __builtin_clz(key ^ last_); }
+
+    std::vector<HeapEntry> bucket_[33];
+    size_t size_ = 0;
+    uint32_t last_ = 0;
+};
+struct Burned {
+    int32_t cell;
+    float arrival_min;
 };
 
-// Dijkstra from the ignition; cells are settled in order of arrival, and the search stops at
-// the first cell arriving after the duration. Leaves arrival times in scratch for the cells
-// touched (settled ones are final, others are upper bounds beyond the duration).
-template <class Edges>
-int64_t dijkstra_simulation(const SpreadGrid& g, int64_t ignition, float duration_min, DijkstraScratch& s,
-                            Edges& edges) {
-    const int ign_row = int(ignition / g.width), ign_col = int(ignition % g.width);
+std::atomic<int64_t> g_retained_bytes{0};
+std::atomic<uint64_t> g_scratch_epoch{0};
+
+// One thread's scratch, kept across calls.
+struct ThreadScratch {
+    PageTable<ArrivalPage> arrival;
+    PageTable<ParamPage> params;
+    PageTable<StepPage> steps;
+    RadixHeap heap;
+    std::vector<Burned> burned;
+    std::vector<float> window_arrival, window_params;  // the relaxation's windows
+
+    // What the parameter pages and the step cache hold (-1: nothing yet, this call).
+    int64_t param_row = -1;
+    int64_t step_source = -1, step_layout = -2;
+    // The no-wind, no-slope surface fire per fuel model code of the current lazy source.
+    uint64_t source_serial = 0;
+    uint64_t base_stamp[kMaxTabledCode] = {};
+    bool base_tabled[kMaxTabledCode] = {};
+    SurfaceFireBase base[kMaxTabledCode];
+
+    uint64_t epoch = 0;
+    int64_t reported_bytes = 0;
+
+    ~ThreadScratch() { g_retained_bytes -= reported_bytes; }
+
+    void begin_call(int height, int width) {
+        arrival.bind(height, width);
+        params.bind(height, width);
+        steps.bind(height, width);
+        param_row = -1;
+        step_source = -1;
+        step_layout = -2;
+    }
+    void end_call() {
+        arrival.trim((kRetainBytes / 8) / sizeof(ArrivalPage));
+        params.trim((kRetainBytes / 4) / sizeof(ParamPage));
+        steps.trim((kRetainBytes / 2) / sizeof(StepPage));
+        if (window_arrival.size() * sizeof(float) > kRetainBytes / 16) std::vector<float>().swap(window_arrival);
+        if (window_params.size() * sizeof(float) > kRetainBytes / 16) std::vector<float>().swap(window_params);
+        if (heap.capacity_bytes() > kRetainBytes / 32) heap.shrink();
+        if (burned.capacity() * sizeof(Burned) > kRetainBytes / 32) std::vector<Burned>().swap(burned);
+        const int64_t now = int64_t(bytes());
+        g_retained_bytes += now - reported_bytes;
+        reported_bytes = now;
+    }
+    size_t bytes() const {
+        return sizeof(*this) + arrival.bytes() + params.bytes() + steps.bytes() +
+               (window_arrival.capacity() + window_params.capacity()) * sizeof(float) +
+               heap.capacity_bytes() + burned.capacity() * sizeof(Burned);
+    }
+
+    // Selects weather row `row` as the lazy parameter source of the next fire.
+    void use_source(int64_t row) {
+        if (row == param_row && params.used() * sizeof(ParamPage) <= kMaxSharedParamBytes) return;
+        if (row != param_row) ++source_serial;
+        param_row = row;
+        params.reset();
+    }
+    // Selects (source, layout) for the step-time cache.
+    void use_steps(int64_t source, int64_t layout) {
+        if (source == step_source && layout == step_layout) return;
+        step_source = source;
+        step_layout = layout;
+        steps.reset();
+    }
+
+    // The spread parameters of cell `cell` under weather row `row`, as the spread_params op
+    // computes them (csrc/cpu/fire_behavior_cpu.cpp: the same tabled base for uniform rows).
+    void compute_params(const FireBehaviorArgs& a, int64_t row, int64_t cell, float* out) {
+        const SurfaceFireBase* b = nullptr;
+        if (a.weather_cells == 1) {
+            const int code = a.fuel_model[a.landscape_index[row] * a.num_cells + cell];
+            if (code >= 0 && code < kMaxTabledCode) {
+                if (base_stamp[code] != source_serial) {
+                    base_stamp[code] = source_serial;
+                    FuelModelSpec fm;
+                    base_tabled[code] = tabled_fuel_model(code, &fm);
+                    if (base_tabled[code]) {
+                        base[code] = rothermel_no_wind_no_slope(fm, load_cell_weather(a.weather, 1, row, 0).fuel_moisture);
+                    }
+                }
+                if (base_tabled[code]) b = &base[code];
+            }
+        }
+        spread_params_element(a, row, cell, b, out, 1);
+    }
+};
+
+ThreadScratch& thread_scratch() {
+    thread_local std::unique_ptr<ThreadScratch> scratch;
+    const uint64_t epoch = g_scratch_epoch.load();
+    if (!scratch || scratch->epoch != epoch) {
+        scratch.reset();
+        scratch = std::make_unique<ThreadScratch>();
+        scratch->epoch = epoch;
+    }
+    return *scratch;
+}
+
+// Lazy source of the CPU Dijkstra: a weather row's parameters in the thread's parameter pages.
+struct PagedParams {
+    ThreadScratch* s;
+    const FireBehaviorArgs* a;
+    int64_t row;
+    int width;
+    uint32_t generation;
+
+    QAGENT_HD_HOT const float* cell(int r, int c) const {
+        ParamPage* page = s->params.get(r, c);
+        const int i = page_local(r, c);
+        float* p = page->p[i];
+        if (page->stamp[i] != generation) {
+            page->stamp[i] = generation;
+            s->compute_params(*a, row, int64_t(r) * width + c, p);
+        }
+        return p;
+    }
+    QAGENT_HD_HOT ParamRef at(int r, int c) const { return ParamRef{cell(r, c), 1}; }
+    QAGENT_HD_HOT float inv_back_rate(int r, int c) const { return cell(r, c)[kParamInvBackRate]; }
+    void fill(int, int) const {}
+};
+
+const StepPlans& host_step_plans() {
+    static const StepPlans plans = [] {
+        StepPlans p;
+        for (int d = 0; d < kMaxStencilSize; ++d) make_step_plan(d, &p.plan[d]);
+        return p;
+    }();
+    return plans;
+}
+
+// Step times: computed per step (DirectSteps, stopping early past the duration) or cached per
+// cell and direction (CachedSteps, for sources shared by consecutive fires: full times, since
+// later fires have other durations). Both give Dijkstra the same burned cells and times.
+struct DirectSteps {
+    struct Slot {};
+    Slot slot(int, int) { return {}; }
+    template <class P>
+    float step(Slot, const SpreadGrid<P>& g, float first_min, int row, int col, int, const StepPlan& plan,
+               float t_from, float duration_min) {
+        return step_time_after_first_min(g, first_min, row, col, plan, t_from, duration_min);
+    }
+};
+
+struct CachedSteps {
+    PageTable<StepPage>* table;
+    size_t max_pages;
+    struct Slot {
+        uint32_t* known;  // null: the cache is full, compute
+        float* t;
+    };
+    Slot slot(int row, int col) {
+        StepPage* page = table->get_within(row, col, max_pages);
+        if (page == nullptr) return Slot{nullptr, nullptr};
+        const int i = page_local(row, col);
+        if (page->stamp[i] != table->generation()) {
+            page->stamp[i] = table->generation();
+            page->known[i] = 0;
+        }
+        return Slot{&page->known[i], page->t[i]};
+    }
+    template <class P>
+    float step(Slot s, const SpreadGrid<P>& g, float first_min, int row, int col, int d, const StepPlan& plan,
+               float t_from, float duration_min) {
+        if (s.known == nullptr) return step_time_after_first_min(g, first_min, row, col, plan, t_from, duration_min);
+        const uint32_t bit = uint32_t(1) << d;
+        if (!(*s.known & bit)) {
+            // the full time: later fires have other durations
+            s.t[d] = step_time_after_first_min(g, first_min, row, col, plan);
+            *s.known |= bit;
+        }
+        return s.t[d];
+    }
+};
+
+// Dijkstra from the ignition; cells are settled in order of arrival, and only arrivals within
+// the duration enter the queue, so the search ends when it is empty. Lazy deletion: a cell
+// whose arrival improves is pushed again and its older entries are skipped when popped. A
+// step toward a cell already reached no later than the cell being settled cannot improve it
+// (step times are positive) and is not computed. Fills s.burned with the settled cells.
+template <class P, class Steps>
+int64_t dijkstra_simulation(const SpreadGrid<P>& g, int64_t ignition, float duration_min, ThreadScratch& s,
+                            Steps& steps) {
+    s.arrival.reset();
+    s.heap.clear();
+    s.burned.clear();
+    const int width = g.width;
+    const int ign_row = int(ignition / width), ign_col = int(ignition % width);
     if (!g.open(ign_row, ign_col)) return 0;
-    float* t = s.arrival_min.data();
-    t[ignition] = 0.0f;
-    s.touched.push_back(int32_t(ignition));
-    s.heap.push_or_decrease(int32_t(ignition), t);
-    int32_t offset[kMaxStencilSize];
-    for (int d = 0; d < g.stencil_size; ++d) {
-        int d_row, d_col;
-        stencil_offset(d, &d_row, &d_col);
-        offset[d] = d_row * g.width + d_col;
+    s.arrival.get(ign_row, ign_col)->t[page_local(ign_row, ign_col)] = 0.0f;
+    s.heap.push(0.0f, int32_t(ignition));
+    const StepPlans& plans = host_step_plans();
+    float east_m[kMaxStencilSize], north_m[kMaxStencilSize], fraction0[kMaxStencilSize];
+    for (int d = 0; d < kMaxStencilSize; ++d) {  // as in source_piece_min
+        east_m[d] = plans.plan[d].d_col * g.cell_size_m;
+        north_m[d] = -plans.plan[d].d_row * g.cell_size_m;
+        fraction0[d] = plans.plan[d].piece[0].fraction;
     }
-    int64_t burned = 0;
     while (!s.heap.empty()) {
-        const int32_t cell = s.heap.top();
-        const float t_cell = t[cell];
-        if (!(t_cell <= duration_min)) break;
-        s.heap.pop(t);
-        ++burned;
-        edges.ensure(g, cell);
-        for (uint32_t mask = edges.allowed(g, cell); mask != 0; mask &= mask - 1) {
-            const int d = __builtin_ctz(mask);
-            const int32_t next = cell + offset[d];
-            const float t_next = t_cell + edges.step(g, cell, d);
-            if (t_next < t[next]) {
-                if (t[next] == kInf) s.touched.push_back(next);
-                t[next] = t_next;
-                s.heap.push_or_decrease(next, t);
+        const HeapEntry top = s.heap.pop();
+        const int row = top.cell / width, col = top.cell - row * width;
+        const float t_cell = top.key;
+        if (t_cell > s.arrival.get(row, col)->t[page_local(row, col)]) continue;  // superseded
+        s.burned.push_back(Burned{top.cell, t_cell});
+        auto slot = steps.slot(row, col);
+        // The source's share of the step in every direction at once (vectorized): a step whose
+        // first piece already ends after the duration cannot burn its target (step_time_min).
+        const ParamRef source = g.params.at(row, col);
+        float first_min[kMaxStencilSize];
+        for (int d = 0; d < kMaxStencilSize; ++d) {
+            first_min[d] = fraction0[d] * segment_time_at_cell_min(source, east_m[d], north_m[d]);
+        }
+        for (int d = 0; d < g.stencil_size; ++d) {
+            if (t_cell + first_min[d] > duration_min) continue;
+            const StepPlan& plan = plans.plan[d];
+            const int next_row = row + plan.d_row, next_col = col + plan.d_col;
+            if (!g.inside(next_row, next_col)) continue;
+            float& t_next_now = s.arrival.get(next_row, next_col)->t[page_local(next_row, next_col)];
+            if (t_next_now <= t_cell) continue;
+            const float t_next = t_cell + steps.step(slot, g, first_min[d], row, col, d, plan, t_cell, duration_min);
+            if (t_next < t_next_now && t_next <= duration_min) {
+                t_next_now = t_next;
+                s.heap.push(t_next, next_row * width + next_col);
             }
         }
     }
-    return burned;
+    return int64_t(s.burned.size());
 }
 
-void accumulate(const SpreadBatch& b, int64_t sim, const float* arrival, const std::vector<int32_t>* touched,
-                int64_t burned) {
-    const int64_t n = b.cells();
-    const float duration = b.duration_min[sim];
-    b.burned_cells[sim] = int32_t(burned);
-    int32_t* counts = b.burn_count + b.count_index[sim] * n;
-    float* out = b.arrival_min != nullptr ? b.arrival_min + sim * n : nullptr;
-    if (out != nullptr) std::fill(out, out + n, kInf);
-    auto visit = [&](int64_t c) {
-        if (arrival[c] <= duration) {
+void count_burned(const SpreadBatch& b, int64_t sim, int32_t cell) {
+    int32_t* counts = b.burn_count + b.count_index[sim] * b.cells();
 #pragma omp atomic
-            counts[c] += 1;
-            if (out != nullptr) out[c] = arrival[c];
-        }
-    };
-    if (touched != nullptr) {
-        for (int32_t c : *touched) visit(c);
+    counts[cell] += 1;
+}
+
+void accumulate_dijkstra(const SpreadBatch& b, int64_t sim, const std::vector<Burned>& burned) {
+    b.burned_cells[sim] = int32_t(burned.size());
+    if (b.burn_count != nullptr && b.count_index[sim] >= 0) {
+        for (const Burned& x : burned) count_burned(b, sim, x.cell);
+    }
+    if (b.arrival_min != nullptr) {
+        float* out = b.arrival_min + sim * b.cells();
+        std::fill(out, out + b.cells(), kInf);
+        for (const Burned& x : burned) out[x.cell] = x.arrival_min;
+    }
+}
+
+void run_dijkstra(const SpreadBatch& b, int64_t sim, ThreadScratch& s, bool allow_cache) {
+    const int64_t source = b.param_index[sim];
+    // A source shared with a neighbouring simulation (in batch order) is worth caching.
+    const bool shared = (sim > 0 && b.param_index[sim - 1] == source) ||
+                        (sim + 1 < b.num_sims && b.param_index[sim + 1] == source);
+    CachedSteps cached{&s.steps, kMaxStepCacheBytes / sizeof(StepPage)};
+    DirectSteps direct;
+    const bool use_cache = allow_cache && shared;
+    if (use_cache) s.use_steps(source, b.layout_index[sim]);
+    int64_t burned;
+    if (b.is_lazy(sim)) {
+        s.use_source(b.weather_row(sim));
+        const auto g = b.grid(sim, PagedParams{&s, &b.lazy, b.weather_row(sim), b.width, s.params.generation()});
+        burned = use_cache ? dijkstra_simulation(g, b.ignition[sim], b.duration_min[sim], s, cached)
+                           : dijkstra_simulation(g, b.ignition[sim], b.duration_min[sim], s, direct);
     } else {
-        for (int64_t c = 0; c < n; ++c) visit(c);
+        const auto g = b.grid(sim, b.grid_params(sim));
+        burned = use_cache ? dijkstra_simulation(g, b.ignition[sim], b.duration_min[sim], s, cached)
+                           : dijkstra_simulation(g, b.ignition[sim], b.duration_min[sim], s, direct);
+    }
+    (void)burned;
+    accumulate_dijkstra(b, sim, s.burned);
+}
+
+// The CUDA algorithm itself, run by one lane (tests check it against Dijkstra): the same
+// windows, lazy parameters and overflow-and-rerun as the kernel (csrc/cuda/spread_cuda.cu).
+void run_relax(const SpreadBatch& b, int64_t sim, ThreadScratch& s) {
+    const int64_t ignition = b.ignition[sim];
+    const int ign_row = int(ignition / b.width), ign_col = int(ignition % b.width);
+    const float duration = b.duration_min[sim];
+    SerialTeam team;
+    int region[4];
+    for (int side = b.relax_window;; side = next_relax_window(side)) {
+        const int64_t cells = int64_t(imin(side, b.height)) * imin(side, b.width);
+        if (int64_t(s.window_arrival.size()) < cells) s.window_arrival.resize(cells);
+        const RelaxWindow w = place_relax_window(s.window_arrival.data(), side, b.height, b.width, ign_row, ign_col);
+        int64_t burned;
+        if (b.is_lazy(sim)) {
+            if (int64_t(s.window_params.size()) < cells * kNumSpreadParams) s.window_params.resize(cells * kNumSpreadParams);
+            const auto g = b.grid(sim, b.window_params(sim, w, s.window_params.data()));
+            burned = relax_simulation(g, host_step_plans(), ignition, duration, w, team, region);
+        } else {
+            burned = relax_simulation(b.grid(sim, b.grid_params(sim)), host_step_plans(), ignition, duration, w, team,
+                                      region);
+        }
+        if (burned == kRelaxOverflow) {
+            TORCH_CHECK(!relax_window_covers(side, b.height, b.width), "qagent: relaxation overflowed the whole grid");
+            continue;
+        }
+        b.burned_cells[sim] = int32_t(burned);
+        const bool count = b.burn_count != nullptr && b.count_index[sim] >= 0;
+        float* out = b.arrival_min != nullptr ? b.arrival_min + sim * b.cells() : nullptr;
+        if (out != nullptr) std::fill(out, out + b.cells(), kInf);
+        for (int row = region[0]; row <= region[1]; ++row) {
+            for (int col = region[2]; col <= region[3]; ++col) {
+                const float t = w.at(row, col);
+                if (!(t <= duration)) continue;
+                const int32_t cell = row * b.width + col;
+                if (count) count_burned(b, sim, cell);
+                if (out != nullptr) out[cell] = t;
+            }
+        }
+        return;
     }
 }
 
 SpreadOutputs spread_cpu(const at::Tensor& params, const at::Tensor& blocked, const at::Tensor& ignition,
                          const at::Tensor& param_index, const at::Tensor& layout_index, const at::Tensor& count_index,
                          const at::Tensor& duration_min, int64_t num_count_rows, double cell_size_m,
-                         int64_t stencil_size, bool return_arrival, int64_t algorithm) {
+                         int64_t stencil_size, bool return_arrival, int64_t algorithm,
+                         const std::optional<at::Tensor>& terrain, const std::optional<at::Tensor>& fuel_model,
+                         const std::optional<at::Tensor>& weather, const std::optional<at::Tensor>& weather_landscape,
+                         int64_t length_to_breadth_model, bool use_wind_limit, double crown_max_length_to_breadth,
+                         int64_t relax_window) {
     TORCH_CHECK(algorithm >= kSpreadAuto && algorithm <= kSpreadDijkstraUncached,
                 "qagent: algorithm must be 0 (auto), 1 (dijkstra), 2 (relax) or 3 (dijkstra, no cache), got ", algorithm);
     at::Tensor p = params.contiguous(), bl = blocked.contiguous(), ig = ignition.contiguous(),
                pi = param_index.contiguous(), li = layout_index.contiguous(), ci = count_index.contiguous(),
                du = duration_min.contiguous();
+    const LazyInputs lz = lazy_inputs(p, terrain, fuel_model, weather, weather_landscape);
     SpreadOutputs out;
-    const SpreadBatch b = prepare_spread(p, bl, ig, pi, li, ci, du, num_count_rows, cell_size_m, stencil_size, return_arrival, &out);
-    const int64_t n = b.cells();
-    if (b.num_sims == 0) return out;
-#pragma omp parallel
+    const SpreadBatch b = prepare_spread(p, bl, ig, pi, li, ci, du, num_count_rows, cell_size_m, stencil_size,
+                                         return_arrival, lz.terrain, lz.fuel_model, lz.weather, lz.weather_landscape,
+                                         length_to_breadth_model, use_wind_limit, crown_max_length_to_breadth,
+                                         relax_window, &out);
+    const int64_t n = b.num_sims;
+    if (n == 0) return out;
+#pragma omp parallel if (n > 1)
     {
-        if (algorithm == kSpreadRelax) {
-            // The CUDA algorithm itself, run by one lane: tests check it against Dijkstra.
-            std::vector<float> arrival(n);
-            SerialTeam team;
+        ThreadScratch& s = thread_scratch();
+        s.begin_call(b.height, b.width);
 #pragma omp for schedule(dynamic, 1)
-            for (int64_t sim = 0; sim < b.num_sims; ++sim) {
-                int64_t burned = relax_simulation(b.grid(sim), b.ignition[sim], b.duration_min[sim], arrival.data(), team);
-                accumulate(b, sim, arrival.data(), nullptr, burned);
-            }
-        } else {
-            DijkstraScratch scratch(n);
-            const bool use_cache = algorithm != kSpreadDijkstraUncached && n * (4 * int64_t(b.stencil_size) + 8) <= kMaxCacheBytes;
-            CellCache cache(use_cache ? n : 0, b.stencil_size);
-            CachedEdges cached(cache);
-            DirectEdges direct;
-#pragma omp for schedule(dynamic, 1)
-            for (int64_t sim = 0; sim < b.num_sims; ++sim) {
-                const SpreadGrid g = b.grid(sim);
-                int64_t burned;
-                if (use_cache) {
-                    cache.bind(b.param_index[sim], b.layout_index[sim]);
-                    burned = dijkstra_simulation(g, b.ignition[sim], b.duration_min[sim], scratch, cached);
-                } else {
-                    burned = dijkstra_simulation(g, b.ignition[sim], b.duration_min[sim], scratch, direct);
-                }
-                accumulate(b, sim, scratch.arrival_min.data(), &scratch.touched, burned);
-                scratch.reset();
+        for (int64_t sim = 0; sim < n; ++sim) {
+            if (algorithm == kSpreadRelax) {
+                run_relax(b, sim, s);
+            } else {
+                run_dijkstra(b, sim, s, algorithm != kSpreadDijkstraUncached);
             }
         }
+        s.end_call();
     }
     return out;
 }
 
 }  // namespace
+
+// Bytes of spread scratch retained by all threads between calls (qagent._C.spread_scratch_bytes).
+int64_t spread_scratch_bytes() { return g_retained_bytes.load(); }
+
+// Drops every thread's scratch at its next call (qagent._C.release_spread_scratch): the next
+// fires start from fresh pools, as tests compare.
+void release_spread_scratch() { ++g_scratch_epoch; }
 
 TORCH_LIBRARY_IMPL(qagent, CPU, m) { m.impl("spread", &spread_cpu); }
 

@@ -1,12 +1,15 @@
 // CUDA launch of the spread op: one thread block per simulation (blocks loop over the
 // batch), running relax_simulation (csrc/qagent/spread.h) with the block as its team.
 //
-// Scratch: the arrival grid, 4 bytes per cell per block in flight. It lives in shared memory
-// when it fits (grids up to kMaxSharedCells cells, e.g. 109 x 109), otherwise in a global
-// buffer with one slice per block ("tiled" by the sweep region, which covers only the burned
-// bounding box plus the stencil radius). Per-cell spread parameters are read through the
-// read-only cache; they are computed once per landscape and weather and shared by all the
-// simulations that use them.
+// Scratch is sized by a window around the ignition, not by the grid. A first pass gives
+// every simulation a window of relax_window x relax_window cells (default 64: 16 KiB of
+// arrival times in shared memory); a simulation whose sweep region outgrows its window stops
+// and is flagged, and the flagged ones run again in windows 4 times larger (arrival times in
+// a global buffer, one slice per block), until the window covers the grid. Lazy parameter
+// sources (a weather row per simulation) compute the spread parameters of the cells of the
+// sweep region as it grows, into a per-block buffer of 24 B per window cell (global memory);
+// precomputed grids are read in place. The CPU build runs the same relax_simulation with one
+// lane, the same windows and the same re-runs (csrc/cpu/spread_cpu.cpp, algorithm "relax").
 #include <ATen/ATen.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -19,9 +22,11 @@ namespace qagent {
 namespace {
 
 constexpr int kThreadsPerBlock = 256;
-// Dynamic shared memory for the arrival grid, leaving room under the 48 KiB a block gets
+// Dynamic shared memory for the arrival window, leaving room under the 48 KiB a block gets
 // without opting in for the kernel's few static shared variables.
 constexpr int64_t kMaxSharedCells = 12000;
+// Global scratch of one pass (arrival and parameter windows of the blocks in flight).
+constexpr int64_t kMaxScratchBytes = int64_t(1) << 30;
 
 struct BlockTeam {
     int* shared_ints;  // 4 ints of shared memory for reductions
@@ -48,26 +53,55 @@ struct BlockTeam {
     }
 };
 
-__global__ void spread_kernel(SpreadBatch b, float* global_scratch, bool use_shared) {
+// One pass: simulations sims[0..num) (all of them when sims is null) in windows of `side`.
+__global__ void spread_kernel(SpreadBatch b, const int64_t* sims, int64_t num, int side, float* global_arrival,
+                              float* global_params, bool use_shared, uint8_t* overflow) {
     extern __shared__ float shared_arrival[];
+    __shared__ StepPlans plans;
     __shared__ int team_ints[4];
     __shared__ unsigned long long burned_total;
     const int64_t n = b.cells();
-    float* arrival = use_shared ? shared_arrival : global_scratch + int64_t(blockIdx.x) * n;
+    const int64_t window_cells = int64_t(imin(side, b.height)) * imin(side, b.width);
+    float* arrival = use_shared ? shared_arrival : global_arrival + int64_t(blockIdx.x) * window_cells;
+    float* params = global_params != nullptr ? global_params + int64_t(blockIdx.x) * window_cells * kNumSpreadParams
+                                             : nullptr;
     BlockTeam team{team_ints};
-    for (int64_t sim = blockIdx.x; sim < b.num_sims; sim += gridDim.x) {
+    if (threadIdx.x < kMaxStencilSize) make_step_plan(threadIdx.x, &plans.plan[threadIdx.x]);
+    __syncthreads();
+    for (int64_t k = blockIdx.x; k < num; k += gridDim.x) {
+        const int64_t sim = sims != nullptr ? sims[k] : k;
         if (threadIdx.x == 0) burned_total = 0;
-        const float duration = b.duration_min[sim];
-        int64_t mine = relax_simulation(b.grid(sim), b.ignition[sim], duration, arrival, team);
         __syncthreads();
-        // relax_simulation returns early (before its final pass) when the ignition cannot
-        // burn; then every arrival is +inf and nothing below counts.
-        int32_t* counts = b.burn_count + b.count_index[sim] * n;
-        float* out = b.arrival_min != nullptr ? b.arrival_min + sim * n : nullptr;
-        for (int64_t c = threadIdx.x; c < n; c += blockDim.x) {
-            const float t = arrival[c];
-            if (t <= duration) atomicAdd(&counts[c], 1);
-            if (out != nullptr) out[c] = t <= duration ? t : kInf;
+        const int64_t ignition = b.ignition[sim];
+        const float duration = b.duration_min[sim];
+        const RelaxWindow w = place_relax_window(arrival, side, b.height, b.width, int(ignition / b.width),
+                                                 int(ignition % b.width));
+        int region[4];
+        int64_t mine;
+        if (b.is_lazy(sim)) {
+            mine = relax_simulation(b.grid(sim, b.window_params(sim, w, params)), plans, ignition, duration, w, team,
+                                    region);
+        } else {
+            mine = relax_simulation(b.grid(sim, b.grid_params(sim)), plans, ignition, duration, w, team, region);
+        }
+        if (mine == kRelaxOverflow) {  // every lane returned it; run again in a larger window
+            if (threadIdx.x == 0) overflow[sim] = 1;
+            __syncthreads();
+            continue;
+        }
+        __syncthreads();
+        int32_t* counts = b.burn_count != nullptr && b.count_index[sim] >= 0 ? b.burn_count + b.count_index[sim] * n
+                                                                             : nullptr;
+        float* out = b.arrival_min != nullptr ? b.arrival_min + sim * n : nullptr;  // pre-filled with +inf
+        const int region_width = region[3] - region[2] + 1;
+        const int64_t region_cells = int64_t(region[1] - region[0] + 1) * region_width;
+        for (int64_t c = threadIdx.x; c < region_cells; c += blockDim.x) {
+            const int row = region[0] + int(c / region_width), col = region[2] + int(c % region_width);
+            const float t = w.at(row, col);
+            if (!(t <= duration)) continue;
+            const int64_t cell = int64_t(row) * b.width + col;
+            if (counts != nullptr) atomicAdd(&counts[cell], 1);
+            if (out != nullptr) out[cell] = t;
         }
         atomicAdd(&burned_total, static_cast<unsigned long long>(mine));
         __syncthreads();
@@ -79,31 +113,56 @@ __global__ void spread_kernel(SpreadBatch b, float* global_scratch, bool use_sha
 SpreadOutputs spread_cuda(const at::Tensor& params, const at::Tensor& blocked, const at::Tensor& ignition,
                           const at::Tensor& param_index, const at::Tensor& layout_index, const at::Tensor& count_index,
                           const at::Tensor& duration_min, int64_t num_count_rows, double cell_size_m,
-                          int64_t stencil_size, bool return_arrival, int64_t algorithm) {
+                          int64_t stencil_size, bool return_arrival, int64_t algorithm,
+                          const std::optional<at::Tensor>& terrain, const std::optional<at::Tensor>& fuel_model,
+                          const std::optional<at::Tensor>& weather, const std::optional<at::Tensor>& weather_landscape,
+                          int64_t length_to_breadth_model, bool use_wind_limit, double crown_max_length_to_breadth,
+                          int64_t relax_window) {
     TORCH_CHECK(algorithm == kSpreadAuto || algorithm == kSpreadRelax,
                 "qagent: on CUDA the spread algorithm is relaxation (0 auto or 2 relax), got ", algorithm);
     const c10::cuda::CUDAGuard guard(params.device());
     at::Tensor p = params.contiguous(), bl = blocked.contiguous(), ig = ignition.contiguous(),
                pi = param_index.contiguous(), li = layout_index.contiguous(), ci = count_index.contiguous(),
                du = duration_min.contiguous();
+    const LazyInputs lz = lazy_inputs(p, terrain, fuel_model, weather, weather_landscape);
     SpreadOutputs out;
-    const SpreadBatch b = prepare_spread(p, bl, ig, pi, li, ci, du, num_count_rows, cell_size_m, stencil_size, return_arrival, &out);
-    if (b.num_sims == 0) return out;
-    const int64_t n = b.cells();
+    const SpreadBatch b = prepare_spread(p, bl, ig, pi, li, ci, du, num_count_rows, cell_size_m, stencil_size,
+                                         return_arrival, lz.terrain, lz.fuel_model, lz.weather, lz.weather_landscape,
+                                         length_to_breadth_model, use_wind_limit, crown_max_length_to_breadth,
+                                         relax_window, &out);
+    const int64_t n = b.num_sims;
+    if (n == 0) return out;
+    if (return_arrival) std::get<2>(out).fill_(INFINITY);  // kernels write the burned cells only
     int sms = 0;
     C10_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, params.device().index()));
-    const bool use_shared = n <= kMaxSharedCells;
-    const int64_t blocks = std::min<int64_t>(b.num_sims, int64_t(sms) * (use_shared ? 8 : 4));
-    at::Tensor scratch;
-    float* scratch_ptr = nullptr;
-    if (!use_shared) {
-        scratch = at::empty({blocks, n}, p.options());
-        scratch_ptr = scratch.data_ptr<float>();
+    const auto stream = c10::cuda::getCurrentCUDAStream();
+    at::Tensor overflow = at::zeros({n}, p.options().dtype(at::kByte));
+    at::Tensor sims;  // undefined in the first pass: every simulation
+    int64_t num = n;
+    for (int side = b.relax_window;; side = next_relax_window(side)) {
+        const int64_t window_cells = int64_t(imin(side, b.height)) * imin(side, b.width);
+        const bool use_shared = window_cells <= kMaxSharedCells;
+        const int64_t block_bytes = (use_shared ? 0 : window_cells * int64_t(sizeof(float))) +
+                                    (b.num_weather_rows > 0 ? window_cells * kNumSpreadParams * int64_t(sizeof(float)) : 0);
+        int64_t blocks = std::min<int64_t>(num, int64_t(sms) * (use_shared ? 8 : 4));
+        if (block_bytes > 0) blocks = std::max<int64_t>(1, std::min<int64_t>(blocks, kMaxScratchBytes / block_bytes));
+        at::Tensor arrival_scratch, param_scratch;
+        if (!use_shared) arrival_scratch = at::empty({blocks, window_cells}, p.options());
+        if (b.num_weather_rows > 0) param_scratch = at::empty({blocks, window_cells * kNumSpreadParams}, p.options());
+        const size_t shared_bytes = use_shared ? size_t(window_cells) * sizeof(float) : 0;
+        spread_kernel<<<static_cast<unsigned>(blocks), kThreadsPerBlock, shared_bytes, stream>>>(
+            b, sims.defined() ? sims.data_ptr<int64_t>() : nullptr, num, side,
+            use_shared ? nullptr : arrival_scratch.data_ptr<float>(),
+            param_scratch.defined() ? param_scratch.data_ptr<float>() : nullptr, use_shared,
+            overflow.data_ptr<uint8_t>());
+        C10_CUDA_KERNEL_LAUNCH_CHECK();
+        if (relax_window_covers(side, b.height, b.width)) break;  // nothing can overflow the grid
+        // The simulations that outgrew this window (one sync), re-run in a larger one.
+        sims = overflow.nonzero().reshape({-1}).contiguous();
+        num = sims.size(0);
+        if (num == 0) break;
+        overflow.zero_();
     }
-    const size_t shared_bytes = use_shared ? size_t(n) * sizeof(float) : 0;
-    spread_kernel<<<static_cast<unsigned>(blocks), kThreadsPerBlock, shared_bytes, c10::cuda::getCurrentCUDAStream()>>>(
-        b, scratch_ptr, use_shared);
-    C10_CUDA_KERNEL_LAUNCH_CHECK();
     return out;
 }
 

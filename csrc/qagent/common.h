@@ -9,8 +9,11 @@
 
 #if defined(__CUDACC__)
 #define QAGENT_HD __host__ __device__ inline
+#define QAGENT_HD_HOT __host__ __device__ __forceinline__
 #else
 #define QAGENT_HD inline
+// Small functions on the spread kernels' innermost paths: always inlined.
+#define QAGENT_HD_HOT inline __attribute__((always_inline))
 #endif
 
 namespace qagent {

@@ -45,6 +45,8 @@ struct CellFireBehavior {
     float flame_length_m;
     float length_to_breadth;         // of the fire ellipse that spreads fastest (surface or crown)
     float eccentricity;
+    float dz_dx, dz_dy;              // the cell's elevation gradient (elevation_gradient), kept so
+                                     // pack_spread_params need not compute it again
 };
 
 // Surface fire at the head, and the parts needed to evaluate it in other directions.
@@ -109,6 +111,8 @@ QAGENT_HD CellFireBehavior cell_fire_behavior_given_base(const CellFuelTerrain& 
     float dz_dx, dz_dy;
     elevation_gradient(cell.slope_rise_per_run, cell.aspect_deg, &dz_dx, &dz_dy);
     CellFireBehavior out;
+    out.dz_dx = dz_dx;
+    out.dz_dy = dz_dy;
     out.length_to_breadth = 1.0f;
     out.eccentricity = 0.0f;
     if (!fm.burnable) {

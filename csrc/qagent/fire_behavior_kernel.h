@@ -32,6 +32,17 @@ enum WeatherChannel : int {
     kNumWeatherChannels = 8,
 };
 
+// Fuel model codes below this may have their no-wind, no-slope surface fire tabled per
+// uniform weather row by the CPU loops (fire_behavior_cpu.cpp, spread_cpu.cpp).
+constexpr int kMaxTabledCode = 256;
+
+// Whether a CPU loop tables the base of this code (burnable, known, below kMaxTabledCode);
+// both loops decide alike, so their parameters agree (to the bit either way, see
+// element_fire_behavior).
+inline bool tabled_fuel_model(int code, FuelModelSpec* fm) {
+    return code >= 0 && code < kMaxTabledCode && lookup_fuel_model(code, fm) && fm->burnable;
+}
+
 struct FireBehaviorArgs {
     const float* terrain;             // [E, 6, N]
     const int32_t* fuel_model;        // [E, N]
@@ -82,9 +93,8 @@ QAGENT_HD CellWeather load_cell_weather(const float* weather, int64_t weather_ce
 
 // The spread kernel's description of a cell's fire ellipse (spread.h): 1 / (R (1 - e)), e u,
 // and the elevation gradient. Cells where fire does not spread get 1 / (R (1 - e)) = +inf.
-QAGENT_HD void pack_spread_params(const CellFireBehavior& b, const CellFuelTerrain& c, float* out, int64_t stride) {
-    float dz_dx, dz_dy;
-    elevation_gradient(c.slope_rise_per_run, c.aspect_deg, &dz_dx, &dz_dy);
+QAGENT_HD void pack_spread_params(const CellFireBehavior& b, float* out, int64_t stride) {
+    const float dz_dx = b.dz_dx, dz_dy = b.dz_dy;  // elevation_gradient of the cell's slope and aspect
     const float e = b.eccentricity;
     out[kParamInvBackRate * stride] = b.spread_rate_m_per_min > 0.0f ? 1.0f / (b.spread_rate_m_per_min * (1.0f - e)) : kInf;
     out[kParamEccUEast * stride] = e * b.spread_direction.x;
@@ -94,26 +104,46 @@ QAGENT_HD void pack_spread_params(const CellFireBehavior& b, const CellFuelTerra
     out[kParamGradNorth * stride] = dz_dy;
 }
 
-// Computes output element (row, cell) of the fire_behavior or spread_params op. With uniform
-// weather rows a caller may pass the no-wind, no-slope surface fire of the cell's fuel model
-// in this row's weather (base, else null); the result is the same to the bit.
-QAGENT_HD void fire_behavior_element(const FireBehaviorArgs& a, int64_t row, int64_t cell,
-                                     const SurfaceFireBase* base = nullptr) {
+// Fire behavior of element (row, cell) of the fire_behavior or spread_params op (the cell's
+// fuel and terrain come back in *c). With uniform weather rows a caller may pass the no-wind,
+// no-slope surface fire of the cell's fuel model in this row's weather (base, else null); the
+// result is the same to the bit (cell_fire_behavior computes that base and calls the same
+// function).
+QAGENT_HD CellFireBehavior element_fire_behavior(const FireBehaviorArgs& a, int64_t row, int64_t cell,
+                                                 const SurfaceFireBase* base, CellFuelTerrain* c) {
     int64_t landscape = a.landscape_index[row];
-    CellFuelTerrain c = load_cell_fuel_terrain(a.terrain, a.fuel_model, a.num_cells, landscape, cell);
+    *c = load_cell_fuel_terrain(a.terrain, a.fuel_model, a.num_cells, landscape, cell);
     CellWeather w = load_cell_weather(a.weather, a.weather_cells, row, cell);
-    CellFireBehavior b;
     if (base != nullptr) {
         FuelModelSpec fm;
-        lookup_fuel_model(c.fuel_model_code, &fm);
-        b = cell_fire_behavior_given_base(c, w, fm, *base, a.options, a.has_azimuth, a.azimuth_deg);
-    } else {
-        b = cell_fire_behavior(c, w, a.options, a.has_azimuth, a.azimuth_deg);
+        lookup_fuel_model(c->fuel_model_code, &fm);
+        return cell_fire_behavior_given_base(*c, w, fm, *base, a.options, a.has_azimuth, a.azimuth_deg);
     }
+    return cell_fire_behavior(*c, w, a.options, a.has_azimuth, a.azimuth_deg);
+}
+
+// The six spread parameters of element (row, cell) (head fire: a.has_azimuth must be false),
+// written to out[k * stride], k < kNumSpreadParams. The one function behind every spread
+// parameter: the spread_params op (eager, whole grids) and the spread op's lazy parameter
+// sources (csrc/qagent/spread_sources.h, csrc/cpu/spread_cpu.cpp), so both agree to the bit.
+QAGENT_HD void spread_params_element(const FireBehaviorArgs& a, int64_t row, int64_t cell, const SurfaceFireBase* base,
+                                     float* out, int64_t stride) {
+    CellFuelTerrain c;
+    const CellFireBehavior b = element_fire_behavior(a, row, cell, base, &c);
+    pack_spread_params(b, out, stride);
+}
+
+// Computes output element (row, cell) of the fire_behavior or spread_params op (see
+// element_fire_behavior for base).
+QAGENT_HD void fire_behavior_element(const FireBehaviorArgs& a, int64_t row, int64_t cell,
+                                     const SurfaceFireBase* base = nullptr) {
     if (a.spread_params != nullptr) {
-        pack_spread_params(b, c, a.spread_params + row * kNumSpreadParams * a.num_cells + cell, a.num_cells);
+        spread_params_element(a, row, cell, base, a.spread_params + row * kNumSpreadParams * a.num_cells + cell,
+                              a.num_cells);
         return;
     }
+    CellFuelTerrain c;
+    const CellFireBehavior b = element_fire_behavior(a, row, cell, base, &c);
     int64_t o = row * a.num_cells + cell;
     a.fire_type[o] = b.fire_type;
     a.spread_rate_m_per_min[o] = b.spread_rate_m_per_min;

@@ -14,6 +14,8 @@ weather adds 24 bytes per cell per simulation of the chunk.
 
 from __future__ import annotations
 
+import math
+import weakref
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -75,8 +77,9 @@ def _ignitions(ignitions, num_landscapes: int, batched: bool, num_cells: int, de
         if ign.dim() != 1:
             raise InputError(f"ignitions: expected [S] flat cell indices for one landscape, got shape {tuple(ign.shape)}")
         ign = ign.unsqueeze(0)
-    bad = (ign < 0) | (ign >= num_cells)
-    if bool(bad.any()):
+    lo, hi = torch.aminmax(ign) if ign.numel() else (0, 0)
+    if ign.numel() and (int(lo) < 0 or int(hi) >= num_cells):
+        bad = (ign < 0) | (ign >= num_cells)
         pos = tuple(int(i) for i in torch.nonzero(bad)[0].tolist())
         where = pos if batched else pos[1:]
         raise InputError(f"ignitions: index {int(ign[pos])} at {where} is outside the grid's {num_cells} cells "
@@ -85,6 +88,10 @@ def _ignitions(ignitions, num_landscapes: int, batched: bool, num_cells: int, de
 
 
 def _durations(duration_min, shape: tuple[int, int], batched: bool, device) -> torch.Tensor:
+    if isinstance(duration_min, (int, float, np.integer, np.floating)) and not isinstance(duration_min, bool):
+        if not (math.isfinite(duration_min) and duration_min >= 0):
+            raise InputError(f"duration_min: must be finite and >= 0 minutes, got {float(duration_min)}")
+        return torch.full(shape, float(duration_min), dtype=torch.float32, device=device)
     d = as_tensor("duration_min", duration_min, dtype=torch.float32)
     if not bool(torch.isfinite(d).all()) or bool((d < 0).any()):
         bad = d[~torch.isfinite(d) | (d < 0)].reshape(-1)[0].item()
@@ -99,38 +106,70 @@ def _durations(duration_min, shape: tuple[int, int], batched: bool, device) -> t
 
 
 def _fuel_breaks(fuel_breaks, num_landscapes: int, batched: bool, shape, device) -> torch.Tensor | None:
+    """uint8 [L, H, W] layouts: L = 1 for one [H, W] mask (shared by every landscape), else E.
+    A contiguous bool mask is reinterpreted as uint8 without a copy."""
     if fuel_breaks is None:
         return None
     fb = as_tensor("fuel_breaks", fuel_breaks, dtype=torch.bool)
     if fb.dim() == 2:
         if tuple(fb.shape) != tuple(shape):
             raise InputError(f"fuel_breaks: shape {tuple(fb.shape)} does not match the landscape's {tuple(shape)}")
-        fb = fb.unsqueeze(0).expand(num_landscapes, *shape)
+        fb = fb.unsqueeze(0)
     elif fb.dim() == 3 and batched:
         if tuple(fb.shape) != (num_landscapes, *shape):
             raise InputError(f"fuel_breaks: expected [E, H, W] = {(num_landscapes, *shape)}, got {tuple(fb.shape)}")
     else:
         raise InputError(f"fuel_breaks: expected a bool [H, W] mask{' or [E, H, W]' if batched else ''}, "
                          f"got shape {tuple(fb.shape)}")
-    return fb.to(device=device, dtype=torch.uint8).contiguous()
+    return fb.to(device).contiguous().view(torch.uint8)
 
 
 class LandscapeStack:
     """E landscapes of one grid as the compiled ops read them: terrain [E, 6, H*W] and fuel
-    [E, H*W] on one device. Slots can be replaced (``set``), as environments do on reset."""
+    [E, H*W] on one device. Slots can be replaced (``set``), as environments do on reset.
 
-    def __init__(self, landscapes: Sequence[Landscape], device):
+    ``LandscapeStack.of(landscapes, device)`` returns a cached stack (per landscape object,
+    rebuilt only when a layer changes), so calls that pass the same landscapes do not restack
+    them; a stack built by the constructor is the caller's own."""
+
+    def __init__(self, landscapes: Sequence[Landscape], device, *, _share: bool = False):
         self.device = torch.device(device)
         self.shape = landscapes[0].shape
         self.cell_size_m = landscapes[0].cell_size_m
         ls = [x if x.device == self.device else x.to(self.device) for x in landscapes]
-        self.terrain = torch.stack([x.terrain_tensor() for x in ls]).contiguous()
-        self.fuel = torch.stack([x.fuel_model.reshape(-1) for x in ls]).contiguous()
+        if _share and len(ls) == 1:  # views of the landscape's own cached tensors, no copy
+            self.terrain = ls[0].terrain_tensor().unsqueeze(0)
+            self.fuel = ls[0].fuel_model.reshape(1, -1)
+        else:
+            self.terrain = torch.stack([x.terrain_tensor() for x in ls]).contiguous()
+            self.fuel = torch.stack([x.fuel_model.reshape(-1) for x in ls]).contiguous()
+        self._shared = _share
+
+    @classmethod
+    def of(cls, landscapes: Sequence[Landscape], device) -> "LandscapeStack":
+        """The stack of these landscapes on ``device``, cached (read-only: do not ``set`` it)."""
+        dev = torch.device(device)
+        first = landscapes[0]
+        if len(landscapes) == 1:
+            return first._cached(("stack", str(dev)), lambda: cls(landscapes, dev, _share=True))
+        # Several landscapes: one cached stack, held by the first landscape (so it goes with
+        # it), valid while every landscape is alive and unchanged.
+        hit = first._cache.get("stack_of_many")
+        if (hit is not None and hit[0] == str(dev) and len(hit[1]) == len(landscapes)
+                and all(r() is x and x._in_state(k) for r, k, x in zip(hit[1], hit[2], landscapes))):
+            return hit[3]
+        stack = cls(landscapes, dev, _share=True)
+        first._cache["stack_of_many"] = (str(dev), tuple(weakref.ref(x) for x in landscapes),
+                                         tuple(x._version_key() for x in landscapes), stack)
+        return stack
 
     def __len__(self) -> int:
         return self.terrain.shape[0]
 
     def set(self, index: int, landscape: Landscape) -> None:
+        if self._shared:
+            raise InputError("landscape: a cached LandscapeStack (LandscapeStack.of) is read-only; build one "
+                             "with LandscapeStack(...) to replace slots")
         if landscape.shape != self.shape or landscape.cell_size_m != self.cell_size_m:
             raise InputError(f"landscape: slot {index} holds {self.shape} grids of {self.cell_size_m} m, got "
                              f"{landscape.shape} of {landscape.cell_size_m} m")
@@ -142,26 +181,65 @@ class LandscapeStack:
                       use_wind_limit: bool = True, crown_max_length_to_breadth: float = 1e10) -> torch.Tensor:
         """The spread kernel's per-cell parameters [B, 6, H, W] for B weather rows
         ([B, 8, 1] uniform or [B, 8, H*W] gridded, channel order of ``Weather.as_op_tensor``),
-        row b on landscape ``landscape_index[b]``. Computed once, they serve any number of
-        ignitions and fuel-break layouts (:func:`run_spread`)."""
+        row b on landscape ``landscape_index[b]``. Computed once for the whole grid, they serve
+        any number of ignitions and fuel-break layouts (:func:`run_spread`); see
+        :meth:`lazy_params` for parameters computed only where fires go."""
         p = torch.ops.qagent.spread_params(self.terrain, self.fuel, weather.to(self.device),
                                            landscape_index.to(self.device), _lw_model_code(lw_ratio_model),
                                            bool(use_wind_limit), float(crown_max_length_to_breadth))
         return p.reshape(p.shape[0], 6, *self.shape)
 
+    def lazy_params(self, weather: torch.Tensor, landscape_index: torch.Tensor, *, lw_ratio_model: str = "behave",
+                    use_wind_limit: bool = True, crown_max_length_to_breadth: float = 1e10) -> "LazyParams":
+        """The same parameters as :meth:`spread_params`, as sources the spread op evaluates
+        lazily: a cell's parameters are computed when a fire first reads them, at most once
+        per simulation, and equal :meth:`spread_params`' to the bit. Costs the weather rows
+        (32 B each for uniform rows), not the grid. Pass as ``run_spread(..., lazy=...)``."""
+        return LazyParams(self.shape, self.terrain, self.fuel, weather.to(self.device, torch.float32).contiguous(),
+                          landscape_index.to(self.device, torch.int64).contiguous(), _lw_model_code(lw_ratio_model),
+                          bool(use_wind_limit), float(crown_max_length_to_breadth))
 
-def run_spread(params: torch.Tensor, param_index: torch.Tensor, ignition: torch.Tensor, duration_min: torch.Tensor,
-               *, cell_size_m: float, fuel_breaks: torch.Tensor | None = None, layout_index: torch.Tensor | None = None,
-               count_index: torch.Tensor | None = None, num_count_rows: int = 1, return_arrival: bool = False,
-               stencil: int = DEFAULT_STENCIL, algorithm: str = "auto"):
-    """n simulations on prepared parameters (``LandscapeStack.spread_params``): simulation i
-    uses params[param_index[i]], starts at flat cell ignition[i], burns duration_min[i]
-    minutes, with fuel breaks fuel_breaks[layout_index[i]] (bool/uint8 [L, H, W]; no breaks
-    when layout_index[i] is -1 or fuel_breaks is None), and adds its burned cells to row
-    count_index[i] of the burn counts. Returns (burned_cells [n] int32, burn_count
+
+@dataclass
+class LazyParams:
+    """Lazy parameter sources of the spread op (:meth:`LandscapeStack.lazy_params`): weather
+    rows [B, 8, K] on landscapes ``landscape_index`` [B] of ``terrain`` / ``fuel``."""
+
+    shape: tuple[int, int]
+    terrain: torch.Tensor
+    fuel: torch.Tensor
+    weather: torch.Tensor
+    landscape_index: torch.Tensor
+    lw_code: int
+    use_wind_limit: bool
+    crown_max_length_to_breadth: float
+
+    def __len__(self) -> int:
+        return self.weather.shape[0]
+
+
+def run_spread(params: torch.Tensor | None, param_index: torch.Tensor, ignition: torch.Tensor,
+               duration_min: torch.Tensor, *, cell_size_m: float, fuel_breaks: torch.Tensor | None = None,
+               layout_index: torch.Tensor | None = None, count_index: torch.Tensor | None = None,
+               num_count_rows: int = 1, return_arrival: bool = False, stencil: int = DEFAULT_STENCIL,
+               algorithm: str = "auto", lazy: LazyParams | None = None, relax_window: int = 0):
+    """n simulations on prepared parameters: simulation i reads the precomputed grid
+    params[param_index[i]] (``LandscapeStack.spread_params``, [P, 6, H, W]) when
+    param_index[i] < P, else the lazy source row param_index[i] - P of ``lazy``
+    (``LandscapeStack.lazy_params``; ``params`` may then be None); it starts at flat cell
+    ignition[i], burns duration_min[i] minutes, with fuel breaks fuel_breaks[layout_index[i]]
+    (bool/uint8 [L, H, W]; no breaks when layout_index[i] is -1 or fuel_breaks is None), and
+    adds its burned cells to row count_index[i] of the burn counts (-1: to none; with
+    ``num_count_rows=0`` no burn counts are made). ``relax_window``: first window side of the
+    relaxation's scratch (0: the default). Returns (burned_cells [n] int32, burn_count
     [num_count_rows, H, W] int32, arrival_time_min [n, H, W] or None). Indices are checked by
     the op."""
     n = ignition.shape[0]
+    if params is None:
+        if lazy is None:
+            raise InputError("params: give precomputed params, lazy sources, or both")
+        dev = lazy.terrain.device
+        params = torch.empty((0, 6, *lazy.shape), dtype=torch.float32, device=dev)
     dev = params.device
     h, w = params.shape[2], params.shape[3]
     if fuel_breaks is None:
@@ -172,12 +250,32 @@ def run_spread(params: torch.Tensor, param_index: torch.Tensor, ignition: torch.
         if layout_index is None:
             raise InputError("layout_index: required with fuel_breaks")
     if count_index is None:
-        count_index = torch.zeros(n, dtype=torch.int64, device=dev)
+        count_index = torch.full((n,), 0 if num_count_rows > 0 else -1, dtype=torch.int64, device=dev)
+    lazy_args = () if lazy is None else (lazy.terrain, lazy.fuel, lazy.weather, lazy.landscape_index, lazy.lw_code,
+                                         lazy.use_wind_limit, lazy.crown_max_length_to_breadth)
+    if relax_window and lazy is None:
+        lazy_args = (None, None, None, None, 0, True, 1e10)
     burned, counts, arrival = torch.ops.qagent.spread(
         params, blocked, ignition.to(dev, torch.int64), param_index.to(dev, torch.int64),
         layout_index.to(dev, torch.int64), count_index.to(dev, torch.int64), duration_min.to(dev, torch.float32),
-        int(num_count_rows), float(cell_size_m), int(stencil), bool(return_arrival), ALGORITHMS[algorithm])
+        int(num_count_rows), float(cell_size_m), int(stencil), bool(return_arrival), ALGORITHMS[algorithm],
+        *lazy_args, *((int(relax_window),) if relax_window else ()))
     return burned, counts, (arrival if return_arrival else None)
+
+
+PARAM_MODES = ("auto", "eager", "lazy")
+
+# Bytes per simulation in flight beyond its outputs: the per-simulation tensors (ignition,
+# indices, duration: 36 B) and, with per-simulation weather, its row (32 B). Spread scratch is
+# per CPU thread or CUDA block and costs the cells a fire touches (csrc/cpu/spread_cpu.cpp),
+# not the grid.
+_PER_SIM_BYTES = 128
+
+
+def _lazy_for_shared_weather(fires_per_landscape: int, cells: int) -> bool:
+    """With one weather per landscape, evaluate parameters lazily unless the fires are many
+    enough to touch most of the grid anyway (then one eager pass over the grid is cheaper)."""
+    return fires_per_landscape * 256 < cells
 
 
 def simulate(
@@ -195,6 +293,9 @@ def simulate(
     memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET_BYTES,
     algorithm: str = "auto",
     stencil: int = DEFAULT_STENCIL,
+    return_burn_count: bool = True,
+    params: str = "auto",
+    relax_window: int = 0,
 ) -> SpreadResult:
     """Run fire-spread simulations from point ignitions.
 
@@ -207,12 +308,21 @@ def simulate(
     - ``duration_min``: minutes of spread, a number or per simulation [S] / [E, S].
     - ``fuel_breaks``: optional bool [H, W] or [E, H, W]; those cells do not burn.
     - ``return_arrival``: also return arrival times [.., S, H, W] (+inf where unburned).
+    - ``return_burn_count``: False skips the burn counts (``burn_count`` is then None), the
+      one output that costs the grid.
     - ``memory_budget_bytes``: bound on the working memory of a call (outputs aside); large
       batches are run in chunks that fit.
     - ``algorithm``: "auto" (Dijkstra on CPU, relaxation on CUDA), "dijkstra", "relax" (the
       CUDA algorithm, also runnable on CPU) or "dijkstra_uncached" (CPU Dijkstra without its
-      per-thread cell cache, as used for very large grids; for tests and benchmarks).
+      per-thread step-time cache; for tests and benchmarks).
     - ``stencil``: 16 or 32 directions of travel between cells (see csrc/qagent/spread.h).
+    - ``params``: how each cell's spread parameters are obtained, with the same results to the
+      bit: "lazy" (computed when a fire first reaches the cell, at most once per simulation:
+      a fire costs the cells it touches), "eager" (computed for every cell first, per weather:
+      whole grids) or "auto" (lazy, except eager for one weather per landscape whose fires
+      are many enough to cover the grid).
+    - ``relax_window``: first window side of the relaxation's scratch (0: the default, 64);
+      a fire that outgrows it is re-run in a larger one (for tests).
     """
     landscapes, batched = _as_landscapes(landscape)
     dev = resolve_device(device if device is not None else landscapes[0].device)
@@ -221,8 +331,12 @@ def simulate(
         raise InputError(f"stencil: must be 16 or 32 directions, got {stencil!r}")
     if algorithm not in ALGORITHMS:
         raise InputError(f"algorithm: unknown {algorithm!r}; choose one of {sorted(ALGORITHMS)}")
+    if params not in PARAM_MODES:
+        raise InputError(f"params: unknown {params!r}; choose one of {list(PARAM_MODES)}")
     if not (isinstance(memory_budget_bytes, (int, np.integer)) and memory_budget_bytes > 0):
         raise InputError(f"memory_budget_bytes: must be a positive integer, got {memory_budget_bytes!r}")
+    if not (isinstance(relax_window, (int, np.integer)) and 0 <= relax_window < 2**30):
+        raise InputError(f"relax_window: must be 0 (default) or a positive number of cells, got {relax_window!r}")
     e_count = len(landscapes)
     h, w = landscapes[0].shape
     n_cells = h * w
@@ -230,20 +344,29 @@ def simulate(
     s_count = ign.shape[1]
     durations = _durations(duration_min, (e_count, s_count), batched, dev)
     blocked = _fuel_breaks(fuel_breaks, e_count, batched, (h, w), dev)
-    stack = LandscapeStack(landscapes, dev)
+    stack = LandscapeStack.of(landscapes, dev)
     opts = dict(lw_ratio_model=lw_ratio_model, use_wind_limit=use_wind_limit,
                 crown_max_length_to_breadth=crown_max_length_to_breadth)
     landscape_of_sim = torch.arange(e_count, device=dev).repeat_interleave(s_count)
+    total = e_count * s_count
 
-    # Per-landscape parameters, or per-simulation weather computed chunk by chunk.
+    # Where each simulation's parameters come from: a lazy weather row (per simulation or per
+    # landscape), a grid per landscape computed once, or grids per simulation computed chunk
+    # by chunk (eager per-simulation weather).
+    lazy = None
+    params_all = None
     per_sim_weather = None
     if isinstance(weather, WeatherSamples):
         expected = (e_count, s_count) if batched else (s_count,)
         if weather.shape != expected:
             raise InputError(f"weather: WeatherSamples of shape {weather.shape} do not match the simulations' "
                              f"{expected}")
-        per_sim_weather = weather.as_op_tensor(dev)  # [E*S, 8, 1]
-        params_all = None
+        rows = weather.as_op_tensor(dev)  # [E*S, 8, 1]
+        if params == "eager":
+            per_sim_weather = rows
+        else:
+            lazy = stack.lazy_params(rows, landscape_of_sim, **opts)
+            source_of_sim = torch.arange(total, device=dev)
     else:
         if isinstance(weather, Weather):
             weathers = [weather] * e_count
@@ -257,42 +380,68 @@ def simulate(
         grids = [x.as_op_tensor((h, w), dev) for x in weathers]
         k = max(g.shape[1] for g in grids)
         wt = torch.stack([g.expand(8, k) for g in grids]).contiguous()
-        params_all = stack.spread_params(wt, torch.arange(e_count, device=dev), **opts)
+        landscape_rows = torch.arange(e_count, device=dev)
+        if params == "lazy" or (params == "auto" and _lazy_for_shared_weather(s_count, n_cells)):
+            lazy = stack.lazy_params(wt, landscape_rows, **opts)
+            source_of_sim = landscape_of_sim
+        else:
+            params_all = stack.spread_params(wt, landscape_rows, **opts)
 
-    total = e_count * s_count
-    per_sim_bytes = 24 * n_cells * (per_sim_weather is not None) + 4 * n_cells * return_arrival + 64
+    per_sim_bytes = 24 * n_cells * (per_sim_weather is not None) + 4 * n_cells * return_arrival + _PER_SIM_BYTES
     chunk = max(1, min(total, memory_budget_bytes // max(1, per_sim_bytes))) if total else 1
     flat_ign = ign.reshape(-1)
     flat_dur = durations.reshape(-1)
-    layout = landscape_of_sim if blocked is not None else None
-    burned = torch.empty(total, dtype=torch.int32, device=dev)
-    counts = torch.zeros((e_count, h, w), dtype=torch.int32, device=dev)
-    arrival = torch.empty((total, h, w), dtype=torch.float32, device=dev) if return_arrival else None
+    layout = None  # the layout of each simulation: its landscape's, or the one shared mask
+    if blocked is not None:
+        layout = landscape_of_sim if blocked.shape[0] > 1 else torch.zeros_like(landscape_of_sim)
+    num_rows = e_count if return_burn_count else 0
+    count_of_sim = landscape_of_sim if return_burn_count else torch.full((total,), -1, dtype=torch.int64, device=dev)
+    out: dict = {"burned": [], "counts": None}
 
     def run_chunk(start: int, stop: int) -> None:
         sl = slice(start, stop)
-        if per_sim_weather is not None:
-            params = stack.spread_params(per_sim_weather[sl], landscape_of_sim[sl], **opts)
+        if lazy is not None:
+            chunk_params, param_index = None, source_of_sim[sl]
+        elif per_sim_weather is not None:
+            chunk_params = stack.spread_params(per_sim_weather[sl], landscape_of_sim[sl], **opts)
             param_index = torch.arange(stop - start, device=dev)
         else:
-            params = params_all
-            param_index = landscape_of_sim[sl]
-        b, c, a = run_spread(params, param_index, flat_ign[sl], flat_dur[sl], cell_size_m=stack.cell_size_m,
+            chunk_params, param_index = params_all, landscape_of_sim[sl]
+        b, c, a = run_spread(chunk_params, param_index, flat_ign[sl], flat_dur[sl], cell_size_m=stack.cell_size_m,
                              fuel_breaks=blocked, layout_index=None if layout is None else layout[sl],
-                             count_index=landscape_of_sim[sl], num_count_rows=e_count,
-                             return_arrival=return_arrival, stencil=stencil, algorithm=algorithm)
-        burned[sl] = b  # outputs are written only once the chunk succeeded, so a re-run after
-        counts.add_(c)  # an out-of-memory error does not count its fires twice
-        if arrival is not None:
-            arrival[sl] = a
+                             count_index=count_of_sim[sl], num_count_rows=num_rows, return_arrival=return_arrival,
+                             stencil=stencil, algorithm=algorithm, lazy=lazy, relax_window=relax_window)
+        # outputs are kept only once the chunk succeeded, so a re-run after an out-of-memory
+        # error does not count its fires twice
+        out["burned"].append(b)
+        if return_burn_count:
+            out["counts"] = c if out["counts"] is None else out["counts"].add_(c)
+        if return_arrival:
+            if start == 0 and stop == total:
+                out["arrival"] = a
+            else:
+                if "arrival" not in out:
+                    out["arrival"] = torch.empty((total, h, w), dtype=torch.float32, device=dev)
+                out["arrival"][sl] = a
 
     # Out of (GPU) memory in a chunk: halve the chunk and re-run it (qagent.oom).
-    ChunkedRunner(chunk, name="simulate").run(run_chunk, total)
+    if total:
+        ChunkedRunner(chunk, name="simulate").run(run_chunk, total)
+    burned = (out["burned"][0] if len(out["burned"]) == 1 else
+              torch.cat(out["burned"]) if out["burned"] else torch.zeros(0, dtype=torch.int32, device=dev))
     burned = burned.reshape(e_count, s_count)
-    if arrival is not None:
+    counts = out["counts"]
+    if return_burn_count and counts is None:
+        counts = torch.zeros((e_count, h, w), dtype=torch.int32, device=dev)
+    arrival = None
+    if return_arrival:
+        arrival = out.get("arrival")
+        if arrival is None:
+            arrival = torch.empty((0, h, w), dtype=torch.float32, device=dev)
         arrival = arrival.reshape(e_count, s_count, h, w)
     if not batched:
-        return SpreadResult(burned[0], counts[0], arrival[0] if arrival is not None else None)
+        return SpreadResult(burned[0], counts[0] if counts is not None else None,
+                            arrival[0] if arrival is not None else None)
     return SpreadResult(burned, counts, arrival)
 
 
@@ -302,7 +451,7 @@ def sample_ignitions(landscape: Landscape, n_ignitions: int, seed: int) -> torch
     ignitions with and without breaks (an ignition on a break burns nothing)."""
     if not (isinstance(n_ignitions, (int, np.integer)) and n_ignitions >= 0):
         raise InputError(f"n_ignitions: must be a non-negative integer, got {n_ignitions!r}")
-    cells = torch.nonzero(landscape.burnable_mask().reshape(-1)).reshape(-1).cpu().numpy()
+    cells = landscape.burnable_cells().cpu().numpy()
     if len(cells) == 0:
         raise InputError("landscape: no burnable cells to ignite")
     rng = np.random.default_rng(seed)
@@ -330,16 +479,18 @@ def burn_probability(
 
     ign = sample_ignitions(landscape, n_ignitions, seed)
     part = dist_util.shard(len(ign)) if distributed else slice(None)
-    if isinstance(weather, WeatherSamples):
-        weather = WeatherSamples(*(getattr(weather, f)[part] for f in WEATHER_FIELDS))
-    d = torch.as_tensor(duration_min, dtype=torch.float32)
-    d = d[part] if d.dim() == 1 else d
-    result = simulate(landscape, ign[part], weather, d, fuel_breaks=fuel_breaks, **kwargs)
+    if distributed:
+        if isinstance(weather, WeatherSamples):
+            weather = WeatherSamples(*(getattr(weather, f)[part] for f in WEATHER_FIELDS))
+        d = torch.as_tensor(duration_min, dtype=torch.float32)
+        duration_min = d[part] if d.dim() == 1 else d
+        ign = ign[part]
+    result = simulate(landscape, ign, weather, duration_min, fuel_breaks=fuel_breaks, **kwargs)
     counts = result.burn_count
     if distributed:
         dist_util.all_sum(counts)
-    return counts.to(torch.float32) / max(1, int(n_ignitions))
+    return counts.to(torch.float32).div_(max(1, int(n_ignitions)))
 
 
-__all__ = ["simulate", "burn_probability", "sample_ignitions", "SpreadResult", "LandscapeStack", "run_spread",
+__all__ = ["simulate", "burn_probability", "sample_ignitions", "SpreadResult", "LandscapeStack", "LazyParams", "run_spread",
            "DEFAULT_MEMORY_BUDGET_BYTES", "DEFAULT_STENCIL"]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
+import weakref
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,11 @@ FLOAT_LAYERS: dict[str, tuple[float | None, float | None, str]] = {
     "canopy_base_height": (0.0, 100.0, "m"),
     "canopy_bulk_density": (0.0, 2.0, "kg/m3"),
 }
+
+# The layers the compiled ops read (terrain_tensor, fuel): caches derived from them are keyed
+# on their identity and version.
+_CACHE_LAYERS = ("slope", "aspect", "canopy_cover", "canopy_height", "canopy_base_height", "canopy_bulk_density",
+                 "fuel_model")
 
 _HINTS = {
     "slope": "slope is rise/run, not percent or degrees",
@@ -66,6 +72,7 @@ class Landscape:
     device: Any = field(default=None, repr=False)
 
     def __post_init__(self):
+        self._cache = {}
         dev = torch.device(self.device) if self.device is not None else None
         if dev is None:
             dev = next((getattr(self, n).device for n in (*FLOAT_LAYERS, "fuel_model")
@@ -125,16 +132,59 @@ class Landscape:
 
         return torch.isin(self.fuel_model, torch.tensor(burnable_codes(), dtype=torch.int32, device=self.device))
 
+    def burnable_cells(self) -> torch.Tensor:
+        """int64 [n] flat indices (row * W + col) of the burnable cells, in order; cached
+        (do not modify the result)."""
+        return self._cached("burnable_cells", lambda: torch.nonzero(self.burnable_mask().reshape(-1)).reshape(-1))
+
     # ------------------------------------------------------------------ conversions
     def to(self, device) -> "Landscape":
-        """A copy on another device."""
+        """A copy on another device. The layers were validated when this landscape was built,
+        so the copy is not validated again (that would cost a pass over every grid)."""
         dev = torch.device(device)
-        kw = {f.name: getattr(self, f.name) for f in fields(self)}
-        for name in (*FLOAT_LAYERS, "fuel_model", "nodata_mask"):
-            if kw[name] is not None:
-                kw[name] = kw[name].to(dev)
-        kw["device"] = dev
-        return replace(self, **kw)
+        copy = object.__new__(type(self))
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in (*FLOAT_LAYERS, "fuel_model", "nodata_mask") and value is not None:
+                value = value.to(dev)
+            object.__setattr__(copy, f.name, value)
+        copy.device = dev
+        copy._cache = {}
+        return copy
+
+    # ------------------------------------------------------------------ caches
+    def _version_key(self) -> tuple:
+        """The layers the ops read (weak references), their in-place versions and the cell
+        size: caches derived from the layers (terrain_tensor, stacks, burnable cells) are
+        rebuilt when a layer is replaced or modified in place (torch counts in-place writes in
+        ``_version``)."""
+        layers = tuple(getattr(self, n) for n in _CACHE_LAYERS)
+        return (self.cell_size_m, tuple(weakref.ref(t) for t in layers), tuple(t._version for t in layers))
+
+    def _in_state(self, key: tuple) -> bool:
+        """Whether the layers are still those of ``key`` (from ``_version_key``), unmodified."""
+        if key[0] != self.cell_size_m:
+            return False
+        for ref, version, name in zip(key[1], key[2], _CACHE_LAYERS):
+            t = getattr(self, name)
+            if ref() is not t or t._version != version:
+                return False
+        return True
+
+    def _cached(self, name, build):
+        """``build()`` once per state of the layers (see ``_version_key``)."""
+        hit = self._cache.get(name)
+        if hit is not None and self._in_state(hit[0]):
+            return hit[1]
+        key = self._version_key()
+        value = build()
+        self._cache[name] = (key, value)
+        return value
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_cache"] = {}
+        return state
 
     def tiles(self, size: int = 50, stride: int = 25, max_nodata_fraction: float = 0.0):
         """Yield (row0, col0, tile Landscape) windows; see ``qagent.landscape.tiles.tiles``."""
@@ -150,9 +200,11 @@ class Landscape:
         return save_geotiff(self, path, array, **kwargs)
 
     def terrain_tensor(self) -> torch.Tensor:
-        """[6, H*W] float32: the channels the compiled ops read (csrc/qagent/fire_behavior_kernel.h)."""
-        return torch.stack([self.slope, self.aspect, self.canopy_cover, self.canopy_height,
-                            self.canopy_base_height, self.canopy_bulk_density]).reshape(6, -1).contiguous()
+        """[6, H*W] float32: the channels the compiled ops read (csrc/qagent/fire_behavior_kernel.h).
+        Cached until a layer changes (do not modify the result)."""
+        return self._cached("terrain", lambda: torch.stack(
+            [self.slope, self.aspect, self.canopy_cover, self.canopy_height, self.canopy_base_height,
+             self.canopy_bulk_density]).reshape(6, -1).contiguous())
 
     def __repr__(self) -> str:
         return f"Landscape(shape={self.shape}, cell_size_m={self.cell_size_m}, device={self.device})"
