@@ -16,7 +16,7 @@ from qagent.env import BatchedFuelBreakEnv, EnvConfig, FuelBreakEnv, SyntheticSo
 from qagent.env.sources import EVAL_SEED_START, TRAIN_SEEDS
 from qagent.fire import simulate
 from qagent.fire.scenario import DEFAULT_SCENARIO
-from qagent.landscape import NUM_CHANNELS
+from qagent.env.observation import NUM_CHANNELS
 
 SMALL = EnvConfig(budget_fraction=0.05, cells_per_step=3, ignitions=12, reward="absolute")
 

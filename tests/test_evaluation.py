@@ -19,7 +19,8 @@ from qagent.evaluation.cli import eval_main, plan_main
 from qagent.evaluation.evaluate import evaluate, summarize
 from qagent.evaluation.methods import METHODS, AgentPolicy, place_breaks
 from qagent.fire.scenario import DEFAULT_SCENARIO
-from qagent.landscape import NUM_CHANNELS, load_landfire, synthetic
+from qagent.env.observation import NUM_CHANNELS
+from qagent.landscape import load_landfire, synthetic
 from qagent.train.checkpoint import save_checkpoint
 
 WORCESTER = Path(__file__).resolve().parents[1].parent / "shared" / "landfire" / "worcester_vt"
@@ -179,7 +180,7 @@ def test_an_ensemble_averages_its_members_q_values_and_keeps_the_budget(checkpoi
         AgentPolicy.load([])
     ls = synthetic(20, 24, 5)
     weather = DEFAULT_SCENARIO.reference_weather()
-    from qagent.landscape.observation import static_channels, with_fuel_breaks
+    from qagent.env.observation import static_channels, with_fuel_breaks
 
     obs = with_fuel_breaks(static_channels(ls, weather), torch.zeros(ls.shape, dtype=torch.bool)).unsqueeze(0)
     valid = ls.burnable_mask().unsqueeze(0)

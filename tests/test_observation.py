@@ -8,8 +8,9 @@ import torch
 
 from qagent._validation import InputError
 from qagent.fire import Weather, behavior
-from qagent.landscape import NUM_CHANNELS, OBSERVATION_CHANNELS, observation_channels, synthetic
-from qagent.landscape.observation import static_channels, with_fuel_breaks
+from qagent.env.observation import NUM_CHANNELS, OBSERVATION_CHANNELS, observation_channels
+from qagent.landscape import synthetic
+from qagent.env.observation import static_channels, with_fuel_breaks
 
 WEATHER = Weather(25.0, 270.0, 0.05, 0.06, 0.07, 0.5, 0.8, 1.0)  # wind from the west
 

@@ -13,7 +13,7 @@ import torch
 from qagent._validation import InputError
 from qagent.agent.models import count_parameters
 from qagent.agent.replay import PrioritizedReplay, replay_bytes_per_transition
-from qagent.landscape.observation import NUM_CHANNELS
+from qagent.env.observation import NUM_CHANNELS
 from qagent.train import presets
 from qagent.train.presets import (
     PRESETS,

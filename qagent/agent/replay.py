@@ -2,7 +2,7 @@
 
 An observation is a pure function of (landscape, fuel-break mask): every channel but the
 break channel is the landscape's under the scenario's reference weather, the same at every
-step (``qagent.landscape.observation.static_channels``), and the break channel is the mask.
+step (``qagent.env.observation.static_channels``), and the break channel is the mask.
 So a transition is stored as
 
 ==================  ==========================  ===================================

@@ -66,7 +66,7 @@ from gymnasium.vector.utils import batch_space
 from qagent._validation import InputError
 from qagent.fire.scenario import DEFAULT_SCENARIO, FireScenario
 from qagent.fire.spread import DEFAULT_STENCIL, LandscapeStack, run_spread
-from qagent.landscape.observation import NUM_CHANNELS, static_channels, with_fuel_breaks
+from qagent.env.observation import NUM_CHANNELS, static_channels, with_fuel_breaks
 from qagent.oom import ChunkedRunner
 from qagent.env.sources import LandscapeSource, SyntheticSource
 

@@ -46,7 +46,7 @@ from qagent.agent.policy import greedy_topk
 from qagent.fire.scenario import DEFAULT_SCENARIO, FireScenario
 from qagent.fire.weather import Weather
 from qagent.landscape.core import Landscape
-from qagent.landscape.observation import NUM_CHANNELS, static_channels, with_fuel_breaks
+from qagent.env.observation import NUM_CHANNELS, static_channels, with_fuel_breaks
 from qagent.train.checkpoint import load_checkpoint
 from qagent.train.config import Q_VALUE_SETTINGS, q_value_settings
 

@@ -27,7 +27,7 @@ import torch
 from qagent import distributed as dist_util
 from qagent._validation import InputError
 from qagent.fire.scenario import DEFAULT_SCENARIO
-from qagent.landscape.observation import NUM_CHANNELS
+from qagent.env.observation import NUM_CHANNELS
 from qagent.train.config import TrainConfig, q_value_settings
 
 log = logging.getLogger("qagent.train")

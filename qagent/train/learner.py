@@ -31,7 +31,7 @@ from qagent.agent.models import build_model
 from qagent.agent.policy import greedy_topk
 from qagent.agent.replay import Batch
 from qagent.env.fuel_break_env import StaticObservationCache
-from qagent.landscape.observation import NUM_CHANNELS, OBSERVATION_CHANNELS
+from qagent.env.observation import NUM_CHANNELS, OBSERVATION_CHANNELS
 from qagent.oom import OOMRetry
 from qagent.train.config import TrainConfig
 

@@ -18,7 +18,7 @@ Memory estimate (:func:`estimate_memory_bytes`)
 -----------------------------------------------
 The estimate is for the run ``qagent-train --preset NAME`` starts: the network
 ``qagent.train.dqn`` builds (``build_model`` with the preset's model and settings and the
-agent's C = ``NUM_CHANNELS`` = 13 observation channels, ``qagent.landscape.observation``), the
+agent's C = ``NUM_CHANNELS`` = 13 observation channels, ``qagent.env.observation``), the
 preset's grid and the trainer's k = ``TrainConfig.cells_per_step`` = 5 cells per action
 (tested against what the trainer builds). GPU bytes = weights + optimizer state + activations
 + observations + simulation:
@@ -83,7 +83,7 @@ import torch
 from qagent._validation import InputError
 from qagent.agent.models import MODEL_NAMES, build_model, count_parameters
 from qagent.agent.replay import replay_bytes_per_transition
-from qagent.landscape.observation import NUM_CHANNELS
+from qagent.env.observation import NUM_CHANNELS
 
 logger = logging.getLogger(__name__)
 

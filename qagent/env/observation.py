@@ -1,5 +1,9 @@
 """What the agent sees: ``observation_channels(landscape, weather, fuel_breaks)``.
 
+The observation channels run fire behaviour and burn probability on a landscape, so they live
+in the env layer (above ``qagent.fire`` and ``qagent.landscape``), next to the observation cache
+``StaticObservationCache`` (``qagent.env.fuel_break_env``).
+
 A float32 tensor [C, H, W], every channel scaled to about [0, 1]:
 
 =====  ==========================  ==================================================================
@@ -35,13 +39,11 @@ import math
 
 import torch
 
-from typing import TYPE_CHECKING
-
 from qagent._validation import InputError, as_tensor
+from qagent.fire.behavior import behavior
+from qagent.fire.spread import burn_probability
+from qagent.fire.weather import Weather
 from qagent.landscape.core import Landscape
-
-if TYPE_CHECKING:  # qagent.fire builds on qagent.landscape; import it where used
-    from qagent.fire.weather import Weather
 
 OBSERVATION_CHANNELS = (
     "slope", "aspect_sin", "aspect_cos", "canopy_cover", "canopy_base_height", "burnable", "head_spread_rate",
@@ -56,12 +58,9 @@ _BURN_PROBABILITY_DURATION_MIN = 240.0
 _BURNABLE_CHANNEL = OBSERVATION_CHANNELS.index("burnable")
 
 
-def static_channels(landscape: Landscape, weather: "Weather", device=None) -> torch.Tensor:
+def static_channels(landscape: Landscape, weather: Weather, device=None) -> torch.Tensor:
     """The channels that do not depend on fuel breaks: [NUM_CHANNELS, H, W] with the burnable
     channel for no breaks and a zero fuel-break channel."""
-    from qagent.fire.behavior import behavior
-    from qagent.fire.spread import burn_probability
-
     ls = landscape if device is None or landscape.device == torch.device(device) else landscape.to(device)
     aspect = torch.deg2rad(ls.aspect)
     head = behavior(ls, weather)
@@ -95,7 +94,7 @@ def with_fuel_breaks(static: torch.Tensor, fuel_breaks: torch.Tensor) -> torch.T
     return obs
 
 
-def observation_channels(landscape: Landscape, weather: "Weather", fuel_breaks=None) -> torch.Tensor:
+def observation_channels(landscape: Landscape, weather: Weather, fuel_breaks=None) -> torch.Tensor:
     """[NUM_CHANNELS, H, W] float32 observation of a landscape under a weather with fuel breaks
     (bool [H, W], optional); channel list in this module's docstring and
     ``OBSERVATION_CHANNELS``."""
