@@ -18,20 +18,33 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from qagent import fuels
 from qagent.landscape.core import Landscape
 
-# Fuel groups of Scott & Burgan 40 (101-204, non-burnable 91-99) and Anderson 13 (1-13), in
-# legend order: (label, RGB colour, inclusive code ranges).
-FUEL_GROUPS: tuple[tuple[str, tuple[float, float, float], tuple[tuple[int, int], ...]], ...] = (
-    ("grass (GR 101-109, Anderson 1-3)", (0.93, 0.85, 0.35), ((101, 109), (1, 3))),
-    ("grass-shrub (GS 121-124)", (0.70, 0.70, 0.30), ((121, 124),)),
-    ("shrub (SH 141-149, Anderson 4-7)", (0.85, 0.55, 0.25), ((141, 149), (4, 7))),
-    ("timber (understory TU 161-165, litter TL 181-189, Anderson 8-10)", (0.18, 0.45, 0.22),
-     ((161, 165), (181, 189), (8, 10))),
-    ("slash-blowdown (SB 201-204, Anderson 11-13)", (0.50, 0.35, 0.20), ((201, 204), (11, 13))),
-    ("non-burnable (NB 91-93, 99: urban, snow, agriculture, bare)", (0.45, 0.45, 0.45), ((91, 97), (99, 99))),
-    ("water (NB 98)", (0.30, 0.50, 0.85), ((98, 98),)),
-)
+
+
+def _fuel_groups():
+    """Fuel groups of Scott & Burgan 40 and Anderson 13 (codes from ``qagent.fuels``), in legend
+    order: (label, RGB colour, codes)."""
+    r, family, anderson = fuels.format_ranges, fuels.family_codes, fuels.ANDERSON_GROUPS
+    non_burnable = tuple(c for c in fuels.non_burnable_codes() if c != fuels.WATER_CODE)
+    named = [c for c in non_burnable if c in fuels.NON_BURNABLE_NAMES]
+    return (
+        (f"grass (GR {r(family('GR'))}, Anderson {r(anderson['grass'])})", (0.93, 0.85, 0.35),
+         (*family("GR"), *anderson["grass"])),
+        (f"grass-shrub (GS {r(family('GS'))})", (0.70, 0.70, 0.30), family("GS")),
+        (f"shrub (SH {r(family('SH'))}, Anderson {r(anderson['shrub'])})", (0.85, 0.55, 0.25),
+         (*family("SH"), *anderson["shrub"])),
+        (f"timber (understory TU {r(family('TU'))}, litter TL {r(family('TL'))}, Anderson {r(anderson['timber'])})",
+         (0.18, 0.45, 0.22), (*family("TU"), *family("TL"), *anderson["timber"])),
+        (f"slash-blowdown (SB {r(family('SB'))}, Anderson {r(anderson['slash'])})", (0.50, 0.35, 0.20),
+         (*family("SB"), *anderson["slash"])),
+        (f"non-burnable (NB {r(named)}: urban, snow, agriculture, bare)", (0.45, 0.45, 0.45), non_burnable),
+        (f"water (NB {fuels.WATER_CODE})", (0.30, 0.50, 0.85), (fuels.WATER_CODE,)),
+    )
+
+
+FUEL_GROUPS: tuple[tuple[str, tuple[float, float, float], tuple[int, ...]], ...] = _fuel_groups()
 NODATA_COLOR = (0.88, 0.88, 0.88)
 NODATA_LABEL = "no data in the source rasters"
 BREAK_COLOR = (0.85, 0.05, 0.05)
@@ -79,8 +92,7 @@ def reduction_text(reduction: float | None) -> str:
 def fuel_groups_present(landscape: Landscape) -> list[int]:
     """Indices into FUEL_GROUPS of the groups that occur on the landscape's data cells."""
     code = _numpy(landscape.fuel_model)[~_nodata(landscape)]
-    return [i for i, (_, _, ranges) in enumerate(FUEL_GROUPS)
-            if any(((code >= lo) & (code <= hi)).any() for lo, hi in ranges)]
+    return [i for i, (_, _, codes) in enumerate(FUEL_GROUPS) if np.isin(code, codes).any()]
 
 
 def fuel_image(landscape: Landscape) -> np.ndarray:
@@ -88,9 +100,8 @@ def fuel_image(landscape: Landscape) -> np.ndarray:
     NODATA_COLOR."""
     code = _numpy(landscape.fuel_model)
     rgb = np.full((*code.shape, 3), 0.0)
-    for _, color, ranges in FUEL_GROUPS:
-        for lo, hi in ranges:
-            rgb[(code >= lo) & (code <= hi)] = color
+    for _, color, codes in FUEL_GROUPS:
+        rgb[np.isin(code, codes)] = color
     rgb[_nodata(landscape)] = NODATA_COLOR
     return rgb
 

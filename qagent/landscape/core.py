@@ -1,4 +1,8 @@
-"""The landscape: LANDFIRE-style layers on one grid, in SI units."""
+"""The landscape: LANDFIRE-style layers on one grid, in SI units (the ``Landscape`` dataclass,
+its validation and the caches the compiled ops key on its layers). It imports only the base
+utilities (``qagent._validation``, ``qagent.fuels``): tiling and GeoTIFF writing are free
+functions of ``qagent.landscape.tiles`` and ``qagent.landscape.landfire``, which import this
+module (never the reverse)."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from qagent import fuels
 from qagent._validation import InputError, as_tensor, check_finite, check_grid_shape, check_range
 
 # Float layers of a Landscape, with their physical ranges and units (for validation and docs).
@@ -45,8 +50,8 @@ class Landscape:
 
     - ``slope``: rise/run; ``aspect``: degrees clockwise from north (the downslope direction);
       ``elevation``: m
-    - ``fuel_model``: integer fuel model codes (Anderson 13: 1-13, Scott & Burgan 40: 101-204,
-      non-burnable 91-99)
+    - ``fuel_model``: integer fuel model codes, those of ``qagent.fuels.known_codes()``
+      (Anderson 13, Scott & Burgan 40 and the non-burnable codes)
     - ``canopy_cover``: fraction; ``canopy_height``, ``canopy_base_height``: m;
       ``canopy_bulk_density``: kg/m3
     - ``cell_size_m``: the side of a (square) cell in m
@@ -86,17 +91,15 @@ class Landscape:
             object.__setattr__(self, name, t)
         fm = as_tensor("fuel_model", self.fuel_model, dtype=torch.int32, device=dev)
         check_grid_shape("fuel_model", fm, shape)
-        from qagent.fire.fuel_models import known_codes
-
         codes = torch.unique(fm).cpu().numpy()
-        unknown = [int(c) for c in codes if int(c) not in known_codes()]
+        unknown = [int(c) for c in codes if int(c) not in fuels.known_codes()]
         if unknown:
             bad = torch.isin(fm, torch.tensor(unknown, dtype=fm.dtype, device=fm.device))
             pos = tuple(int(i) for i in torch.nonzero(bad)[0].tolist())
             raise InputError(
                 f"fuel_model: unknown fuel model code {int(fm[pos])} at (row, col) {pos} "
                 f"(unknown codes present: {unknown[:10]}{' ...' if len(unknown) > 10 else ''}); known codes are "
-                "Anderson 1-13, Scott & Burgan 101-109, 121-124, 141-149, 161-165, 181-189, 201-204 and 91-99"
+                f"{fuels.known_codes_text()}"
             )
         self.fuel_model = fm
         if not (isinstance(self.cell_size_m, (int, float, np.floating, np.integer)) and np.isfinite(self.cell_size_m)
@@ -127,10 +130,8 @@ class Landscape:
         return self.height * self.width
 
     def burnable_mask(self) -> torch.Tensor:
-        """Cells whose fuel model can burn (not 91-99), as a bool [H, W] tensor."""
-        from qagent.fire.fuel_models import burnable_codes
-
-        return torch.isin(self.fuel_model, torch.tensor(burnable_codes(), dtype=torch.int32, device=self.device))
+        """Cells whose fuel model can burn (not a non-burnable code), as a bool [H, W] tensor."""
+        return torch.isin(self.fuel_model, torch.tensor(fuels.burnable_codes(), dtype=torch.int32, device=self.device))
 
     def burnable_cells(self) -> torch.Tensor:
         """int64 [n] flat indices (row * W + col) of the burnable cells, in order; cached

@@ -98,6 +98,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from qagent import fuels
 from qagent._validation import InputError
 from qagent.landscape.core import FLOAT_LAYERS, Landscape
 
@@ -106,10 +107,6 @@ log = logging.getLogger(__name__)
 # ---------------------------------------------------------------------------------- products
 LANDFIRE_FILL_VALUES = (-9999, -32768, 32767)
 NODATA_FUEL_MODEL = 99  # NB9 bare ground (Scott & Burgan 2005)
-
-_SCOTT_BURGAN_CODES = frozenset(range(91, 100)) | frozenset(
-    [*range(101, 110), *range(121, 125), *range(141, 150), *range(161, 166), *range(181, 190), *range(201, 205)])
-_ANDERSON_CODES = frozenset(range(1, 14)) | frozenset(range(91, 100))
 
 
 @dataclass(frozen=True)
@@ -392,20 +389,14 @@ def _check_values(band: _Band, key: str, fuel: str | None, product: _Product | N
             frac = valid & (data != np.round(data))
             if frac.any():
                 _raise_at(band, frac, "is not an integer fuel model code")
-        known = {"F40": _SCOTT_BURGAN_CODES, "F13": _ANDERSON_CODES}.get(fuel) if fuel else None
-        if known is None:
-            from qagent.fire.fuel_models import known_codes
-
-            known = known_codes()
+        known = fuels.product_codes(fuel) if fuel in ("F40", "F13") else fuels.known_codes()
         codes = np.unique(data[valid])
         unknown = [int(c) for c in codes if int(c) not in known]
         if unknown:
             bad = valid & np.isin(data, unknown)
             pos = tuple(int(i) for i in np.argwhere(bad)[0])
-            kind = {"F40": "Scott & Burgan 40 (F40) codes are 91-99, 101-109, 121-124, 141-149, 161-165, "
-                           "181-189, 201-204",
-                    "F13": "Anderson 13 (F13) codes are 1-13 and 91-99"}.get(
-                fuel, "known codes are Anderson 1-13, Scott & Burgan 101-204 and non-burnable 91-99")
+            kind = (fuels.product_codes_text(fuel) if fuel in ("F40", "F13")
+                    else f"known codes are {fuels.known_codes_text()}")
             raise InputError(f"{band.where}: unknown fuel model code{'s' if len(unknown) > 1 else ''} "
                              f"{unknown[:8]}{' ...' if len(unknown) > 8 else ''} in {int(bad.sum())} cells, "
                              f"first {int(data[pos])} at (row, col) {pos}; {kind}{fuel_hint}")

@@ -94,18 +94,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from qagent import fuels
 from qagent._validation import InputError
 from qagent.landscape.core import Landscape
 
 # Fuel groups along the open-to-closed gradient, with their Scott & Burgan (2005) codes.
-_GROUP_CODES: dict[str, tuple[int, ...]] = {
-    "GR": tuple(range(101, 110)),
-    "GS": tuple(range(121, 125)),
-    "SH": tuple(range(141, 150)),
-    "TU": tuple(range(161, 166)),
-    "TL": tuple(range(181, 190)),
-}
-_SLASH_CODES = tuple(range(201, 205))
+_GROUP_CODES: dict[str, tuple[int, ...]] = {family: fuels.family_codes(family)
+                                             for family in ("GR", "GS", "SH", "TU", "TL")}
+_SLASH_CODES = fuels.family_codes("SB")
 _TIMBER_GROUP = list(_GROUP_CODES).index("TU")  # group indices from here on are timber (TU, TL)
 
 NB_URBAN, NB_AGRICULTURE, NB_WATER, NB_BARE = 91, 93, 98, 99
@@ -138,10 +134,11 @@ _CANOPY: dict[int, tuple[float, float, float, float, float, float, float, float]
 }
 
 # describe(): the fuel groups by code range and the non-burnable classes by code.
-_DESCRIBE_GROUPS = {"GR": (101, 109), "GS": (121, 124), "SH": (141, 149), "TU": (161, 165),
-                    "TL": (181, 189), "SB": (201, 204), "anderson13": (1, 13)}
-_DESCRIBE_NONBURNABLE = {"urban": (91,), "snow": (92,), "agriculture": (93,), "water": (98,), "bare": (99,),
-                         "other": (94, 95, 96, 97)}
+_DESCRIBE_GROUPS = {**{family: fuels.family_codes(family) for family in fuels.SCOTT_BURGAN_FAMILIES},
+                    "anderson13": fuels.anderson_codes()}
+_DESCRIBE_NONBURNABLE = {"urban": (91,), "snow": (92,), "agriculture": (93,), "water": (fuels.WATER_CODE,),
+                         "bare": (99,),
+                         "other": tuple(c for c in fuels.non_burnable_codes() if c not in fuels.NON_BURNABLE_NAMES)}
 
 # Mean slope of a Gaussian surface per unit RMS slope: the gradient's two components are
 # independent normals of equal variance, so its magnitude is Rayleigh, mean = sqrt(pi/4) * RMS.
@@ -539,7 +536,7 @@ def describe(landscape: Landscape) -> dict:
         "shape": landscape.shape,
         "cell_size_m": landscape.cell_size_m,
         "burnable_fraction": fraction(burnable),
-        "group_fractions": {g: fraction((fuel >= lo) & (fuel <= hi)) for g, (lo, hi) in _DESCRIBE_GROUPS.items()},
+        "group_fractions": {g: fraction(np.isin(fuel, codes)) for g, codes in _DESCRIBE_GROUPS.items()},
         "nonburnable_fractions": {c: fraction(np.isin(fuel, codes)) for c, codes in _DESCRIBE_NONBURNABLE.items()},
         "fuel_models": int(np.unique(fuel).size),
         "relief_m": float(elevation.max() - elevation.min()) if n else 0.0,

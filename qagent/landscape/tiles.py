@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from qagent import _cli
+from qagent import _cli, fuels
 from qagent._validation import InputError
 from qagent.landscape.core import FLOAT_LAYERS, Landscape
 from qagent.landscape.landfire import TILE_LAYOUT_LAYERS, is_tile_layout, load_landfire
@@ -52,7 +52,7 @@ INDEX_FILE = "index.json"
 _CHUNK_TILES = 1024  # tiles gathered per write: bounds memory whatever the dataset's size
 _LAYER_DTYPES = {**{name: np.float32 for name in FLOAT_LAYERS}, "fuel_model": np.int16, "nodata_mask": np.bool_}
 _LAYER_UNITS = {**{name: unit for name, (_, _, unit) in FLOAT_LAYERS.items()},
-                "fuel_model": "fuel model code (Anderson 1-13, Scott & Burgan 101-204, non-burnable 91-99)",
+                "fuel_model": f"fuel model code ({fuels.known_codes_text()})",
                 "nodata_mask": "true where the source held no data (non-burnable)"}
 
 
