@@ -104,10 +104,11 @@ class TileSource(LandscapeSource):
             width = self._dataset_source_width()
         else:
             from qagent.landscape.landfire import load_landfire
+            from qagent.landscape.tiles import tiles
 
             full = load_landfire(path, fuel=fuel)
             self._dataset = None
-            self._tiles = list(full.tiles(tile_size, stride))
+            self._tiles = list(tiles(full, tile_size, stride))
             if not self._tiles:
                 raise InputError(f"landscapes: {path} has no {tile_size} x {tile_size} tile without nodata")
             size = (tile_size, tile_size)

@@ -239,7 +239,7 @@ def plan_main(argv: list[str] | None = None) -> int:
         from qagent.evaluation.methods import AgentPolicy, bootstrap_seed, place_breaks, placement_seed
         from qagent.fire.scenario import DEFAULT_SCENARIO
         from qagent.fire.spread import simulate
-        from qagent.landscape.landfire import load_landfire
+        from qagent.landscape.landfire import load_landfire, save_geotiff
 
         agent = AgentPolicy.load(args.checkpoint, args.device)
         ls = load_landfire(args.landfire, fuel=args.fuel)
@@ -285,8 +285,8 @@ def plan_main(argv: list[str] | None = None) -> int:
         for name, grid in (("fuel_breaks.tif", breaks), ("burn_probability_before.tif", p_before),
                            ("burn_probability_after.tif", p_after)):
             description, units = GEOTIFF_BANDS[name]
-            ls.save_geotiff(out / name, grid, allow_ungeoreferenced=ls.transform is None, description=description,
-                            units=units)
+            save_geotiff(ls, out / name, grid, allow_ungeoreferenced=ls.transform is None, description=description,
+                         units=units)
         ci = uncertainty["ci95"]
         effect = ""
         if reduction is not None:

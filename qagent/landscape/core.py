@@ -187,19 +187,6 @@ class Landscape:
         state["_cache"] = {}
         return state
 
-    def tiles(self, size: int = 50, stride: int = 25, max_nodata_fraction: float = 0.0):
-        """Yield (row0, col0, tile Landscape) windows; see ``qagent.landscape.tiles.tiles``."""
-        from qagent.landscape.tiles import tiles
-
-        return tiles(self, size=size, stride=stride, max_nodata_fraction=max_nodata_fraction)
-
-    def save_geotiff(self, path, array, **kwargs):
-        """Write an [H, W] result aligned with this landscape's grid (transform, CRS) so it opens
-        on top of the source layers in a GIS; see ``qagent.landscape.landfire.save_geotiff``."""
-        from qagent.landscape.landfire import save_geotiff
-
-        return save_geotiff(self, path, array, **kwargs)
-
     def terrain_tensor(self) -> torch.Tensor:
         """[6, H*W] float32: the channels the compiled ops read (csrc/qagent/fire_behavior_kernel.h).
         Cached until a layer changes (do not modify the result)."""

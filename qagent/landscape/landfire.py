@@ -25,11 +25,11 @@ Sources ``load_landfire`` reads
 2. **An explicit mapping** of layer key (the middle column above, with ``slope_percent`` or
    ``slope_degrees``) to path; each file must hold that LANDFIRE product in LANDFIRE's units.
    Passed as ``layers`` together with a folder, it replaces what the folder provides.
-3. **QNetFires tiles** (the project QAgent grew from; docs/history.md),
-   ``<root>/<layer>/<name>_<k>_<layer>.tif`` with layer folders ``slp asp dem cc cbd cbh ch
-   fbfm``: pass ``(root, k)`` or the path of any one of tile k's files. The layers hold
-   LANDFIRE products in LANDFIRE's units, slope in degrees and ``fbfm`` Scott & Burgan codes,
-   and are read as such.
+3. **QNetFires tiles** (the project QAgent grew from; docs/history.md; found by
+   ``qagent.landscape.legacy_tiles``), ``<root>/<layer>/<name>_<k>_<layer>.tif`` with layer
+   folders ``slp asp dem cc cbd cbh ch fbfm``: pass ``(root, k)`` or the path of any one of
+   tile k's files. The layers hold LANDFIRE products in LANDFIRE's units, slope in degrees and
+   ``fbfm`` Scott & Burgan codes, and are read as such.
 4. **A FlamMap / FARSITE landscape file** (``.lcp``), read through GDAL's LCP driver
    (gdal.org/drivers/raster/lcp.html; the format is FARSITE 4's, Finney 1998, RMRS-RP-4,
    revised 2004). An LCP is one file of 16-bit integer bands: elevation, slope, aspect, fuel
@@ -101,6 +101,7 @@ import torch
 from qagent import fuels
 from qagent._validation import InputError
 from qagent.landscape.core import FLOAT_LAYERS, Landscape
+from qagent.landscape.legacy_tiles import TILE_FILE, TILE_LAYOUT_LAYERS, is_tile_layout, tile_layers
 
 log = logging.getLogger(__name__)
 
@@ -165,13 +166,6 @@ _PRODUCT_NAMES = {"elevation": "Elev", "slope_percent": "SlpP", "slope_degrees":
                   "canopy_cover": "CC", "canopy_height": "CH", "canopy_base_height": "CBH",
                   "canopy_bulk_density": "CBD"}
 
-# QNetFires tiles (module docstring, source 3): layer folder -> layer key (slope in degrees).
-TILE_LAYOUT_LAYERS = {"slp": "slope_degrees", "asp": "aspect", "dem": "elevation", "cc": "canopy_cover",
-                      "cbd": "canopy_bulk_density", "cbh": "canopy_base_height", "ch": "canopy_height",
-                      "fbfm": "fuel_model"}
-_TILE_FILE = re.compile(r"^(?P<name>.+)_(?P<k>\d+)_(?P<layer>slp|asp|dem|cc|cbd|cbh|ch|fbfm)\.tif$")
-
-
 def _rasterio():
     try:
         import rasterio
@@ -223,30 +217,6 @@ def _folder_layers(folder: Path, fuel: str, replaced: set[str]) -> dict[str, Pat
     return layers
 
 
-def _tile_layout_layers(root: Path, k: int) -> dict[str, Path]:
-    """Tile ``k`` of the QNetFires layout ``<root>/<layer>/<name>_<k>_<layer>.tif``."""
-    layers = {}
-    for folder, key in TILE_LAYOUT_LAYERS.items():
-        expected = root / folder / f"{root.name}_{k}_{folder}.tif"
-        if expected.is_file():
-            layers[key] = expected
-            continue
-        matches = sorted(root.glob(f"{folder}/*_{k}_{folder}.tif")) if (root / folder).is_dir() else []
-        if len(matches) > 1:
-            raise InputError(f"{root / folder}: several files for tile {k}: {', '.join(p.name for p in matches)}")
-        if not matches:
-            raise InputError(f"{root}: tile {k} has no {folder} layer (looked for {expected})")
-        layers[key] = matches[0]
-    return layers
-
-
-def is_tile_layout(folder) -> bool:
-    """Whether ``folder`` is a root of the QNetFires tile layout (it has all the layer
-    folders ``slp asp dem cc cbd cbh ch fbfm``)."""
-    folder = Path(folder)
-    return all((folder / name).is_dir() for name in TILE_LAYOUT_LAYERS)
-
-
 def resolve_layer_paths(source, layers: Mapping[str, Any] | None = None, *, fuel: str = "F40") -> dict[str, Path]:
     """Layer key -> GeoTIFF path for any ``source`` that :func:`load_landfire` accepts.
 
@@ -266,17 +236,17 @@ def resolve_layer_paths(source, layers: Mapping[str, Any] | None = None, *, fuel
         root = Path(source[0])
         if not is_tile_layout(root):
             raise InputError(f"{root}: not a tile-layout root (it needs the folders {' '.join(TILE_LAYOUT_LAYERS)})")
-        found, where = _tile_layout_layers(root, int(source[1])), f"{root} tile {int(source[1])}"
+        found, where = tile_layers(root, int(source[1])), f"{root} tile {int(source[1])}"
     elif isinstance(source, (str, Path)):
         path = Path(source)
-        match = _TILE_FILE.match(path.name)
+        match = TILE_FILE.match(path.name)
         if path.is_dir():
             if is_tile_layout(path):
                 raise InputError(f"{path}: this is a tile-layout root; pass (root, k) for tile k, or open "
                                  "every tile with qagent.landscape.tiles.TileDataset(root)")
             found, where = _folder_layers(path, fuel, set(layers or ())), str(path)
         elif match and path.parent.name == match["layer"] and is_tile_layout(path.parent.parent):
-            found, where = _tile_layout_layers(path.parent.parent, int(match["k"])), str(path.parent.parent)
+            found, where = tile_layers(path.parent.parent, int(match["k"])), str(path.parent.parent)
         elif path.suffix.lower() == ".lcp" and path.exists():
             raise InputError(f"{path}: a FlamMap landscape file holds every layer in one file; read it with "
                              "load_landfire(path), not as separate layer files")

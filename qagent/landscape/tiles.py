@@ -2,9 +2,10 @@
 
 ``tiles(landscape, size, stride)`` cuts a landscape into square windows (with their origins
 and georeferencing); ``write_tile_dataset`` stores them on disk (console: ``qagent-tiles``);
-``TileDataset`` loads such a dataset, or the original QNetFires project's tile folders, and
-serves every tile once per epoch in a fresh random order, as that project's raster manager
-did with its 500 tiles.
+``TileDataset`` loads such a dataset, or the original QNetFires project's tile folders (found
+by ``qagent.landscape.legacy_tiles``), and serves every tile once per epoch in a fresh random
+order, as that project's raster manager did with its 500 tiles. This module imports
+``core`` and ``landfire``; neither imports it.
 
 Windows start at rows and columns 0, stride, 2 stride, ... and lie wholly inside the grid
 (no padded edge tiles), as in the original project's tiler (``src/scripts/download.py``).
@@ -44,7 +45,8 @@ import torch
 from qagent import _cli, fuels
 from qagent._validation import InputError
 from qagent.landscape.core import FLOAT_LAYERS, Landscape
-from qagent.landscape.landfire import TILE_LAYOUT_LAYERS, is_tile_layout, load_landfire
+from qagent.landscape.landfire import load_landfire
+from qagent.landscape.legacy_tiles import LAYOUT, TILE_LAYOUT_LAYERS, is_tile_layout, tile_keys
 
 FORMAT = "qagent-tile-dataset"
 FORMAT_VERSION = 1
@@ -267,7 +269,7 @@ class TileDataset:
             self._open_tile_layout()
         elif self.path.is_dir():
             raise InputError(f"{self.path}: neither a tile dataset (no {INDEX_FILE}) nor the tile layout "
-                             f"<root>/<layer>/<name>_<k>_<layer>.tif (folders {' '.join(TILE_LAYOUT_LAYERS)})")
+                             f"{LAYOUT} (folders {' '.join(TILE_LAYOUT_LAYERS)})")
         else:
             raise InputError(f"{self.path}: no such folder")
 
@@ -306,20 +308,10 @@ class TileDataset:
             self._arrays[layer] = array
 
     def _open_tile_layout(self) -> None:
-        found: dict[str, set[int]] = {}
-        for folder in TILE_LAYOUT_LAYERS:
-            found[folder] = {int(p.stem.rsplit("_", 2)[-2]) for p in (self.path / folder).glob(f"*_*_{folder}.tif")
-                             if p.stem.rsplit("_", 2)[-2].isdigit()}
-        every = set.union(*found.values())
-        for folder, keys in found.items():
-            if keys != every:
-                k = min(every - keys)
-                raise InputError(f"{self.path / folder}: tile {k} has no {folder} layer "
-                                 f"({len(every - keys)} tiles lack one)")
-        self.keys = sorted(every)
+        self.keys = tile_keys(self.path)
         self.name = self.path.name
         self.metadata = {"name": self.name, "source": str(self.path), "count": len(self.keys),
-                         "layout": "<root>/<layer>/<name>_<k>_<layer>.tif"}
+                         "layout": LAYOUT}
 
     def __len__(self) -> int:
         return len(self.keys) if self.keys is not None else len(self.origins)
