@@ -29,6 +29,7 @@ from qagent._validation import InputError
 from qagent.fire.scenario import DEFAULT_SCENARIO
 from qagent.env.observation import NUM_CHANNELS
 from qagent.train.config import TrainConfig, q_value_settings
+from qagent.train.presets import memory_report
 
 log = logging.getLogger("qagent.train")
 
@@ -206,8 +207,6 @@ class RunCheckpoints:
         if device.type == "cuda":
             torch.cuda.empty_cache()
         if self.ctx.is_main:
-            from qagent.train.runlog import memory_report
-
             log.info("saved %s; %s", path, memory_report(device))
         return path
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from qagent._validation import InputError
-from qagent.train.presets import get_preset
+from qagent.train.presets import TRAINER_CELLS_PER_STEP, get_preset
 
 
 @dataclass
@@ -43,7 +43,7 @@ class TrainConfig:
     seed: int = 0
     # episodes
     budget_fraction: float = 0.05
-    cells_per_step: int = 5
+    cells_per_step: int = TRAINER_CELLS_PER_STEP
     ignitions: int = 32
     reward: str = "relative"            # relative (of the untreated burned area) | absolute (of the landscape)
     num_envs: int | None = None         # default: the preset's

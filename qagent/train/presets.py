@@ -212,12 +212,15 @@ def estimate_memory_bytes(
     )
 
 
+# Cells per action of a ``qagent-train`` run (k): the default of ``TrainConfig.cells_per_step``
+# (qagent.train.config imports this module, never the reverse).
+TRAINER_CELLS_PER_STEP = 5
+
+
 def trainer_cells_per_action() -> int:
     """Cells per action of a ``qagent-train`` run (``TrainConfig.cells_per_step``, k), which
     sets the size of a replayed action."""
-    from qagent.train.config import TrainConfig  # imported here: qagent.train.config imports this module
-
-    return TrainConfig.cells_per_step
+    return TRAINER_CELLS_PER_STEP
 
 
 @functools.lru_cache(maxsize=None)
@@ -321,6 +324,19 @@ def configure_cuda_allocator() -> bool:
 # ----------------------------------------------------------------------------- listing
 def format_bytes(n: float) -> str:
     return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
+
+
+def memory_report(device: torch.device) -> str:
+    """The memory line of the log messages: GPU memory allocated, reserved and free, or the
+    host's peak resident memory."""
+    if device.type == "cuda":
+        free, total = torch.cuda.mem_get_info(device)
+        return (f"GPU memory: {format_bytes(torch.cuda.memory_allocated(device))} allocated, "
+                f"{format_bytes(torch.cuda.memory_reserved(device))} reserved, {format_bytes(free)} free of "
+                f"{format_bytes(total)}")
+    import resource
+
+    return f"host memory: peak resident {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
 
 
 def format_presets_table(in_channels: int = DEFAULT_IN_CHANNELS) -> str:

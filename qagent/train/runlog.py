@@ -7,7 +7,9 @@
 - :func:`check_output` / :func:`delete_run`: a folder holds one run; another run's files
   are refused unless ``--resume`` continues it or ``--overwrite`` replaces it.
 - :func:`progress_bar`, :func:`progress_postfix`, :func:`memory_report`: the progress bar,
-  its text and the memory line of the log messages.
+  its text and the memory line of the log messages (``memory_report`` is defined in
+  ``qagent.train.presets``, beside ``format_bytes``, so that ``qagent.train.checkpoint``,
+  which this module imports, can log it without importing this module).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import torch
 from qagent._validation import InputError
 from qagent.env.fuel_break_env import REWARD_UNITS
 from qagent.train.checkpoint import remove_stale_temporaries
-from qagent.train.presets import format_bytes
+from qagent.train.presets import format_bytes, memory_report  # noqa: F401  (memory_report: re-exported)
 
 log = logging.getLogger("qagent.train")
 
@@ -198,15 +200,6 @@ def progress_postfix(row: dict, reward: str) -> str:
     return f"{saved} per episode, loss {loss}, eps {row.get('epsilon', 0):.2f}, {row.get('sims_per_s', 0):.0f} sims/s"
 
 
-def memory_report(device: torch.device) -> str:
-    if device.type == "cuda":
-        free, total = torch.cuda.mem_get_info(device)
-        return (f"GPU memory: {format_bytes(torch.cuda.memory_allocated(device))} allocated, "
-                f"{format_bytes(torch.cuda.memory_reserved(device))} reserved, {format_bytes(free)} free of "
-                f"{format_bytes(total)}")
-    import resource
-
-    return f"host memory: peak resident {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
 
 
 
