@@ -1,0 +1,208 @@
+"""QAgent's layers only point down, and no qagent module imports itself round a cycle.
+
+The graph is built from the source with ``ast``: every ``import`` and ``from ... import`` at
+any nesting level (module level, inside functions, methods, ``try`` blocks), except those under
+``if TYPE_CHECKING:`` (annotations only; never executed). An import of ``a.b.c`` is an edge to
+the module ``a.b.c``; ``from a.b import x`` is an edge to ``a.b.x`` when that is a module, else
+to ``a.b`` (the package's ``__init__``).
+
+The layers, lowest first (a module may import its own layer and those below):
+
+0. base: ``qagent`` (the package root: loads the extension), ``_C`` (the compiled
+   extension), ``_validation``, ``_cli``,
+   ``_ext``, ``_ops``, ``fuels`` (the fuel-model table), ``distributed`` and ``oom``
+   (torch-only utilities: process groups, out-of-memory retries), ``__main__``
+   (``python -m qagent info``, reads ``_ext``)
+1. landscape: rasters, LANDFIRE I/O, tiles, synthetic landscapes (a leaf above base)
+2. fire: weather, fire behaviour, spread, fire scenarios
+3. env: the fuel-break environment, landscape sources, the agent's observation channels
+4. agent: networks, policies, replay buffers
+5. baselines: fuel-break placements computed from the fire layer (DomiRank, burn
+   probability); train's validation and evaluation's methods both use them
+6. train: the DQN trainer, its config, presets, checkpoints
+7. evaluation: evaluation, planning and figures (loads checkpoints through train)
+8. tools: ``bench`` (``qagent-bench``) and ``oracle`` (the pyretechnics reference, for tests
+   and benchmarks)
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent / "qagent"
+
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("base", ("qagent", "qagent._C", "qagent._validation", "qagent._cli", "qagent._ext", "qagent._ops", "qagent.fuels",
+              "qagent.distributed", "qagent.oom", "qagent.__main__")),
+    ("landscape", ("qagent.landscape",)),
+    ("fire", ("qagent.fire",)),
+    ("env", ("qagent.env",)),
+    ("agent", ("qagent.agent",)),
+    ("baselines", ("qagent.baselines",)),
+    ("train", ("qagent.train",)),
+    ("evaluation", ("qagent.evaluation",)),
+    ("tools", ("qagent.bench", "qagent.oracle")),
+)
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _modules() -> dict[str, Path]:
+    return {_module_name(p): p for p in sorted(ROOT.rglob("*.py"))}
+
+
+def _compiled() -> set[str]:
+    """Compiled extension modules (``qagent._C``): leaves, importing nothing from qagent."""
+    return {_module_name(p.with_name(p.name.split(".")[0] + ".py")) for p in ROOT.rglob("*.so")} | {
+        "qagent._C"}
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def _import_nodes(tree: ast.AST):
+    """Every Import / ImportFrom node, at any depth, skipping ``if TYPE_CHECKING:`` bodies
+    (their ``else`` branches still count)."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield node
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            stack.extend(node.orelse)
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def _imports(name: str, path: Path, modules) -> set[str]:
+    """The qagent modules that module ``name`` (file ``path``) imports."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in _import_nodes(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        else:
+            if node.level:
+                base = package.split(".")
+                base = base[:len(base) - (node.level - 1)]
+                source = ".".join(base + ([node.module] if node.module else []))
+            else:
+                source = node.module or ""
+            targets = [f"{source}.{alias.name}" if f"{source}.{alias.name}" in modules else source
+                       for alias in node.names]
+        for target in targets:
+            # ``import a.b.c`` of a non-module attribute path: the longest module prefix.
+            while target and target not in modules:
+                target = target.rpartition(".")[0]
+            if target.split(".")[0] == "qagent" and target != name:
+                found.add(target)
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    modules = _modules()
+    known = set(modules) | _compiled()
+    graph = {name: _imports(name, path, known) for name, path in modules.items()}
+    graph.update({name: set() for name in _compiled()})
+    return graph
+
+
+def layer_of(module: str) -> int:
+    best, best_len = None, -1
+    for i, (_, prefixes) in enumerate(LAYERS):
+        for p in prefixes:
+            if (module == p or module.startswith(p + ".")) and len(p) > best_len:
+                best, best_len = i, len(p)
+    if best is None:
+        raise AssertionError(f"{module} is in no layer: add it to LAYERS in {__file__}")
+    return best
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan), each sorted."""
+    index, low, on_stack, stack, out, counter = {}, {}, set(), [], [], [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                out.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_the_graph_sees_function_level_imports():
+    graph = import_graph()
+    assert "qagent.train.dqn" in graph and "qagent.agent.models" in graph["qagent.train.dqn"]
+    # a function-level import (qagent/train/cli.py imports qagent.train.dqn inside main)
+    assert "qagent.train.dqn" in graph["qagent.train.cli"]
+
+
+def test_every_module_has_a_layer():
+    for module in import_graph():
+        layer_of(module)
+
+
+def test_layers_only_point_down():
+    graph = import_graph()
+    upward = [f"{a} ({LAYERS[layer_of(a)][0]}) imports {b} ({LAYERS[layer_of(b)][0]})"
+              for a, targets in sorted(graph.items()) for b in sorted(targets) if layer_of(b) > layer_of(a)]
+    assert not upward, "upward imports:\n" + "\n".join(upward)
+
+
+def test_landscape_imports_nothing_above_base():
+    graph = import_graph()
+    landscape = layer_of("qagent.landscape")
+    bad = [f"{a} imports {b}" for a, targets in sorted(graph.items()) if layer_of(a) == landscape
+           for b in sorted(targets) if layer_of(b) > landscape]
+    assert not bad, "\n".join(bad)
+
+
+def test_no_import_cycles():
+    cycles = _cycles(import_graph())
+    assert not cycles, "import cycles among qagent modules:\n" + "\n".join(" <-> ".join(c) for c in cycles)
+
+
+@pytest.mark.parametrize("graph, expected", [
+    ({"a": {"b"}, "b": {"a"}}, [["a", "b"]]),
+    ({"a": {"b"}, "b": {"c"}, "c": set()}, []),
+    ({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}, [["a", "b", "c"]]),
+])
+def test_cycle_finder(graph, expected):
+    assert _cycles(graph) == expected
+
+
+def test_type_checking_imports_are_skipped():
+    tree = ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import qagent.fire\n"
+                     "def f():\n    import qagent.env\n")
+    names = [a.name for n in _import_nodes(tree) for a in n.names]
+    assert "qagent.env" in names and "qagent.fire" not in names
