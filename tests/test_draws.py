@@ -232,3 +232,6 @@ def test_the_environment_draws_each_tile_s_fires_from_its_density(landfire, tmp_
         assert (c + ign[i] % 16 < 10).all()
     cfg = build_config(None, landscapes=str(folder), ignition_density=str(path))
     assert cfg.ignition_density == str(path)
+    from qagent.train.cli import build_parser
+
+    assert build_parser().parse_args(["--ignition-density", str(path)]).ignition_density == str(path)
