@@ -74,6 +74,16 @@ def positive_float(text: str) -> float:
     return value
 
 
+IGNITION_DENSITY_HELP = ("single-band GeoTIFF on the LANDFIRE folder's grid (same shape and transform): fires "
+                         "ignite with probability proportional to it (non-negative weights, 0 where no fire may "
+                         "start; NaN and negative cells are refused); default: uniform over burnable cells")
+
+
+def add_ignition_density_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup, extra: str = "") -> None:
+    """``--ignition-density FILE.tif`` for a command that draws fires on a LANDFIRE folder."""
+    parser.add_argument("--ignition-density", metavar="FILE.tif", help=IGNITION_DENSITY_HELP + extra)
+
+
 def add_fuel_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """``--fuel F40|F13`` for a command that reads LANDFIRE folders."""
     parser.add_argument("--fuel", type=str.upper, choices=FUEL_PRODUCTS, default="F40", help=FUEL_HELP)

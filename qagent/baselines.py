@@ -356,14 +356,18 @@ def _check_count(name: str, value, minimum: int) -> int:
     return int(value)
 
 
-def _fires(fire, n_ignitions: int, seed: int, duration_min) -> tuple[Weather | WeatherSamples, Any]:
+def _fires(fire, n_ignitions: int, seed: int, duration_min, landscape: Landscape,
+           ignition_density=None) -> tuple[Weather | WeatherSamples, Any]:
     """The weather and burn duration of the ``n_ignitions`` fires (see ``burn_probability_breaks``)."""
     if isinstance(fire, FireScenario):
         if duration_min is not None:
             raise InputError("duration_min: a FireScenario draws each fire's duration; pass duration_min only "
                              "with a Weather or WeatherSamples")
-        weather, duration = fire.sample(n_ignitions, np.random.default_rng([seed, 1]))
-        return weather, torch.from_numpy(duration)
+        # FireScenario.draw, as every caller draws fires; its ignitions (from default_rng(seed)) are
+        # the ones burn_probability draws again with the same seed and density
+        fires = fire.draw(landscape, n_ignitions, np.random.default_rng(seed), ignition_density=ignition_density,
+                          weather_rng=np.random.default_rng([seed, 1]))
+        return fires.weather, torch.from_numpy(fires.duration_min)
     if isinstance(fire, (Weather, WeatherSamples)):
         if duration_min is None:
             raise InputError(f"duration_min: needed with a {type(fire).__name__} (minutes of spread, a number or "
@@ -377,7 +381,7 @@ def _fires(fire, n_ignitions: int, seed: int, duration_min) -> tuple[Weather | W
 
 
 def burn_probability_breaks(landscape: Landscape, fire, budget_cells: int, *, n_ignitions: int, seed: int,
-                            duration_min=None, rounds: int = 1, existing_breaks=None,
+                            duration_min=None, rounds: int = 1, existing_breaks=None, ignition_density=None,
                             **simulate_kwargs) -> torch.Tensor:
     """``budget_cells`` new breaks on the candidate cells that simulated fires burn most often,
     a bool [H, W] tensor (docs/burn_probability_ranking.md).
@@ -385,8 +389,8 @@ def burn_probability_breaks(landscape: Landscape, fire, budget_cells: int, *, n_
     - ``fire``: a ``FireScenario`` (e.g. ``qagent.fire.scenario.DEFAULT_SCENARIO``), whose
       per-fire weather and duration are drawn with ``numpy.random.default_rng([seed, 1])``; or
       a ``Weather`` (or ``WeatherSamples``, one per ignition) with ``duration_min``.
-    - ``n_ignitions`` fires, ignited uniformly over burnable cells with ``seed``
-      (``qagent.fire.sample_ignitions``); burn probability is the fraction that reach a cell
+    - ``n_ignitions`` fires, ignited with ``seed`` uniformly over burnable cells, or
+      proportionally to ``ignition_density`` ([H, W], non-negative; ``qagent.fire.sample_ignitions``); burn probability is the fraction that reach a cell
       (``qagent.fire.burn_probability``), with ``existing_breaks`` in place (an ignition on a
       break burns nothing).
     - ``rounds``: 1 ranks once; R > 1 places the budget in R near-equal parts (the first
@@ -403,7 +407,7 @@ def burn_probability_breaks(landscape: Landscape, fire, budget_cells: int, *, n_
     seed = _check_count("seed", seed, 0)
     rounds = _check_count("rounds", rounds, 1)
     existing = _mask_array("existing_breaks", existing_breaks, landscape.shape)
-    weather, duration = _fires(fire, n, seed, duration_min)
+    weather, duration = _fires(fire, n, seed, duration_min, landscape, ignition_density)
     eligible = _candidates(landscape, existing)
     budget = min(budget, int(eligible.sum()))
     parts = [budget // rounds + (1 if r < budget % rounds else 0) for r in range(rounds)]
@@ -411,7 +415,7 @@ def burn_probability_breaks(landscape: Landscape, fire, budget_cells: int, *, n_
     picked = []
     for count in (c for c in parts if c > 0):
         p = burn_probability(landscape, n, weather, duration, seed, fuel_breaks=torch.from_numpy(closed),
-                             **simulate_kwargs)
+                             ignition_density=ignition_density, **simulate_kwargs)
         cells = _pick(p.cpu().numpy().astype(np.float64), eligible, count)
         picked.append(cells)
         closed.reshape(-1)[cells] = True

@@ -212,7 +212,13 @@ def test_train_reads_landscapes_with_the_configured_fuel(tmp_path, monkeypatch):
                        landscapes=str(tmp_path), fuel="F13")
     with pytest.raises(Stop):
         dqn.train(cfg, progress=False)
-    assert seen == {"spec": str(tmp_path), "split": "train", "fuel": "F13"}
+    assert seen == {"spec": str(tmp_path), "split": "train", "fuel": "F13", "ignition_density": None}
+    # --ignition-density (TrainConfig.ignition_density) reaches the source, which crops it per tile
+    cfg = build_config(None, preset="demo", grid_size=12, device="cpu", out=str(tmp_path / "out"),
+                       landscapes=str(tmp_path), ignition_density="density.tif")
+    with pytest.raises(Stop):
+        dqn.train(cfg, progress=False)
+    assert seen["ignition_density"] == "density.tif"
 
 
 def test_make_source_reads_the_chosen_fuel_product_of_a_landfire_folder(tmp_path):

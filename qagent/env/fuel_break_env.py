@@ -11,8 +11,8 @@ caused by the step's new breaks, divided by the episode's untreated expected bur
 (``reward="relative"``, the default: the relative reduction of burned area, the measure
 ``qagent-eval`` reports, which weighs every landscape alike, whether its fires burn 0.5 % or
 20 % of it), or that drop alone (``reward="absolute"``). At reset the episode draws S
-ignitions (uniform over burnable cells) and S weather scenarios and burn durations from its
-``FireScenario``; the same fires are burned before and after every step of the episode
+fires with its ``FireScenario.draw``: ignitions (uniform over burnable cells, or proportional
+to the source's ignition density) and S weather scenarios and burn durations; the same fires are burned before and after every step of the episode
 (common random numbers), so a reward measures the breaks, not the luck of the draw, and
 rewards sum to the episode's total reduction. Since breaks never add burned cells, rewards are never negative.
 
@@ -233,9 +233,8 @@ class BatchedFuelBreakEnv(VectorEnv):
         rng = np.random.default_rng(seed)
         s = self.config.ignitions
         burnable = landscape.burnable_mask().reshape(-1).to(self.device)
-        cells = torch.nonzero(burnable).reshape(-1)
-        ignition = cells[torch.from_numpy(rng.integers(0, len(cells), s)).to(self.device)]
-        weather, duration = self.scenario.sample(s, rng)
+        fires = self.scenario.draw(landscape, s, rng, ignition_density=self._ignition_density(lid))
+        ignition, weather, duration = fires.ignitions.to(self.device), fires.weather, fires.duration_min
         if self._stack is None:
             self._stack = LandscapeStack([landscape] * self.num_envs, self.device)
         else:
@@ -253,6 +252,11 @@ class BatchedFuelBreakEnv(VectorEnv):
         self.budget[i] = budget_cells(int(burnable.sum()), self.config.budget_fraction, self.config.cells_per_step)
         self.placed[i] = 0
         self.baseline_fraction[i] = self.burned_fraction[i] = self._burned_fractions(np.array([i]))[0]
+
+    def _ignition_density(self, landscape_id: int):
+        """The source's ignition density for a landscape (None: uniform over burnable cells)."""
+        density = getattr(self.source, "ignition_density", None)
+        return density(landscape_id) if density is not None else None
 
     def _burned_fractions(self, envs: np.ndarray) -> np.ndarray:
         """Expected burned fraction of the given environments with their current breaks: one call

@@ -47,6 +47,11 @@ class LandscapeSource:
     def _load(self, landscape_id: int) -> Landscape:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def ignition_density(self, landscape_id: int) -> np.ndarray | None:
+        """The [H, W] ignition density of landscape ``landscape_id`` (``FireScenario.draw``), or
+        None: ignitions uniform over burnable cells (every source but a TileSource given one)."""
+        return None
+
     def epoch_order(self, rng: np.random.Generator) -> np.ndarray:
         """Every id once, in a random order."""
         return rng.permutation(self.count)
@@ -82,7 +87,8 @@ class TileSource(LandscapeSource):
     cut into tiles in memory; spatially split (module docstring)."""
 
     def __init__(self, path: str | Path, split: str = "train", *, tile_size: int = 50, stride: int = 25,
-                 eval_fraction: float = DEFAULT_EVAL_FRACTION, cache_size: int = 1024, fuel: str = "F40"):
+                 eval_fraction: float = DEFAULT_EVAL_FRACTION, cache_size: int = 1024, fuel: str = "F40",
+                 ignition_density=None):
         from qagent.landscape.landfire import _check_fuel
 
         _check_split(split)
@@ -96,6 +102,9 @@ class TileSource(LandscapeSource):
             if fuel != "F40":
                 raise InputError(f"fuel: {fuel} only applies to a folder of LANDFIRE GeoTIFFs; {path} is a tile "
                                  "dataset, whose fuels were chosen when it was cut (qagent-tiles --fuel)")
+            if ignition_density is not None:
+                raise InputError(f"ignition density: needs a folder of LANDFIRE GeoTIFFs, whose grid the density "
+                                 f"shares; {path} is a tile dataset")
 
             self._dataset = TileDataset(path)
             self._tiles = None
@@ -111,6 +120,9 @@ class TileSource(LandscapeSource):
             self._tiles = list(tiles(full, tile_size, stride))
             if not self._tiles:
                 raise InputError(f"landscapes: {path} has no {tile_size} x {tile_size} tile without nodata")
+            self._density, self._density_name, self.tiles_without_ignitions = None, None, 0
+            if ignition_density is not None:
+                self._set_density(ignition_density, full, tile_size)
             size = (tile_size, tile_size)
             origins = [(r, c) for r, c, _ in self._tiles]
             width = full.width
@@ -118,6 +130,42 @@ class TileSource(LandscapeSource):
         self.ids = _spatial_split(origins, size, width, total, split, eval_fraction)
         self.name = f"tiles of {path.name} ({split})"
         super().__init__(len(self.ids), size, cache_size)
+
+    def _set_density(self, ignition_density, full: Landscape, size: int) -> None:
+        """Keep the raster's density (a GeoTIFF path, checked against the folder's grid, or an
+        array) and only the tiles where it is positive on some burnable cell: no fire can start
+        on the others."""
+        from qagent.fire.scenario import check_ignition_density
+        from qagent.landscape.landfire import load_ignition_density
+
+        if isinstance(ignition_density, (str, Path)):
+            self._density_name = Path(ignition_density).name
+            self._density = load_ignition_density(ignition_density, full)
+        else:
+            self._density_name = "ignition_density"
+            self._density = check_ignition_density(ignition_density, full)
+        keep = [(r, c, t) for r, c, t in self._tiles
+                if (self._density[r:r + size, c:c + size][t.burnable_mask().cpu().numpy()] > 0).any()]
+        self.tiles_without_ignitions = len(self._tiles) - len(keep)
+        if not keep:
+            raise InputError(f"{self._density_name}: zero on the burnable cells of every tile")
+        self._tiles = keep
+
+    def ignition_density(self, landscape_id: int) -> np.ndarray | None:
+        """The density's window under tile ``landscape_id`` (the rows and columns the tile was
+        cut from), or None without a density."""
+        if self._tiles is None or self._density is None:
+            return None
+        r, c, tile = self._tiles[int(self.ids[landscape_id])]
+        h, w = tile.shape
+        return self._density[r:r + h, c:c + w]
+
+    def describe(self) -> str:
+        text = super().describe()
+        if getattr(self, "_density", None) is not None:
+            text += (f", ignitions proportional to {self._density_name}"
+                     f" ({self.tiles_without_ignitions} tiles without ignition density left out)")
+        return text
 
     def _dataset_source_width(self) -> int | None:
         shape = (getattr(self._dataset, "metadata", None) or {}).get("source_shape")
@@ -159,6 +207,10 @@ def make_source(spec: str, grid_size: int | tuple[int, int] = 50, split: str = "
         if _check_fuel(fuel) != "F40":
             raise InputError(f"fuel: {fuel} only applies to a folder of LANDFIRE GeoTIFFs; synthetic landscapes "
                              "carry Scott & Burgan 40 fuels")
+        if kwargs.get("ignition_density") is not None:
+            raise InputError("ignition density: synthetic landscapes have no map grid to align a density with; "
+                             "use --landscapes with a folder of LANDFIRE GeoTIFFs on the density's grid")
         return SyntheticSource(shape, split, count=kwargs.get("count"))
     return TileSource(spec, split, tile_size=shape[0], stride=kwargs.get("stride", max(1, shape[0] // 2)),
-                      eval_fraction=kwargs.get("eval_fraction", DEFAULT_EVAL_FRACTION), fuel=fuel)
+                      eval_fraction=kwargs.get("eval_fraction", DEFAULT_EVAL_FRACTION), fuel=fuel,
+                      ignition_density=kwargs.get("ignition_density"))

@@ -82,6 +82,8 @@ def eval_parser() -> argparse.ArgumentParser:
                    help="split the landscapes across the processes torchrun starts; rank 0 writes the outputs")
     lf = p.add_argument_group("LANDFIRE folders", "used when --landscapes is a folder of LANDFIRE GeoTIFFs")
     _cli.add_fuel_argument(lf)
+    _cli.add_ignition_density_argument(lf, "; cropped to each tile's window (tiles where it is zero on every "
+                                           "burnable cell are left out)")
     return p
 
 
@@ -112,7 +114,8 @@ def eval_main(argv: list[str] | None = None) -> int:
 
         agent = AgentPolicy.load(args.checkpoint, args.device) if args.checkpoint else None
         grid = args.grid_size or (agent.grid_size if agent else 50)
-        source = make_source(args.landscapes, grid, args.split, count=args.count, fuel=args.fuel)
+        source = make_source(args.landscapes, grid, args.split, count=args.count, fuel=args.fuel,
+                             ignition_density=args.ignition_density)
         log.info("evaluating %s on %s", ", ".join(methods), source.describe())
         t0 = time.perf_counter()
         rows, kept = evaluate(source, methods, agent=agent, budget_fraction=args.budget, ignitions=args.ignitions,
@@ -126,7 +129,7 @@ def eval_main(argv: list[str] | None = None) -> int:
         meta = {"command": "qagent-eval " + " ".join(argv if argv is not None else sys.argv[1:]),
                 "checkpoint": args.checkpoint, "landscapes": source.describe(), "budget_fraction": args.budget,
                 "ignitions": args.ignitions, "placement_ignitions": args.placement_ignitions, "seed": args.seed,
-                "fuel": args.fuel,
+                "fuel": args.fuel, "ignition_density": args.ignition_density,
                 "wall_s": time.perf_counter() - t0}
         write_outputs(out, rows, summary, meta)
         _eval_figures(out, kept)
@@ -153,7 +156,8 @@ def _eval_figures(out: Path, kept: dict) -> None:
                          reductions=reductions)
 
 
-SEED_DERIVATION = ("evaluation fires: numpy default_rng([seed, 0]) (ignitions uniform over burnable cells, then "
+SEED_DERIVATION = ("evaluation fires: numpy default_rng([seed, 0]) (FireScenario.draw: ignitions uniform over burnable cells or "
+                   "proportional to --ignition-density, then "
                    "the scenario's weather and durations), the same fires for every method; placements: "
                    "placement_seed(seed, 0), a 64-bit SeedSequence hash (spawn key 1) whose high word is >= 2^31, so "
                    "no placement generator starts from the evaluation fires' state; burn_probability's own fires: "
@@ -175,6 +179,7 @@ def plan_parser() -> argparse.ArgumentParser:
                    help="trained agent; several: an ensemble averaging their Q-values")
     p.add_argument("--landfire", required=True, metavar="DIR", help="folder of LANDFIRE GeoTIFFs (any size)")
     _cli.add_fuel_argument(p)
+    _cli.add_ignition_density_argument(p, "; both the evaluation fires and burn_probability's placement fires")
     p.add_argument("--budget", type=_cli.fraction, default=0.05, metavar="FRACTION",
                    help="fuel breaks as a fraction of the burnable cells, in (0, 1] (default: 0.05 = 5 %%)")
     p.add_argument("--ignitions", type=_cli.positive_int, default=2000, metavar="N",
@@ -239,13 +244,14 @@ def plan_main(argv: list[str] | None = None) -> int:
         from qagent.evaluation.methods import AgentPolicy, bootstrap_seed, place_breaks, placement_seed
         from qagent.fire.scenario import DEFAULT_SCENARIO
         from qagent.fire.spread import simulate
-        from qagent.landscape.landfire import load_landfire, save_geotiff
+        from qagent.landscape.landfire import load_ignition_density, load_landfire, save_geotiff
 
         agent = AgentPolicy.load(args.checkpoint, args.device)
         ls = load_landfire(args.landfire, fuel=args.fuel)
         burnable = ls.burnable_mask()
         if not bool(burnable.any()):
             raise InputError(f"{args.landfire}: no burnable cell, so there is nothing to place breaks on")
+        density = load_ignition_density(args.ignition_density, ls) if args.ignition_density else None
         budget = budget_cells(int(burnable.sum()), args.budget, agent.cells_per_step)
         per_round = args.cells_per_round or max(agent.cells_per_step, budget // 50)
         methods = ["agent"] + [m for m in HEURISTICS if m == "none" or m in args.compare]
@@ -257,7 +263,8 @@ def plan_main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             plans[method] = place_breaks(method, ls, weather_ref, budget, seed=placement_seed(args.seed, 0), agent=agent,
                                          cells_per_round=per_round, placement_ignitions=args.placement_ignitions,
-                                         scenario=DEFAULT_SCENARIO, device=args.device).cpu()
+                                         scenario=DEFAULT_SCENARIO, device=args.device,
+                                         ignition_density=density).cpu()
             placement_times[method] = time.perf_counter() - t0
             placed = int(plans[method].sum())
             if method != "none" and (placed != min(budget, int(burnable.sum())) or
@@ -265,7 +272,8 @@ def plan_main(argv: list[str] | None = None) -> int:
                 raise InputError(f"{method}: placed {placed} breaks, not the {budget} of the budget on burnable cells")
             log.info("%s: %d breaks in %.1f s", method, placed, placement_times[method])
         breaks, placement_s = plans["agent"], placement_times["agent"]
-        ign, weather, duration = evaluation_fires(ls, args.ignitions, args.seed, 0, DEFAULT_SCENARIO)
+        ign, weather, duration = evaluation_fires(ls, args.ignitions, args.seed, 0, DEFAULT_SCENARIO,
+                                                  ignition_density=density)
         burned, probability = {}, {}
         for method in methods:
             t0 = time.perf_counter()
@@ -307,7 +315,7 @@ def plan_main(argv: list[str] | None = None) -> int:
         warnings = ([uncertainty["warning"]] if uncertainty["warning"] else []) + comparison["warnings"]
         report = {"landfire": str(args.landfire), "fuel": args.fuel, "shape": list(ls.shape), "budget_fraction":
                   args.budget, "budget_cells": budget, "cells_per_round": per_round, "placement_s": placement_s,
-                  "ignitions": args.ignitions, "seed": args.seed,
+                  "ignitions": args.ignitions, "seed": args.seed, "ignition_density": args.ignition_density,
                   "expected_burned_cells_before": burned_before, "expected_burned_cells_after": burned_after,
                   "relative_reduction": reduction,
                   "relative_reduction_ci95": ci, "relative_reduction_ci95_half_width": uncertainty["half_width"],

@@ -59,15 +59,13 @@ class LandscapeResult:
 
 
 def evaluation_fires(landscape, ignitions: int, seed: int, landscape_id: int = 0,
-                     scenario: FireScenario = DEFAULT_SCENARIO) -> tuple[torch.Tensor, object, np.ndarray]:
-    """The fires every method of a comparison is scored on: ``ignitions`` flat cell indices
-    uniform over burnable cells, then per-fire weather and durations (minutes) from the
-    scenario, all from ``evaluation_rng(seed, landscape_id)`` (qagent-plan: landscape 0)."""
-    rng = evaluation_rng(seed, landscape_id)
-    cells = torch.nonzero(landscape.burnable_mask().reshape(-1)).reshape(-1)
-    ign = cells[torch.from_numpy(rng.integers(0, len(cells), ignitions))]
-    weather, duration = scenario.sample(ignitions, rng)
-    return ign, weather, duration
+                     scenario: FireScenario = DEFAULT_SCENARIO, *, ignition_density=None):
+    """The fires every method of a comparison is scored on, ``scenario.draw`` from
+    ``evaluation_rng(seed, landscape_id)`` (qagent-plan: landscape 0): ``ignitions`` flat cell
+    indices (uniform over burnable cells, or proportional to ``ignition_density``), then
+    per-fire weather and durations (minutes). A ``Fires``, which unpacks as
+    ``ign, weather, duration``."""
+    return scenario.draw(landscape, ignitions, evaluation_rng(seed, landscape_id), ignition_density=ignition_density)
 
 
 def evaluate(source: LandscapeSource, methods: list[str], *, agent: AgentPolicy | None, budget_fraction: float,
@@ -110,11 +108,13 @@ def evaluate(source: LandscapeSource, methods: list[str], *, agent: AgentPolicy 
         ls = source.landscape(lid)
         burnable = ls.burnable_mask()
         budget = episode_budget(int(burnable.sum()), budget_fraction, k)
-        ign, weather, duration = evaluation_fires(ls, ignitions, seed, lid, scenario)
+        density = source.ignition_density(lid)
+        ign, weather, duration = evaluation_fires(ls, ignitions, seed, lid, scenario, ignition_density=density)
         for method in methods:
             t0 = time.perf_counter()
             breaks = place_breaks(method, ls, weather_ref, budget, seed=placement_seed(seed, lid), agent=agent,
-                                  placement_ignitions=placement_ignitions, scenario=scenario)
+                                  placement_ignitions=placement_ignitions, scenario=scenario,
+                                  ignition_density=density)
             placement_s = time.perf_counter() - t0
             if method != "none" and (int(breaks.sum()) != min(budget, int(burnable.sum())) or
                                      bool((breaks & ~burnable).any())):

@@ -181,6 +181,7 @@ class PlacementRequest:
     placement_ignitions: int = DEFAULT_PLACEMENT_IGNITIONS
     scenario: FireScenario = DEFAULT_SCENARIO
     device: str | torch.device | None = None
+    ignition_density: object = None  # [H, W] grid burn_probability's fires ignite proportionally to
 
 
 @dataclass(frozen=True)
@@ -215,7 +216,8 @@ def _burn_probability(r: PlacementRequest) -> torch.Tensor:
 
     kwargs = {} if r.device is None else {"device": r.device}
     return baselines.burn_probability_breaks(r.landscape, r.scenario, r.budget_cells, n_ignitions=r.placement_ignitions,
-                                             seed=placement_fire_seed(r.seed), **kwargs).to(r.landscape.device)
+                                             seed=placement_fire_seed(r.seed), ignition_density=r.ignition_density,
+                                             **kwargs).to(r.landscape.device)
 
 
 def _domirank(r: PlacementRequest) -> torch.Tensor:
@@ -246,12 +248,12 @@ HEURISTICS = tuple(name for name, m in REGISTRY.items() if not m.needs_agent)
 def place_breaks(method: str, landscape: Landscape, weather: Weather, budget_cells: int, seed: int,
                  agent: AgentPolicy | None = None, cells_per_round: int | None = None, *,
                  placement_ignitions: int = DEFAULT_PLACEMENT_IGNITIONS, scenario: FireScenario = DEFAULT_SCENARIO,
-                 device=None) -> torch.Tensor:
+                 device=None, ignition_density=None) -> torch.Tensor:
     """The bool [H, W] breaks of one method; exactly budget_cells cells (or every burnable cell
     if fewer), never on non-burnable cells. ``seed`` is the placement seed (``placement_seed``);
-    ``placement_ignitions`` and ``scenario`` are burn_probability's fires, ``device`` where they
-    run (default: the landscape's)."""
+    ``placement_ignitions``, ``scenario`` and ``ignition_density`` (None: uniform) are
+    burn_probability's fires, ``device`` where they run (default: the landscape's)."""
     if method not in REGISTRY:
         raise InputError(f"method: unknown {method!r}; choose from {METHODS}")
     return REGISTRY[method].place(PlacementRequest(landscape, weather, budget_cells, seed, agent, cells_per_round,
-                                                   placement_ignitions, scenario, device))
+                                                   placement_ignitions, scenario, device, ignition_density))

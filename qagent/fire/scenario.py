@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import torch
 
 from qagent._validation import InputError
 from qagent.fire.weather import Weather, WeatherSamples
@@ -75,6 +76,17 @@ class FireScenario:
                                  herb + self.live_woody_offset, foliar)
         return weather, duration.astype(np.float32)
 
+    def draw(self, landscape, n: int, rng: np.random.Generator, *, ignition_density=None,
+             weather_rng: np.random.Generator | None = None) -> "Fires":
+        """The project's one draw of ``n`` fires on ``landscape``: ignitions first
+        (:func:`draw_ignitions`: uniform over burnable cells, or proportional to
+        ``ignition_density``), then each fire's weather and duration (:meth:`sample`), from
+        ``rng`` (or from ``weather_rng`` when given, as ``burn_probability_breaks`` does).
+        Deterministic for the generators' states."""
+        ignitions = draw_ignitions(landscape, n, rng, ignition_density=ignition_density)
+        weather, duration = self.sample(int(n), rng if weather_rng is None else weather_rng)
+        return Fires(ignitions, weather, duration)
+
     def reference_weather(self) -> Weather:
         """The scenario's typical weather (medians, prevailing wind): what agent observations
         show, since the agent places breaks before knowing a fire's weather."""
@@ -86,6 +98,69 @@ class FireScenario:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Fires:
+    """n fires: ``ignitions`` int64 [n] flat cell indices (row * W + col, CPU tensor),
+    ``weather`` [n] WeatherSamples and ``duration_min`` float32 [n] minutes of spread."""
+
+    ignitions: torch.Tensor
+    weather: WeatherSamples
+    duration_min: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.ignitions.shape[0])
+
+    def __iter__(self):  # ign, weather, duration = fires
+        return iter((self.ignitions, self.weather, self.duration_min))
+
+
+def check_ignition_density(ignition_density, landscape, name: str = "ignition_density") -> np.ndarray:
+    """``ignition_density`` as float64 [H, W], checked: the landscape's grid shape, finite,
+    non-negative, and positive on at least one burnable cell. ``name`` prefixes the errors
+    (the CLIs pass the file's name)."""
+    if isinstance(ignition_density, torch.Tensor):
+        ignition_density = ignition_density.detach().cpu().numpy()
+    try:
+        d = np.asarray(ignition_density, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise InputError(f"{name}: expected a numeric [H, W] grid ({e})") from None
+    shape = tuple(landscape.shape)
+    if d.shape != shape:
+        raise InputError(f"{name}: shape {d.shape} differs from the landscape's grid {shape}")
+    if not np.isfinite(d).all():
+        raise InputError(f"{name}: {int((~np.isfinite(d)).sum())} cells are NaN or infinite; the density must be "
+                         "finite (zero where no fire may start)")
+    if (d < 0).any():
+        raise InputError(f"{name}: {int((d < 0).sum())} cells are negative (min {d.min():g}); the density must be "
+                         ">= 0")
+    burnable = landscape.burnable_mask().cpu().numpy().reshape(shape)
+    if not (d[burnable] > 0).any():
+        raise InputError(f"{name}: zero on every burnable cell, so no fire can start")
+    return d
+
+
+def draw_ignitions(landscape, n: int, rng: np.random.Generator, *, ignition_density=None) -> torch.Tensor:
+    """[n] int64 flat indices of burnable cells (with replacement) drawn with ``rng``: uniform
+    over burnable cells by default (``rng.integers``), else with probability proportional to
+    ``ignition_density`` (a non-negative [H, W] grid; cells that cannot burn get none), by
+    inverting its cumulative sum at ``rng.random(n)``. Fuel breaks are not excluded (an
+    ignition on a break burns nothing), so the same generator gives the same ignitions with
+    and without breaks."""
+    if not (isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 0):
+        raise InputError(f"n_ignitions: must be a non-negative integer, got {n!r}")
+    burnable = landscape.burnable_mask().cpu().numpy().reshape(-1)
+    cells = np.flatnonzero(burnable)
+    if len(cells) == 0:
+        raise InputError("landscape: no burnable cells to ignite")
+    if ignition_density is None:
+        return torch.from_numpy(cells[rng.integers(0, len(cells), size=int(n))].astype(np.int64))
+    weight = check_ignition_density(ignition_density, landscape).reshape(-1)[cells]
+    cells, weight = cells[weight > 0], weight[weight > 0]
+    cdf = np.cumsum(weight)
+    pick = np.searchsorted(cdf, rng.random(int(n)) * cdf[-1], side="right")
+    return torch.from_numpy(cells[np.minimum(pick, len(cells) - 1)].astype(np.int64))
 
 
 def _lerp(bounds: tuple[float, float], u: np.ndarray) -> np.ndarray:

@@ -445,17 +445,15 @@ def simulate(
     return SpreadResult(burned, counts, arrival)
 
 
-def sample_ignitions(landscape: Landscape, n_ignitions: int, seed: int) -> torch.Tensor:
-    """[n] flat indices drawn uniformly (with replacement) over the landscape's burnable cells,
-    deterministic for a seed. Fuel breaks are not excluded, so the same seed gives the same
+def sample_ignitions(landscape: Landscape, n_ignitions: int, seed: int, *, ignition_density=None) -> torch.Tensor:
+    """[n] flat indices drawn (with replacement) over the landscape's burnable cells with
+    ``numpy.random.default_rng(seed)``: uniform, or proportional to ``ignition_density``
+    ([H, W], non-negative); see :func:`qagent.fire.scenario.draw_ignitions`, the ignitions of
+    ``FireScenario.draw``. Fuel breaks are not excluded, so the same seed gives the same
     ignitions with and without breaks (an ignition on a break burns nothing)."""
-    if not (isinstance(n_ignitions, (int, np.integer)) and n_ignitions >= 0):
-        raise InputError(f"n_ignitions: must be a non-negative integer, got {n_ignitions!r}")
-    cells = landscape.burnable_cells().cpu().numpy()
-    if len(cells) == 0:
-        raise InputError("landscape: no burnable cells to ignite")
-    rng = np.random.default_rng(seed)
-    return torch.from_numpy(cells[rng.integers(0, len(cells), size=int(n_ignitions))].astype(np.int64))
+    from qagent.fire.scenario import draw_ignitions
+
+    return draw_ignitions(landscape, n_ignitions, np.random.default_rng(seed), ignition_density=ignition_density)
 
 
 def burn_probability(
@@ -467,17 +465,19 @@ def burn_probability(
     fuel_breaks=None,
     *,
     distributed: bool = False,
+    ignition_density=None,
     **kwargs,
 ) -> torch.Tensor:
     """[H, W] fraction of ``n_ignitions`` fires that reach each cell; ignitions are drawn
-    uniformly over burnable cells with ``seed`` (see :func:`sample_ignitions`). ``weather``
+    with ``seed`` uniformly over burnable cells, or proportionally to ``ignition_density``
+    ([H, W], non-negative, zero where no fire may start; see :func:`sample_ignitions`). ``weather``
     and ``duration_min`` may be per ignition ([n] WeatherSamples / array). With
     ``distributed=True`` inside a torch.distributed process group, each rank runs its share of
     the fires and the burn counts are summed over ranks: the result equals the
     single-process one for the same seed. Extra keyword arguments go to :func:`simulate`."""
     from qagent import distributed as dist_util
 
-    ign = sample_ignitions(landscape, n_ignitions, seed)
+    ign = sample_ignitions(landscape, n_ignitions, seed, ignition_density=ignition_density)
     part = dist_util.shard(len(ign)) if distributed else slice(None)
     if distributed:
         if isinstance(weather, WeatherSamples):

@@ -791,3 +791,34 @@ def save_geotiff(landscape: Landscape, path, array, *, nodata: float | int | Non
     except (RasterioError, OSError) as e:
         raise InputError(f"{path}: cannot write the GeoTIFF ({e})") from None
     return path
+
+
+def load_ignition_density(path, landscape: Landscape) -> np.ndarray:
+    """A single-band GeoTIFF of ignition density (any non-negative unit: relative weights, zero
+    where no fire may start) on ``landscape``'s grid, as float64 [H, W]
+    (``FireScenario.draw(ignition_density=)``). Refused, with errors naming the file: a shape
+    or transform other than the landscape's, NaN, infinite, negative or nodata cells (nodata is
+    allowed only where the landscape itself has none), and a density zero on every burnable
+    cell."""
+    from qagent.fire.scenario import check_ignition_density
+
+    path = Path(path)
+    band = _read_band(path, "ignition density")
+    if band.shape != tuple(landscape.shape):
+        raise InputError(f"{path}: ignition density of {band.shape[0]} x {band.shape[1]} cells, but the landscape is "
+                         f"{landscape.shape[0]} x {landscape.shape[1]}; it must lie on the LANDFIRE layers' grid")
+    t = landscape.transform
+    if (band.transform is None) != (t is None) or (
+            t is not None and not band.transform.almost_equals(t, precision=1e-6 * abs(t.a))):
+        raise InputError(f"{path}: ignition density transform {tuple(band.transform or ())[:6]} differs from the "
+                         f"landscape's {tuple(t or ())[:6]}; it must lie on the LANDFIRE layers' grid (same origin "
+                         "and cell size)")
+    d = band.data.astype(np.float64)
+    outside = landscape.nodata_mask.cpu().numpy() if landscape.nodata_mask is not None else np.zeros(d.shape, bool)
+    missing = ~band.valid & ~outside
+    if missing.any():
+        r, c = np.argwhere(missing)[0]
+        raise InputError(f"{path}: {int(missing.sum())} nodata cells where the landscape has data (first at row {r}, "
+                         f"column {c}); give 0 where no fire may start")
+    d[outside] = 0.0
+    return check_ignition_density(d, landscape, name=str(path))

@@ -36,6 +36,7 @@ class TrainConfig:
     model: str | None = None            # default: the preset's
     landscapes: str = "synthetic"       # "synthetic", a tile dataset or a LANDFIRE folder
     fuel: str = "F40"                   # LANDFIRE fuel product of a LANDFIRE folder: F40 | F13
+    ignition_density: str | None = None  # GeoTIFF on a LANDFIRE folder's grid; None: uniform ignitions
     grid_size: int | None = None        # default: the preset's
     device: str = "auto"                # auto | cpu | cuda | cuda:N
     steps: int | None = None            # environment steps (transitions); default: the preset's
