@@ -9,6 +9,11 @@
 #include <cmath>
 #include <tuple>
 
+#if defined(__linux__) || defined(__APPLE__)
+#include <sys/mman.h>
+#define QAGENT_HAVE_MMAP 1
+#endif
+
 #include "qagent/fire_behavior_kernel.h"
 
 namespace qagent {
@@ -97,6 +102,24 @@ inline FireBehaviorArgs prepare_fire_behavior(const at::Tensor& terrain, const a
 namespace qagent {
 
 using SpreadOutputs = std::tuple<at::Tensor, at::Tensor, at::Tensor>;
+
+// A zero-filled int32 tensor. On the CPU a large one is mapped from fresh anonymous memory,
+// which the system hands out as zeros page by page when first written: the spread op's burn
+// counts then cost the pages the fires touch, not a pass over the whole grid per call.
+inline at::Tensor zeros_int32(at::IntArrayRef sizes, const at::TensorOptions& opts) {
+#ifdef QAGENT_HAVE_MMAP
+    int64_t numel = 1;
+    for (int64_t s : sizes) numel *= s;
+    const size_t bytes = size_t(numel) * sizeof(int32_t);
+    if (opts.device().is_cpu() && bytes >= (size_t(4) << 20)) {
+        void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p != MAP_FAILED) {
+            return at::from_blob(p, sizes, [bytes](void* q) { munmap(q, bytes); }, opts.dtype(at::kInt));
+        }
+    }
+#endif
+    return at::zeros(sizes, opts.dtype(at::kInt));
+}
 
 // min and max of a 1-d int64 tensor: a loop over host memory (no dispatch, no allocation:
 // the spread op is called with a single fire, so its checks must cost next to nothing), or
@@ -198,7 +221,7 @@ inline SpreadBatch prepare_spread(const at::Tensor& params, const at::Tensor& bl
     }
 
     auto opts = params.options();
-    *outputs = SpreadOutputs(at::zeros({n}, opts.dtype(at::kInt)), at::zeros({num_count_rows, height, width}, opts.dtype(at::kInt)),
+    *outputs = SpreadOutputs(at::zeros({n}, opts.dtype(at::kInt)), zeros_int32({num_count_rows, height, width}, opts),
                              at::empty({return_arrival ? n : 0, height, width}, opts));
     SpreadBatch b;
     b.params = num_grids > 0 ? params.data_ptr<float>() : nullptr;
