@@ -2,14 +2,22 @@
 
 Simulations run in the compiled ``spread`` op (minimum travel time, Finney 2002; see
 ``csrc/qagent/spread.h``): Dijkstra with an early stop on the CPU, parallel relaxation on
-CUDA, identical burned cells. What depends only on a landscape and its weather (each cell's
-fire ellipse) is computed once and shared by all its ignitions; with one weather scenario per
-simulation it is computed per simulation, in chunks that respect a memory budget.
+CUDA, identical burned cells. A fire costs the cells it touches, not the grid: each cell's
+fire ellipse (its six spread parameters) is computed when the fire first reaches it, at most
+once per simulation, from the simulation's weather row (lazy parameters, equal to the bit to
+the whole-grid ``spread_params``); with one weather for many fires on a landscape the
+parameters of a thread's earlier fires are reused, or, when the fires are many enough to
+cover the grid, computed once for the whole grid (``params="auto"``).
 
-Memory: the outputs (burned cells, burn counts) are O(E * S + E * H * W); arrival times
-[E, S, H, W] are materialised only with ``return_arrival=True``. Scratch per simulation in
-flight: 16 bytes per cell per CPU thread, 4 bytes per cell per CUDA block; per-simulation
-weather adds 24 bytes per cell per simulation of the chunk.
+Memory (bytes; README "Fire spread"): per landscape cell, the landscape's layers (32) and the
+terrain the ops read (24 + 4 for the fuel view) are shared by every fire; outputs are
+``burned_cells`` [E, S] and the burn counts, 4 per cell per landscape (skip them with
+``return_burn_count=False``); arrival times [E, S, H, W] only with ``return_arrival=True``.
+Scratch is per CPU thread (or CUDA block) and costs what fires touch: on the CPU, pages of
+32 x 32 cells taken on first touch, 4 per touched cell for arrival times, 28 for lazy
+parameters and, for parameters shared by consecutive fires, 136 for cached step times (at most
+256 MiB per thread), plus 8 per queued arrival and 8 per burned cell; threads keep at most
+64 MiB of pages between calls. Per simulation in flight: 128 (its indices and weather row).
 """
 
 from __future__ import annotations
