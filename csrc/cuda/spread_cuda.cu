@@ -23,8 +23,8 @@ namespace {
 
 constexpr int kThreadsPerBlock = 256;
 // Dynamic shared memory for the arrival window, leaving room under the 48 KiB a block gets
-// without opting in for the kernel's few static shared variables.
-constexpr int64_t kMaxSharedCells = 12000;
+// without opting in for the kernel's static shared variables (the step plans, 1.8 KiB).
+constexpr int64_t kMaxSharedCells = 11000;
 // Global scratch of one pass (arrival and parameter windows of the blocks in flight).
 constexpr int64_t kMaxScratchBytes = int64_t(1) << 30;
 

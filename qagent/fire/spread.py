@@ -6,13 +6,15 @@ CUDA, identical burned cells. A fire costs the cells it touches, not the grid: e
 fire ellipse (its six spread parameters) is computed when the fire first reaches it, at most
 once per simulation, from the simulation's weather row (lazy parameters, equal to the bit to
 the whole-grid ``spread_params``); with one weather for many fires on a landscape the
-parameters of a thread's earlier fires are reused, or, when the fires are many enough to
-cover the grid, computed once for the whole grid (``params="auto"``).
+parameters of a CPU thread's earlier fires are reused (on CUDA one grid is computed for all
+blocks, ``params="auto"``).
 
 Memory (bytes; README "Fire spread"): per landscape cell, the landscape's layers (32) and the
 terrain the ops read (24 + 4 for the fuel view) are shared by every fire; outputs are
 ``burned_cells`` [E, S] and the burn counts, 4 per cell per landscape (skip them with
-``return_burn_count=False``); arrival times [E, S, H, W] only with ``return_arrival=True``.
+``return_burn_count=False``; on the CPU large ones are mapped from zero pages, so only the
+pages fires burn become resident); arrival times [E, S, H, W] only with
+``return_arrival=True``.
 Scratch is per CPU thread (or CUDA block) and costs what fires touch: on the CPU, pages of
 32 x 32 cells taken on first touch, 4 per touched cell for arrival times, 28 for lazy
 parameters and, for parameters shared by consecutive fires, 136 for cached step times (at most
@@ -280,10 +282,16 @@ PARAM_MODES = ("auto", "eager", "lazy")
 _PER_SIM_BYTES = 128
 
 
-def _lazy_for_shared_weather(fires_per_landscape: int, cells: int) -> bool:
-    """With one weather per landscape, evaluate parameters lazily unless the fires are many
-    enough to touch most of the grid anyway (then one eager pass over the grid is cheaper)."""
-    return fires_per_landscape * 256 < cells
+def _lazy_for_shared_weather(device: torch.device, fires_per_landscape: int, cells: int) -> bool:
+    """With one weather per landscape (params="auto"): on the CPU, lazy parameters, which a
+    thread's fires share through its parameter pages and which were as fast or faster than one
+    eager pass over the grid in every case measured, small fires or fires covering the grid
+    (BENCHMARKS.md: 300 fires of about 20 cells 10.1 against 11.0 us per fire on 64 x 64 cells,
+    10.4 against 38.1 on 256 x 256). On CUDA every block evaluates its own window, so one
+    eager grid shared by all blocks is kept unless the fires' windows cannot cover the grid."""
+    if device.type == "cpu":
+        return True
+    return fires_per_landscape * 64 * 64 < cells
 
 
 def simulate(
@@ -325,10 +333,11 @@ def simulate(
       per-thread step-time cache; for tests and benchmarks).
     - ``stencil``: 16 or 32 directions of travel between cells (see csrc/qagent/spread.h).
     - ``params``: how each cell's spread parameters are obtained, with the same results to the
-      bit: "lazy" (computed when a fire first reaches the cell, at most once per simulation:
-      a fire costs the cells it touches), "eager" (computed for every cell first, per weather:
-      whole grids) or "auto" (lazy, except eager for one weather per landscape whose fires
-      are many enough to cover the grid).
+      bit: "lazy" (computed when a fire first reaches the cell, at most once per simulation,
+      and shared by a CPU thread's fires of one weather: a fire costs the cells it touches),
+      "eager" (computed for every cell first, per weather: whole grids) or "auto" (lazy,
+      except on CUDA for one weather per landscape, where one eager grid serves all blocks
+      unless the grid is far larger than the fires).
     - ``relax_window``: first window side of the relaxation's scratch (0: the default, 64);
       a fire that outgrows it is re-run in a larger one (for tests).
     """
@@ -389,7 +398,7 @@ def simulate(
         k = max(g.shape[1] for g in grids)
         wt = torch.stack([g.expand(8, k) for g in grids]).contiguous()
         landscape_rows = torch.arange(e_count, device=dev)
-        if params == "lazy" or (params == "auto" and _lazy_for_shared_weather(s_count, n_cells)):
+        if params == "lazy" or (params == "auto" and _lazy_for_shared_weather(dev, s_count, n_cells)):
             lazy = stack.lazy_params(wt, landscape_rows, **opts)
             source_of_sim = landscape_of_sim
         else:
