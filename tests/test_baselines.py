@@ -16,6 +16,7 @@ import torch
 from qagent._validation import InputError
 from qagent.baselines import (
     _step_crossings,
+    burn_probability_breaks,
     domirank,
     domirank_breaks,
     domirank_centrality,
@@ -23,7 +24,8 @@ from qagent.baselines import (
     random_breaks,
     spread_network,
 )
-from qagent.fire import Weather, behavior
+from qagent.fire import Weather, WeatherSamples, behavior, burn_probability
+from qagent.fire.scenario import DEFAULT_SCENARIO
 from qagent.landscape import Landscape
 
 WORCESTER = Path(__file__).resolve().parents[1].parent / "shared" / "landfire" / "worcester_vt"
@@ -227,6 +229,10 @@ def _methods(wx):
         "random": lambda ls, k, ex: random_breaks(ls, k, seed=3, existing_breaks=ex),
         "greedy_intensity": lambda ls, k, ex: greedy_intensity_breaks(ls, wx, k, existing_breaks=ex),
         "greedy_rate": lambda ls, k, ex: greedy_intensity_breaks(ls, wx, k, metric="spread_rate", existing_breaks=ex),
+        "burn_probability": lambda ls, k, ex: burn_probability_breaks(ls, DEFAULT_SCENARIO, k, n_ignitions=48, seed=2,
+                                                                      existing_breaks=ex),
+        "burn_probability_rounds": lambda ls, k, ex: burn_probability_breaks(ls, DEFAULT_SCENARIO, k, n_ignitions=48,
+                                                                             seed=2, rounds=3, existing_breaks=ex),
     }
 
 
@@ -332,6 +338,110 @@ def test_bad_input_is_refused():
         domirank_centrality(np.ones((2, 3)))
     with pytest.raises(InputError, match="adjacency"):
         domirank_centrality(-np.ones((3, 3)))
+
+
+# ------------------------------------------------------------------------------ burn probability
+def scenario_fires(n: int, seed: int):
+    """The fires burn_probability_breaks draws from DEFAULT_SCENARIO for (n, seed), as documented."""
+    weather_samples, duration = DEFAULT_SCENARIO.sample(n, np.random.default_rng([seed, 1]))
+    return weather_samples, torch.from_numpy(duration)
+
+
+def top_cells(score: np.ndarray, eligible: np.ndarray, k: int) -> np.ndarray:
+    """A bool mask of the k eligible cells of highest score, ties to the lower flat index."""
+    cells = np.flatnonzero(eligible)
+    order = sorted(cells.tolist(), key=lambda c: (-score.reshape(-1)[c], c))[:k]
+    mask = np.zeros(score.size, dtype=bool)
+    mask[order] = True
+    return mask.reshape(score.shape)
+
+
+def test_burn_probability_breaks_are_the_top_of_the_simulated_burn_probability():
+    ls, candidates = mixed_landscape()
+    existing = np.zeros(ls.shape, dtype=bool)
+    existing[1, 1] = existing[3, 6] = True
+    n, seed = 96, 5
+    wx, duration = scenario_fires(n, seed)
+    p = burn_probability(ls, n, wx, duration, seed, fuel_breaks=torch.from_numpy(existing)).numpy()
+    assert 0 < p.max() < 1  # fires vary: a real ranking, not a tie
+    mask = burn_probability_breaks(ls, DEFAULT_SCENARIO, 9, n_ignitions=n, seed=seed, existing_breaks=existing)
+    assert np.array_equal(mask.numpy(), top_cells(p, candidates & ~existing, 9))
+
+
+def test_burn_probability_rounds_re_estimate_with_the_breaks_placed_so_far():
+    ls, candidates = mixed_landscape()
+    kw = dict(n_ignitions=64, seed=3)
+    # 7 cells in 2 rounds: 4, then 3 with those 4 in place (the same fires both times).
+    first = burn_probability_breaks(ls, DEFAULT_SCENARIO, 4, **kw)
+    second = burn_probability_breaks(ls, DEFAULT_SCENARIO, 3, existing_breaks=first, **kw)
+    both = burn_probability_breaks(ls, DEFAULT_SCENARIO, 7, rounds=2, **kw)
+    assert torch.equal(both, first | second)
+    wx, duration = scenario_fires(64, 3)
+    p2 = burn_probability(ls, 64, wx, duration, 3, fuel_breaks=first).numpy()
+    assert np.array_equal(second.numpy(), top_cells(p2, candidates & ~first.numpy(), 3))
+    assert torch.equal(burn_probability_breaks(ls, DEFAULT_SCENARIO, 7, rounds=1, **kw),
+                       burn_probability_breaks(ls, DEFAULT_SCENARIO, 7, **kw))
+    # more rounds than cells: one cell per round
+    one_by_one = burn_probability_breaks(ls, DEFAULT_SCENARIO, 3, rounds=10, **kw)
+    assert int(one_by_one.sum()) == 3
+
+
+def test_burn_probability_breaks_go_where_fires_burn_most():
+    """Two patches separated by water: GR2 grass, where fires run, and TL1 compact conifer
+    litter, where they creep; every break goes to the grass."""
+    fuel = np.full((8, 17), 181)  # TL1
+    fuel[:, :8] = 102  # GR2
+    fuel[:, 8] = 98
+    ls = landscape(fuel)
+    mask = burn_probability_breaks(ls, DEFAULT_SCENARIO, 20, n_ignitions=200, seed=0).numpy()
+    assert mask.sum() == 20 and mask[:, :8].sum() == 20
+
+
+def test_burn_probability_breaks_go_downwind_in_a_steady_wind():
+    """Uniform grass, a 20 km/h wind from the west, 3-hour fires: fires run east, so the cells
+    that burn most often, and every break, are in the eastern half."""
+    ls = landscape(np.full((10, 20), 102))
+    mask = burn_probability_breaks(ls, weather(20.0, 270.0), 12, n_ignitions=200, seed=1, duration_min=180.0)
+    m = mask.numpy()
+    assert m.sum() == 12 and m[:, 10:].sum() == 12
+    # per-ignition weather samples are taken as they are
+    samples = WeatherSamples.from_weathers([weather(20.0, 270.0)] * 200)
+    again = burn_probability_breaks(ls, samples, 12, n_ignitions=200, seed=1, duration_min=np.full(200, 180.0))
+    assert torch.equal(again, mask)
+
+
+def test_burn_probability_breaks_depend_on_the_seed():
+    ls, _ = mixed_landscape()
+    a = burn_probability_breaks(ls, DEFAULT_SCENARIO, 8, n_ignitions=32, seed=0)
+    assert torch.equal(a, burn_probability_breaks(ls, DEFAULT_SCENARIO, 8, n_ignitions=32, seed=0))
+    assert any(not torch.equal(a, burn_probability_breaks(ls, DEFAULT_SCENARIO, 8, n_ignitions=32, seed=s))
+               for s in (1, 2, 3))
+
+
+def test_burn_probability_breaks_refuse_bad_input():
+    ls, _ = mixed_landscape()
+    ok = dict(n_ignitions=16, seed=0)
+    cases = [
+        (dict(fire="dry"), "fire: expected"),
+        (dict(duration_min=120.0), "duration_min: a FireScenario draws"),
+        (dict(fire=weather()), "duration_min: needed with a Weather"),
+        (dict(fire=WeatherSamples.from_weathers([weather()] * 3), duration_min=60.0),
+         r"fire: WeatherSamples of shape \(3,\)"),
+        (dict(fire=weather(), duration_min=-5.0), "duration_min"),
+        (dict(n_ignitions=0), "n_ignitions"),
+        (dict(n_ignitions=2.5), "n_ignitions"),
+        (dict(n_ignitions=True), "n_ignitions"),
+        (dict(seed=-1), "seed"),
+        (dict(seed=None), "seed"),
+        (dict(rounds=0), "rounds"),
+        (dict(budget_cells=-1), "budget_cells"),
+        (dict(existing_breaks=np.zeros((2, 2), dtype=bool)), r"existing_breaks: shape \(2, 2\)"),
+        (dict(landscape=np.zeros((3, 3))), "landscape"),
+    ]
+    for change, message in cases:
+        args = {"landscape": ls, "fire": DEFAULT_SCENARIO, "budget_cells": 3, **ok, **change}
+        with pytest.raises(InputError, match=message):
+            burn_probability_breaks(args.pop("landscape"), args.pop("fire"), args.pop("budget_cells"), **args)
 
 
 # ------------------------------------------------------------------------------ real landscape
