@@ -232,7 +232,8 @@ def run_spread(params: torch.Tensor | None, param_index: torch.Tensor, ignition:
                duration_min: torch.Tensor, *, cell_size_m: float, fuel_breaks: torch.Tensor | None = None,
                layout_index: torch.Tensor | None = None, count_index: torch.Tensor | None = None,
                num_count_rows: int = 1, return_arrival: bool = False, stencil: int = DEFAULT_STENCIL,
-               algorithm: str = "auto", lazy: LazyParams | None = None, relax_window: int = 0):
+               algorithm: str = "auto", lazy: LazyParams | None = None, relax_window: int = 0,
+               values: torch.Tensor | None = None, value_index: torch.Tensor | None = None, return_dpv: bool = False):
     """n simulations on prepared parameters: simulation i reads the precomputed grid
     params[param_index[i]] (``LandscapeStack.spread_params``, [P, 6, H, W]) when
     param_index[i] < P, else the lazy source row param_index[i] - P of ``lazy``
@@ -243,7 +244,13 @@ def run_spread(params: torch.Tensor | None, param_index: torch.Tensor, ignition:
     ``num_count_rows=0`` no burn counts are made). ``relax_window``: first window side of the
     relaxation's scratch (0: the default). Returns (burned_cells [n] int32, burn_count
     [num_count_rows, H, W] int32, arrival_time_min [n, H, W] or None). Indices are checked by
-    the op."""
+    the op.
+
+    Values at risk: ``values`` float32 [V, H, W] (finite, >= 0) and ``value_index`` [n] in
+    [-1, V) (-1 or None: every cell is worth 1); ``return_dpv`` adds each simulation's
+    downstream protection value (docs/dpv.md) to row count_index[i] of a float32
+    [num_count_rows, H, W] grid. With either, the result has two more entries: burned_value
+    [n] float32 (sum of values over each simulation's burned cells) and dpv (or None)."""
     n = ignition.shape[0]
     if params is None:
         if lazy is None:
@@ -265,11 +272,19 @@ def run_spread(params: torch.Tensor | None, param_index: torch.Tensor, ignition:
                                          lazy.use_wind_limit, lazy.crown_max_length_to_breadth)
     if relax_window and lazy is None:
         lazy_args = (None, None, None, None, 0, True, 1e10)
-    burned, counts, arrival = torch.ops.qagent.spread(
+    with_values = values is not None or bool(return_dpv)
+    value_args = dict(relax_window=int(relax_window)) if relax_window else {}
+    if with_values:
+        value_args.update(values=None if values is None else values.to(dev, torch.float32).contiguous(),
+                          value_index=None if value_index is None else value_index.to(dev, torch.int64),
+                          return_dpv=bool(return_dpv))
+    burned, counts, arrival, burned_value, dpv = torch.ops.qagent.spread(
         params, blocked, ignition.to(dev, torch.int64), param_index.to(dev, torch.int64),
         layout_index.to(dev, torch.int64), count_index.to(dev, torch.int64), duration_min.to(dev, torch.float32),
         int(num_count_rows), float(cell_size_m), int(stencil), bool(return_arrival), ALGORITHMS[algorithm],
-        *lazy_args, *((int(relax_window),) if relax_window else ()))
+        *lazy_args, **value_args)
+    if with_values:
+        return burned, counts, (arrival if return_arrival else None), burned_value, (dpv if return_dpv else None)
     return burned, counts, (arrival if return_arrival else None)
 
 
