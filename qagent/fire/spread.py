@@ -51,11 +51,17 @@ class SpreadResult:
     - ``burn_count``: int32 [H, W], how many of the S simulations burned each cell
     - ``arrival_time_min``: float32 [S, H, W] (+inf where unburned), only with
       ``return_arrival=True``, else None
+    - ``burned_value``: float32 [S], the sum of ``values`` over each simulation's burned cells
+      (``burned_cells`` when every cell is worth 1), with ``values`` or ``return_dpv``, else None
+    - ``dpv``: float32 [H, W], the downstream protection value summed over the S simulations
+      (docs/dpv.md), only with ``return_dpv=True``, else None
     """
 
     burned_cells: torch.Tensor
     burn_count: torch.Tensor
     arrival_time_min: torch.Tensor | None = None
+    burned_value: torch.Tensor | None = None
+    dpv: torch.Tensor | None = None
 
 
 def _as_landscapes(landscape) -> tuple[list[Landscape], bool]:
@@ -113,6 +119,31 @@ def _durations(duration_min, shape: tuple[int, int], batched: bool, device) -> t
     except RuntimeError:
         raise InputError(f"duration_min: shape {tuple(d.shape)} does not broadcast to the simulations' "
                          f"{shape if batched else shape[1:]}") from None
+
+
+def _values(values, num_landscapes: int, batched: bool, shape, device) -> torch.Tensor | None:
+    """float32 [V, H, W] values at risk: V = 1 for one [H, W] grid (shared by every landscape),
+    else E; finite and >= 0."""
+    if values is None:
+        return None
+    v = as_tensor("values", values, dtype=torch.float32)
+    if v.dim() == 2:
+        if tuple(v.shape) != tuple(shape):
+            raise InputError(f"values: shape {tuple(v.shape)} does not match the landscape's {tuple(shape)}")
+        v = v.unsqueeze(0)
+    elif v.dim() == 3 and batched:
+        if tuple(v.shape) != (num_landscapes, *shape):
+            raise InputError(f"values: expected [E, H, W] = {(num_landscapes, *shape)}, got {tuple(v.shape)}")
+    else:
+        raise InputError(f"values: expected a float [H, W] grid{' or [E, H, W]' if batched else ''} of values at "
+                         f"risk, got shape {tuple(v.shape)}")
+    bad = ~torch.isfinite(v) | (v < 0)
+    if bool(bad.any()):
+        pos = tuple(int(i) for i in torch.nonzero(bad)[0].tolist())
+        where = f"landscape {pos[0]}, (row, col) {pos[1:]}" if batched else f"(row, col) {pos[1:]}"
+        raise InputError(f"values: value {v[pos].item():.6g} at {where} must be finite and >= 0 "
+                         f"({int(bad.sum())} such values)")
+    return v.to(device).contiguous()
 
 
 def _fuel_breaks(fuel_breaks, num_landscapes: int, batched: bool, shape, device) -> torch.Tensor | None:
@@ -327,6 +358,8 @@ def simulate(
     return_burn_count: bool = True,
     params: str = "auto",
     relax_window: int = 0,
+    values=None,
+    return_dpv: bool = False,
 ) -> SpreadResult:
     """Run fire-spread simulations from point ignitions.
 
@@ -355,6 +388,13 @@ def simulate(
       unless the grid is far larger than the fires).
     - ``relax_window``: first window side of the relaxation's scratch (0: the default, 64);
       a fire that outgrows it is re-run in a larger one (for tests).
+    - ``values``: optional values at risk, float [H, W] (or [E, H, W] for E landscapes), finite
+      and >= 0; ``burned_value`` is then each simulation's burned value (without values, and
+      with ``return_dpv``, every cell is worth 1).
+    - ``return_dpv``: also return ``dpv``, the downstream protection value of every cell
+      summed over the simulations of each landscape (Pais et al. 2021; docs/dpv.md): each
+      fire's propagation tree gives a burned cell the value of its subtree, itself included.
+      Costs 5 B per touched cell of scratch per CPU thread and O(burned cells) per fire.
     """
     landscapes, batched = _as_landscapes(landscape)
     dev = resolve_device(device if device is not None else landscapes[0].device)
@@ -376,6 +416,9 @@ def simulate(
     s_count = ign.shape[1]
     durations = _durations(duration_min, (e_count, s_count), batched, dev)
     blocked = _fuel_breaks(fuel_breaks, e_count, batched, (h, w), dev)
+    value_grids = _values(values, e_count, batched, (h, w), dev)
+    return_dpv = bool(return_dpv)
+    with_values = value_grids is not None or return_dpv
     stack = LandscapeStack.of(landscapes, dev)
     opts = dict(lw_ratio_model=lw_ratio_model, use_wind_limit=use_wind_limit,
                 crown_max_length_to_breadth=crown_max_length_to_breadth)
@@ -426,9 +469,12 @@ def simulate(
     layout = None  # the layout of each simulation: its landscape's, or the one shared mask
     if blocked is not None:
         layout = landscape_of_sim if blocked.shape[0] > 1 else torch.zeros_like(landscape_of_sim)
-    num_rows = e_count if return_burn_count else 0
-    count_of_sim = landscape_of_sim if return_burn_count else torch.full((total,), -1, dtype=torch.int64, device=dev)
-    out: dict = {"burned": [], "counts": None}
+    num_rows = e_count if (return_burn_count or return_dpv) else 0
+    count_of_sim = landscape_of_sim if num_rows else torch.full((total,), -1, dtype=torch.int64, device=dev)
+    value_of_sim = None
+    if value_grids is not None:
+        value_of_sim = landscape_of_sim if value_grids.shape[0] > 1 else torch.zeros_like(landscape_of_sim)
+    out: dict = {"burned": [], "counts": None, "value": [], "dpv": None}
 
     def run_chunk(start: int, stop: int) -> None:
         sl = slice(start, stop)
@@ -439,13 +485,20 @@ def simulate(
             param_index = torch.arange(stop - start, device=dev)
         else:
             chunk_params, param_index = params_all, landscape_of_sim[sl]
-        b, c, a = run_spread(chunk_params, param_index, flat_ign[sl], flat_dur[sl], cell_size_m=stack.cell_size_m,
-                             fuel_breaks=blocked, layout_index=None if layout is None else layout[sl],
-                             count_index=count_of_sim[sl], num_count_rows=num_rows, return_arrival=return_arrival,
-                             stencil=stencil, algorithm=algorithm, lazy=lazy, relax_window=relax_window)
+        got = run_spread(chunk_params, param_index, flat_ign[sl], flat_dur[sl], cell_size_m=stack.cell_size_m,
+                         fuel_breaks=blocked, layout_index=None if layout is None else layout[sl],
+                         count_index=count_of_sim[sl], num_count_rows=num_rows, return_arrival=return_arrival,
+                         stencil=stencil, algorithm=algorithm, lazy=lazy, relax_window=relax_window,
+                         **(dict(values=value_grids, value_index=None if value_of_sim is None else value_of_sim[sl],
+                                 return_dpv=return_dpv) if with_values else {}))
+        b, c, a = got[:3]
         # outputs are kept only once the chunk succeeded, so a re-run after an out-of-memory
         # error does not count its fires twice
         out["burned"].append(b)
+        if with_values:
+            out["value"].append(got[3])
+            if return_dpv:
+                out["dpv"] = got[4] if out["dpv"] is None else out["dpv"].add_(got[4])
         if return_burn_count:
             out["counts"] = c if out["counts"] is None else out["counts"].add_(c)
         if return_arrival:
@@ -465,6 +518,12 @@ def simulate(
     counts = out["counts"]
     if return_burn_count and counts is None:
         counts = torch.zeros((e_count, h, w), dtype=torch.int32, device=dev)
+    burned_value = dpv = None
+    if with_values:
+        burned_value = (torch.cat(out["value"]) if out["value"] else
+                        torch.zeros(0, dtype=torch.float32, device=dev)).reshape(e_count, s_count)
+    if return_dpv:
+        dpv = out["dpv"] if out["dpv"] is not None else torch.zeros((e_count, h, w), dtype=torch.float32, device=dev)
     arrival = None
     if return_arrival:
         arrival = out.get("arrival")
@@ -473,8 +532,9 @@ def simulate(
         arrival = arrival.reshape(e_count, s_count, h, w)
     if not batched:
         return SpreadResult(burned[0], counts[0] if counts is not None else None,
-                            arrival[0] if arrival is not None else None)
-    return SpreadResult(burned, counts, arrival)
+                            arrival[0] if arrival is not None else None,
+                            burned_value[0] if burned_value is not None else None, dpv[0] if dpv is not None else None)
+    return SpreadResult(burned, counts, arrival, burned_value, dpv)
 
 
 def sample_ignitions(landscape: Landscape, n_ignitions: int, seed: int) -> torch.Tensor:
@@ -524,5 +584,72 @@ def burn_probability(
     return counts.to(torch.float32).div_(max(1, int(n_ignitions)))
 
 
-__all__ = ["simulate", "burn_probability", "sample_ignitions", "SpreadResult", "LandscapeStack", "LazyParams", "run_spread",
+def _fires_of(weather_or_scenario, n_ignitions: int, seed: int, duration_min):
+    """The weather and durations of ``n_ignitions`` fires: a ``FireScenario``'s draws with
+    ``numpy.random.default_rng([seed, 1])`` (``duration_min`` must then be None; the
+    scenario draws each fire's burn period), or a ``Weather`` / ``WeatherSamples`` (one per
+    ignition) with ``duration_min`` (minutes, a number or one per ignition)."""
+    from qagent.fire.scenario import FireScenario
+
+    if isinstance(weather_or_scenario, FireScenario):
+        if duration_min is not None:
+            raise InputError("duration_min: a FireScenario draws each fire's duration; pass duration_min only "
+                             "with a Weather or WeatherSamples")
+        weather, duration = weather_or_scenario.sample(int(n_ignitions), np.random.default_rng([seed, 1]))
+        return weather, torch.from_numpy(duration)
+    if isinstance(weather_or_scenario, (Weather, WeatherSamples)):
+        if duration_min is None:
+            raise InputError(f"duration_min: needed with a {type(weather_or_scenario).__name__} (minutes of spread, "
+                             "a number or one per ignition)")
+        if isinstance(weather_or_scenario, WeatherSamples) and weather_or_scenario.shape != (n_ignitions,):
+            raise InputError(f"weather: WeatherSamples of shape {weather_or_scenario.shape}, expected one per "
+                             f"ignition ({n_ignitions},)")
+        return weather_or_scenario, duration_min
+    raise InputError("weather: expected a Weather, WeatherSamples or a qagent.fire.scenario.FireScenario, got "
+                     f"{type(weather_or_scenario).__name__}")
+
+
+def downstream_protection_value(
+    landscape: Landscape,
+    n_ignitions: int,
+    weather_or_scenario,
+    duration_min,
+    seed: int,
+    fuel_breaks=None,
+    values=None,
+    *,
+    distributed: bool = False,
+    **kwargs,
+) -> torch.Tensor:
+    """[H, W] float32 downstream protection value per fire (Pais et al. 2021; docs/dpv.md):
+    the value at risk (``values`` [H, W], finite and >= 0; None: every cell is worth 1) that
+    the fires passed on through each cell, itself included, summed over ``n_ignitions`` fires
+    and divided by their number (the ranking of the sum). Ignitions are drawn as in
+    :func:`burn_probability` (:func:`sample_ignitions` with ``seed``); ``weather_or_scenario``
+    is a ``Weather``, ``WeatherSamples`` of one per ignition (with ``duration_min``) or a
+    ``FireScenario`` (``duration_min=None``; weather and durations drawn with
+    ``numpy.random.default_rng([seed, 1])``, the fires of ``qagent.baselines``). Fuel breaks
+    burn nothing and have DPV 0. ``distributed=True`` splits the fires over the ranks of a
+    torch.distributed group and sums. Extra keyword arguments go to :func:`simulate`."""
+    from qagent import distributed as dist_util
+
+    weather, duration_min = _fires_of(weather_or_scenario, n_ignitions, seed, duration_min)
+    ign = sample_ignitions(landscape, n_ignitions, seed)
+    if distributed:
+        part = dist_util.shard(len(ign))
+        if isinstance(weather, WeatherSamples):
+            weather = WeatherSamples(*(getattr(weather, f)[part] for f in WEATHER_FIELDS))
+        d = torch.as_tensor(duration_min, dtype=torch.float32)
+        duration_min = d[part] if d.dim() == 1 else d
+        ign = ign[part]
+    kwargs.setdefault("return_burn_count", False)
+    result = simulate(landscape, ign, weather, duration_min, fuel_breaks=fuel_breaks, values=values, return_dpv=True,
+                      **kwargs)
+    dpv = result.dpv
+    if distributed:
+        dist_util.all_sum(dpv)
+    return dpv.div_(max(1, int(n_ignitions)))
+
+
+__all__ = ["simulate", "burn_probability", "downstream_protection_value", "sample_ignitions", "SpreadResult", "LandscapeStack", "LazyParams", "run_spread",
            "DEFAULT_MEMORY_BUDGET_BYTES", "DEFAULT_STENCIL"]
