@@ -20,6 +20,9 @@ Scratch is per CPU thread (or CUDA block) and costs what fires touch: on the CPU
 parameters and, for parameters shared by consecutive fires, 136 for cached step times (at most
 256 MiB per thread), plus 8 per queued arrival and 8 per burned cell; threads keep at most
 64 MiB of pages between calls. Per simulation in flight: 128 (its indices and weather row).
+With ``return_dpv`` (downstream protection value, docs/dpv.md): 5 per touched cell per CPU
+thread, 1 per window cell per CUDA block, and the [E, H, W] output (summed in float64 during a
+call).
 """
 
 from __future__ import annotations
