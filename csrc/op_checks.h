@@ -9,6 +9,11 @@
 #include <cmath>
 #include <tuple>
 
+#if defined(__linux__) || defined(__APPLE__)
+#include <sys/mman.h>
+#define QAGENT_HAVE_MMAP 1
+#endif
+
 #include "qagent/fire_behavior_kernel.h"
 
 namespace qagent {
@@ -97,6 +102,24 @@ inline FireBehaviorArgs prepare_fire_behavior(const at::Tensor& terrain, const a
 namespace qagent {
 
 using SpreadOutputs = std::tuple<at::Tensor, at::Tensor, at::Tensor>;
+
+// A zero-filled int32 tensor. On the CPU a large one is mapped from fresh anonymous memory,
+// which the system hands out as zeros page by page when first written: the spread op's burn
+// counts then cost the pages the fires touch, not a pass over the whole grid per call.
+inline at::Tensor zeros_int32(at::IntArrayRef sizes, const at::TensorOptions& opts) {
+#ifdef QAGENT_HAVE_MMAP
+    int64_t numel = 1;
+    for (int64_t s : sizes) numel *= s;
+    const size_t bytes = size_t(numel) * sizeof(int32_t);
+    if (opts.device().is_cpu() && bytes >= (size_t(4) << 20)) {
+        void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p != MAP_FAILED) {
+            return at::from_blob(p, sizes, [bytes](void* q) { munmap(q, bytes); }, opts.dtype(at::kInt));
+        }
+    }
+#endif
+    return at::zeros(sizes, opts.dtype(at::kInt));
+}
 
 // min and max of a 1-d int64 tensor: a loop over host memory (no dispatch, no allocation:
 // the spread op is called with a single fire, so its checks must cost next to nothing), or
@@ -198,7 +221,7 @@ inline SpreadBatch prepare_spread(const at::Tensor& params, const at::Tensor& bl
     }
 
     auto opts = params.options();
-    *outputs = SpreadOutputs(at::zeros({n}, opts.dtype(at::kInt)), at::zeros({num_count_rows, height, width}, opts.dtype(at::kInt)),
+    *outputs = SpreadOutputs(at::zeros({n}, opts.dtype(at::kInt)), zeros_int32({num_count_rows, height, width}, opts),
                              at::empty({return_arrival ? n : 0, height, width}, opts));
     SpreadBatch b;
     b.params = num_grids > 0 ? params.data_ptr<float>() : nullptr;
@@ -234,6 +257,69 @@ inline SpreadBatch prepare_spread(const at::Tensor& params, const at::Tensor& bl
     b.burn_count = num_count_rows > 0 ? std::get<1>(*outputs).data_ptr<int32_t>() : nullptr;
     b.arrival_min = return_arrival ? std::get<2>(*outputs).data_ptr<float>() : nullptr;
     return b;
+}
+
+// The spread op's values at risk and downstream protection value (csrc/qagent/dpv.h):
+// checks values [V, H, W] float32 (finite, >= 0) and value_index [n] int64 in [-1, V), points
+// the batch at them and allocates burned_value [n] (when values are given or return_dpv; else
+// [0]) and dpv [G, H, W] (when return_dpv; else [0, H, W]), accumulated in float64 (8 B per
+// cell per row during the call: the float sums of many fires, added in whatever order the
+// threads or blocks finish, then round to the same float32) and returned as float32. Holds
+// the contiguous inputs for the kernels.
+struct DpvInputs {
+    at::Tensor values, value_index;  // contiguous (undefined when absent)
+    at::Tensor burned_value, dpv;    // outputs (dpv: float64 until spread_outputs)
+};
+
+inline DpvInputs prepare_dpv(const std::optional<at::Tensor>& values, const std::optional<at::Tensor>& value_index,
+                             bool return_dpv, int64_t num_count_rows, const at::Tensor& params, SpreadBatch* b) {
+    const at::Device device = params.device();
+    const int64_t height = b->height, width = b->width, n = b->num_sims;
+    DpvInputs d;
+    int64_t num_values = 0;
+    const bool has_values = values.has_value() && values->defined();
+    if (has_values) {
+        check_tensor(*values, "values", at::kFloat, 3, device);
+        TORCH_CHECK(values->size(1) == height && values->size(2) == width, "qagent: values must be [V, ", height, ", ",
+                    width, "], got ", values->sizes());
+        d.values = values->contiguous();
+        num_values = d.values.size(0);
+        bool ok = true;
+        if (d.values.is_cpu()) {
+            const float* v = d.values.data_ptr<float>();
+            for (int64_t i = 0, m = d.values.numel(); i < m && ok; ++i) ok = std::isfinite(v[i]) && v[i] >= 0.0f;
+        } else if (d.values.numel() > 0) {
+            ok = at::isfinite(d.values).all().item<bool>() && (d.values >= 0).all().item<bool>();
+        }
+        TORCH_CHECK(ok, "qagent: values must be finite and >= 0 (no NaN, no negative values)");
+        b->values = d.values.numel() > 0 ? d.values.data_ptr<float>() : nullptr;
+    }
+    if (value_index.has_value() && value_index->defined()) {
+        check_tensor(*value_index, "value_index", at::kLong, 1, device);
+        TORCH_CHECK(value_index->size(0) == n, "qagent: value_index needs n = ", n, " entries, got ",
+                    value_index->size(0));
+        d.value_index = value_index->contiguous();
+        if (n > 0) {
+            auto [lo, hi] = index_range(d.value_index);
+            TORCH_CHECK(lo >= -1 && hi < num_values, "qagent: value_index values must lie in [-1, ", num_values,
+                        ") (-1: every cell is worth 1), got [", lo, ", ", hi, "]");
+            b->value_index = d.value_index.data_ptr<int64_t>();
+        }
+    }
+    auto opts = params.options();
+    d.burned_value = at::zeros({(has_values || return_dpv) ? n : 0}, opts);
+    d.dpv = at::zeros({return_dpv ? num_count_rows : 0, height, width}, opts.dtype(at::kDouble));
+    if (has_values || return_dpv) b->burned_value = n > 0 ? d.burned_value.data_ptr<float>() : nullptr;
+    if (return_dpv && num_count_rows > 0) b->dpv = d.dpv.data_ptr<double>();
+    return d;
+}
+
+// The spread op's outputs: burned_cells, burn_count, arrival_time_min, burned_value, dpv.
+using SpreadValueOutputs = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
+
+inline SpreadValueOutputs spread_outputs(const SpreadOutputs& out, const DpvInputs& d) {
+    return SpreadValueOutputs(std::get<0>(out), std::get<1>(out), std::get<2>(out), d.burned_value,
+                              d.dpv.to(at::kFloat));
 }
 
 // The spread op's optional lazy inputs, as empty tensors when absent.

@@ -52,15 +52,23 @@ TORCH_LIBRARY(qagent, m) {
     //     by the same per-cell function as spread_params (equal to the bit)
     //   relax_window: first window side (cells) of the relaxation's scratch, 0 = default (64);
     //     a simulation that outgrows its window is re-run in one 4 times larger
+    //   values at risk (optional): values [V, H, W] float32, finite and >= 0; value_index [n]
+    //     int64 in [-1, V), the value grid of each simulation, -1 (or value_index absent):
+    //     every cell is worth 1
+    //   return_dpv: each simulation's downstream protection value (csrc/qagent/dpv.h; Pais et
+    //     al. 2021), summed into row count_index of dpv
     // Returns burned_cells [n] int32, burn_count [num_count_rows, H, W] int32 (simulations
     // summed by count_index), arrival_time_min [n, H, W] float32 (+inf where unburned) when
-    // return_arrival, else [0, H, W].
+    // return_arrival, else [0, H, W]; burned_value [n] float32 (sum of values over the burned
+    // cells) when values are given or return_dpv, else [0]; dpv [num_count_rows, H, W]
+    // float32 when return_dpv, else [0, H, W].
     m.def(
         "spread(Tensor spread_params, Tensor blocked, Tensor ignition, Tensor param_index, Tensor layout_index, "
         "Tensor count_index, Tensor duration_min, int num_count_rows, float cell_size_m, int stencil_size, "
         "bool return_arrival, int algorithm, Tensor? terrain=None, Tensor? fuel_model=None, Tensor? weather=None, "
         "Tensor? weather_landscape=None, int length_to_breadth_model=0, bool use_wind_limit=True, "
-        "float crown_max_length_to_breadth=1e10, int relax_window=0) -> (Tensor, Tensor, Tensor)");
+        "float crown_max_length_to_breadth=1e10, int relax_window=0, Tensor? values=None, "
+        "Tensor? value_index=None, bool return_dpv=False) -> (Tensor, Tensor, Tensor, Tensor, Tensor)");
 }
 
 namespace qagent {

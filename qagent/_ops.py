@@ -33,7 +33,7 @@ def _spread_params_fake(terrain, fuel_model, weather, landscape_index, length_to
 def _spread_fake(spread_params, blocked, ignition, param_index, layout_index, count_index, duration_min,
                  num_count_rows, cell_size_m, stencil_size, return_arrival, algorithm, terrain=None, fuel_model=None,
                  weather=None, weather_landscape=None, length_to_breadth_model=0, use_wind_limit=True,
-                 crown_max_length_to_breadth=1e10, relax_window=0):
+                 crown_max_length_to_breadth=1e10, relax_window=0, values=None, value_index=None, return_dpv=False):
     torch._check(spread_params.dim() == 4 and spread_params.shape[1] == 6, lambda: "spread_params must be [P, 6, H, W]")
     n = ignition.shape[0]
     h, w = spread_params.shape[2], spread_params.shape[3]
@@ -41,4 +41,6 @@ def _spread_fake(spread_params, blocked, ignition, param_index, layout_index, co
         ignition.new_empty((n,), dtype=torch.int32),
         ignition.new_empty((num_count_rows, h, w), dtype=torch.int32),
         spread_params.new_empty((n if return_arrival else 0, h, w)),
+        spread_params.new_empty((n if values is not None or return_dpv else 0,)),
+        spread_params.new_empty((num_count_rows if return_dpv else 0, h, w)),
     )

@@ -19,6 +19,9 @@ new breaks only; the full layout is its union with ``existing_breaks``.
   weather) burn most often, one-shot or re-estimated in rounds (Finney 2005; Ager, Vaillant &
   Finney 2010). It misses pinch points, which burn less often than the open ground downwind
   of them: see docs/burn_probability_ranking.md.
+- ``dpv_breaks``: the cells of highest downstream protection value (Pais et al. 2021): the
+  value at risk that simulated fires pass on through a cell, summed over each fire's
+  propagation tree below it, one-shot or re-scored in rounds; see docs/dpv.md.
 - ``greedy_intensity_breaks``: the cells of highest head-fire intensity (or spread rate).
 - ``random_breaks``: uniform among the candidate cells.
 """
@@ -37,6 +40,8 @@ from qagent._validation import InputError, as_tensor, check_grid_shape
 from qagent.fire.behavior import behavior
 from qagent.fire.scenario import FireScenario
 from qagent.fire.spread import burn_probability
+from qagent.fire.spread import _values as _value_grid
+from qagent.fire.spread import downstream_protection_value
 from qagent.fire.weather import Weather, WeatherSamples
 from qagent.landscape.core import Landscape
 
@@ -423,7 +428,50 @@ def burn_probability_breaks(landscape: Landscape, fire, budget_cells: int, *, n_
     return _as_mask(np.concatenate(picked) if picked else np.zeros(0, dtype=np.int64), landscape)
 
 
+# ------------------------------------------------------------------------------ downstream protection value
+def dpv_breaks(landscape: Landscape, fire, budget_cells: int, *, n_ignitions: int, seed: int, values=None,
+               duration_min=None, rounds: int = 1, existing_breaks=None, ignition_density=None,
+               **simulate_kwargs) -> torch.Tensor:
+    """``budget_cells`` new breaks on the candidate cells of highest downstream protection value
+    (DPV; Pais et al. 2021, Computers & Operations Research 131, 105252), a bool [H, W] tensor
+    (docs/dpv.md): the value at risk that the simulated fires passed on through a cell, summed
+    over each fire's propagation tree below it (``qagent.fire.downstream_protection_value``).
+
+    - ``fire``, ``n_ignitions``, ``seed``, ``duration_min``, ``rounds``, ``existing_breaks``: as
+      in ``burn_probability_breaks``, and the same fires (``rounds=R > 1`` re-scores the same
+      fires with every break placed so far before each of R near-equal parts of the budget).
+    - ``values``: values at risk [H, W] (finite, >= 0); None: every cell is worth 1, and DPV
+      counts the cells downstream.
+    - ``ignition_density``: as in ``burn_probability_breaks`` (None: uniform over burnable cells).
+    - Ties (equal DPV, including cells no fire reached) go to the lower flat index
+      (row * W + col). ``simulate_kwargs`` go to ``qagent.fire.simulate``. Deterministic for a
+      seed.
+    """
+    _check_landscape(landscape)
+    budget = _check_budget(budget_cells)
+    n = _check_count("n_ignitions", n_ignitions, 1)
+    seed = _check_count("seed", seed, 0)
+    rounds = _check_count("rounds", rounds, 1)
+    existing = _mask_array("existing_breaks", existing_breaks, landscape.shape)
+    values = _value_grid(values, 1, False, landscape.shape, "cpu")  # checked even for a zero budget
+    weather, duration = _fires(fire, n, seed, duration_min, landscape, ignition_density)
+    eligible = _candidates(landscape, existing)
+    budget = min(budget, int(eligible.sum()))
+    parts = [budget // rounds + (1 if r < budget % rounds else 0) for r in range(rounds)]
+    closed = existing.copy()
+    picked = []
+    for count in (c for c in parts if c > 0):
+        dpv = downstream_protection_value(landscape, n, weather, duration, seed, fuel_breaks=torch.from_numpy(closed),
+                                          values=None if values is None else values[0],
+                                          ignition_density=ignition_density, **simulate_kwargs)
+        cells = _pick(dpv.cpu().numpy().astype(np.float64), eligible, count)
+        picked.append(cells)
+        closed.reshape(-1)[cells] = True
+        eligible.reshape(-1)[cells] = False
+    return _as_mask(np.concatenate(picked) if picked else np.zeros(0, dtype=np.int64), landscape)
+
+
 __all__ = [
     "domirank", "domirank_breaks", "domirank_centrality", "spread_network", "random_breaks",
-    "greedy_intensity_breaks", "burn_probability_breaks", "DEFAULT_SIGMA_FRACTION", "GREEDY_METRICS",
+    "greedy_intensity_breaks", "burn_probability_breaks", "dpv_breaks", "DEFAULT_SIGMA_FRACTION", "GREEDY_METRICS",
 ]

@@ -344,7 +344,8 @@ def test_bad_input_is_refused():
 def test_burn_probability_breaks_is_exported_with_the_other_baselines():
     import qagent.baselines
 
-    assert {"domirank_breaks", "greedy_intensity_breaks", "random_breaks", "burn_probability_breaks"} \
+    assert {"domirank_breaks", "greedy_intensity_breaks", "random_breaks", "burn_probability_breaks",
+            "dpv_breaks"} \
         <= set(qagent.baselines.__all__)
 
 

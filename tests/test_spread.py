@@ -376,7 +376,7 @@ def test_spread_under_torch_compile():
     args, _ = _spread_op_args()
 
     def f(params, blocked, ign):
-        burned, counts, arrival = torch.ops.qagent.spread(params, blocked, ign, *args[3:])
+        burned, counts, arrival, _, _ = torch.ops.qagent.spread(params, blocked, ign, *args[3:])
         return counts.sum() + burned.sum()
 
     compiled = torch.compile(f, backend="aot_eager", fullgraph=True)

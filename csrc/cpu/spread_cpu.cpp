@@ -12,12 +12,16 @@
 // Bytes (the figures README.md quotes):
 // - per landscape cell, shared by all threads: terrain 24 + fuel 4 for lazy parameters (the
 //   Landscape's own layers aside), or 24 per precomputed (landscape, weather) grid; 1 per
-//   fuel-break layout; 4 per burn-count row (the output);
+//   fuel-break layout; 4 per burn-count row (the output); with return_dpv 8 per DPV row
+//   (float64 sums during the call) and 4 per row of the float32 output;
 // - per touched page, per thread (pages are 1,024 cells): arrival times 4 B per cell; lazy
 //   spread parameters 28 B per cell (six floats and a stamp); the step-time cache, only for
 //   parameter sources shared by consecutive fires, 136 B per cell (32 step times, a mask of
 //   the directions known and a stamp), at most kMaxStepCacheBytes;
 // - per touched cell: 8 B per queued arrival (radix heap), 8 B per burned cell;
+// - downstream protection value (return_dpv; csrc/qagent/dpv.h), per touched page, per
+//   thread: 5 B per cell (the predecessor's direction, 1 B, and a float subtree sum); the
+//   relaxation: 1 B per window cell; nothing without return_dpv;
 // - the page tables: 16 B per page (1/64 B per cell) per table, three tables per thread.
 //
 // Parameter sources (spread_sources.h): precomputed grids are read in place; a weather row
@@ -41,6 +45,7 @@
 #endif
 
 #include "op_checks.h"
+#include "qagent/dpv.h"
 
 namespace qagent {
 namespace {
@@ -71,6 +76,14 @@ struct StepPage {  // step times of one source and layout; direction d of cell i
     float t[kPageCells][kMaxStencilSize];
     void take() {}
     void wrap() { std::fill(stamp, stamp + kPageCells, 0u); }
+};
+
+struct DpvPage {  // one fire's propagation tree: the predecessor's direction of every reached
+                  // cell (written on its first improvement, so never cleared) and subtree sums
+    float sub[kPageCells];
+    uint8_t pred[kPageCells];
+    void take() {}
+    void wrap() {}
 };
 
 template <class Page>
@@ -217,9 +230,11 @@ struct ThreadScratch {
     PageTable<ArrivalPage> arrival;
     PageTable<ParamPage> params;
     PageTable<StepPage> steps;
+    PageTable<DpvPage> dpv;  // only with return_dpv (bound on first use in a call)
     RadixHeap heap;
     std::vector<Burned> burned;
     std::vector<float> window_arrival, window_params;  // the relaxation's windows
+    std::vector<uint8_t> window_pred;                  // its predecessors (return_dpv)
 
     // What the parameter pages and the step cache hold (-1: nothing yet, this call).
     int64_t param_row = -1;
@@ -247,6 +262,8 @@ struct ThreadScratch {
         arrival.trim((kRetainBytes / 8) / sizeof(ArrivalPage));
         params.trim((kRetainBytes / 4) / sizeof(ParamPage));
         steps.trim((kRetainBytes / 2) / sizeof(StepPage));
+        dpv.trim((kRetainBytes / 16) / sizeof(DpvPage));
+        if (window_pred.size() > kRetainBytes / 64) std::vector<uint8_t>().swap(window_pred);
         if (window_arrival.size() * sizeof(float) > kRetainBytes / 16) std::vector<float>().swap(window_arrival);
         if (window_params.size() * sizeof(float) > kRetainBytes / 16) std::vector<float>().swap(window_params);
         if (heap.capacity_bytes() > kRetainBytes / 32) heap.shrink();
@@ -256,8 +273,8 @@ struct ThreadScratch {
         reported_bytes = now;
     }
     size_t bytes() const {
-        return sizeof(*this) + arrival.bytes() + params.bytes() + steps.bytes() +
-               (window_arrival.capacity() + window_params.capacity()) * sizeof(float) +
+        return sizeof(*this) + arrival.bytes() + params.bytes() + steps.bytes() + dpv.bytes() +
+               (window_arrival.capacity() + window_params.capacity()) * sizeof(float) + window_pred.capacity() +
                heap.capacity_bytes() + burned.capacity() * sizeof(Burned);
     }
 
@@ -385,14 +402,40 @@ struct CachedSteps {
     }
 };
 
+// The propagation tree during Dijkstra (csrc/qagent/dpv.h): NoPred records nothing (the
+// search without return_dpv, unchanged); PagedPred the predecessor's direction of each
+// reached cell in the thread's DPV pages. improve: the step from a cell settled at t_from in
+// direction d gave the target its new arrival t; tie: another such step gave exactly the
+// current arrival. Only strictly later arrivals (t > t_from) make a predecessor.
+struct NoPred {
+    static constexpr bool kOn = false;
+    void root(int, int) {}
+    void improve(int, int, int, float, float) {}
+    void tie(int, int, int, float, float) {}
+};
+
+struct PagedPred {
+    static constexpr bool kOn = true;
+    PageTable<DpvPage>* table;
+    void root(int row, int col) { table->get(row, col)->pred[page_local(row, col)] = kNoPredecessor; }
+    void improve(int row, int col, int d, float t_from, float t) {
+        table->get(row, col)->pred[page_local(row, col)] = t > t_from ? uint8_t(d) : kNoPredecessor;
+    }
+    void tie(int row, int col, int d, float t_from, float t) {
+        uint8_t& p = table->get(row, col)->pred[page_local(row, col)];
+        if (t > t_from && uint8_t(d) < p) p = uint8_t(d);  // kNoPredecessor (255) is above every d
+    }
+};
+
 // Dijkstra from the ignition; cells are settled in order of arrival, and only arrivals within
 // the duration enter the queue, so the search ends when it is empty. Lazy deletion: a cell
 // whose arrival improves is pushed again and its older entries are skipped when popped. A
 // step toward a cell already reached no later than the cell being settled cannot improve it
-// (step times are positive) and is not computed. Fills s.burned with the settled cells.
-template <class P, class Steps>
+// (step times are positive) and is not computed. Fills s.burned with the settled cells (in
+// settle order) and, through pred, the propagation tree.
+template <class P, class Steps, class Pred = NoPred>
 int64_t dijkstra_simulation(const SpreadGrid<P>& g, int64_t ignition, float duration_min, ThreadScratch& s,
-                            Steps& steps) {
+                            Steps& steps, Pred pred = Pred()) {
     s.arrival.reset();
     s.heap.clear();
     s.burned.clear();
@@ -400,6 +443,7 @@ int64_t dijkstra_simulation(const SpreadGrid<P>& g, int64_t ignition, float dura
     const int ign_row = int(ignition / width), ign_col = int(ignition % width);
     if (!g.open(ign_row, ign_col)) return 0;
     s.arrival.get(ign_row, ign_col)->t[page_local(ign_row, ign_col)] = 0.0f;
+    pred.root(ign_row, ign_col);
     s.heap.push(0.0f, int32_t(ignition));
     const StepPlans& plans = host_step_plans();
     float east_m[kMaxStencilSize], north_m[kMaxStencilSize], fraction0[kMaxStencilSize];
@@ -432,7 +476,10 @@ int64_t dijkstra_simulation(const SpreadGrid<P>& g, int64_t ignition, float dura
             const float t_next = t_cell + steps.step(slot, g, first_min[d], row, col, d, plan, t_cell, duration_min);
             if (t_next < t_next_now && t_next <= duration_min) {
                 t_next_now = t_next;
+                pred.improve(next_row, next_col, d, t_cell, t_next);
                 s.heap.push(t_next, next_row * width + next_col);
+            } else if constexpr (Pred::kOn) {
+                if (t_next == t_next_now && t_next <= duration_min) pred.tie(next_row, next_col, d, t_cell, t_next);
             }
         }
     }
@@ -457,6 +504,49 @@ void accumulate_dijkstra(const SpreadBatch& b, int64_t sim, const std::vector<Bu
     }
 }
 
+inline void atomic_add(double* at, float v) {
+#pragma omp atomic
+    *at += double(v);
+}
+
+// Burned value and downstream protection value of a Dijkstra fire (csrc/qagent/dpv.h):
+// subtree sums start at each cell's value, and in reverse settle order (children settle
+// after their predecessor) each burned cell adds its subtree sum to its DPV row and to its
+// predecessor's sum. O(burned cells).
+void accumulate_dijkstra_values(const SpreadBatch& b, int64_t sim, ThreadScratch& s) {
+    const float* value = b.values_of(sim);
+    const std::vector<Burned>& burned = s.burned;
+    const bool dpv = b.dpv != nullptr && b.count_index[sim] >= 0;
+    const int width = b.width;
+    double total = 0.0;
+    for (const Burned& x : burned) {
+        const float v = value != nullptr ? value[x.cell] : 1.0f;
+        total += v;
+        if (dpv) {
+            const int row = x.cell / width, col = x.cell - row * width;
+            s.dpv.get(row, col)->sub[page_local(row, col)] = v;
+        }
+    }
+    if (b.burned_value != nullptr) b.burned_value[sim] = float(total);
+    if (!dpv) return;
+    double* out = b.dpv + b.count_index[sim] * b.cells();
+    const StepPlans& plans = host_step_plans();
+    for (size_t i = burned.size(); i-- > 0;) {
+        const int32_t cell = burned[i].cell;
+        const int row = cell / width, col = cell - row * width;
+        DpvPage* page = s.dpv.get(row, col);
+        const int local = page_local(row, col);
+        const float sub = page->sub[local];
+        if (sub == 0.0f) continue;  // adds nothing here or upstream
+        atomic_add(out + cell, sub);
+        if (i == 0) continue;  // the ignition, the root
+        const uint8_t d = page->pred[local];
+        if (d == kNoPredecessor) continue;
+        const int from_row = row - plans.plan[d].d_row, from_col = col - plans.plan[d].d_col;
+        s.dpv.get(from_row, from_col)->sub[page_local(from_row, from_col)] += sub;
+    }
+}
+
 void run_dijkstra(const SpreadBatch& b, int64_t sim, ThreadScratch& s, bool allow_cache) {
     const int64_t source = b.param_index[sim];
     // A source shared with a neighbouring simulation (in batch order) is worth caching.
@@ -466,19 +556,28 @@ void run_dijkstra(const SpreadBatch& b, int64_t sim, ThreadScratch& s, bool allo
     DirectSteps direct;
     const bool use_cache = allow_cache && shared;
     if (use_cache) s.use_steps(source, b.layout_index[sim]);
+    // The propagation tree only when this fire's DPV is asked for.
+    const bool tree = b.dpv != nullptr && b.count_index[sim] >= 0;
+    if (tree) {
+        s.dpv.bind(b.height, b.width);
+        s.dpv.reset();
+    }
+    auto search = [&](const auto& g, auto& steps) {
+        return tree ? dijkstra_simulation(g, b.ignition[sim], b.duration_min[sim], s, steps, PagedPred{&s.dpv})
+                    : dijkstra_simulation(g, b.ignition[sim], b.duration_min[sim], s, steps);
+    };
     int64_t burned;
     if (b.is_lazy(sim)) {
         s.use_source(b.weather_row(sim));
         const auto g = b.grid(sim, PagedParams{&s, &b.lazy, b.weather_row(sim), b.width, s.params.generation()});
-        burned = use_cache ? dijkstra_simulation(g, b.ignition[sim], b.duration_min[sim], s, cached)
-                           : dijkstra_simulation(g, b.ignition[sim], b.duration_min[sim], s, direct);
+        burned = use_cache ? search(g, cached) : search(g, direct);
     } else {
         const auto g = b.grid(sim, b.grid_params(sim));
-        burned = use_cache ? dijkstra_simulation(g, b.ignition[sim], b.duration_min[sim], s, cached)
-                           : dijkstra_simulation(g, b.ignition[sim], b.duration_min[sim], s, direct);
+        burned = use_cache ? search(g, cached) : search(g, direct);
     }
     (void)burned;
     accumulate_dijkstra(b, sim, s.burned);
+    if (b.burned_value != nullptr || tree) accumulate_dijkstra_values(b, sim, s);
 }
 
 // The CUDA algorithm itself, run by one lane (tests check it against Dijkstra): the same
@@ -493,14 +592,23 @@ void run_relax(const SpreadBatch& b, int64_t sim, ThreadScratch& s) {
         const int64_t cells = int64_t(imin(side, b.height)) * imin(side, b.width);
         if (int64_t(s.window_arrival.size()) < cells) s.window_arrival.resize(cells);
         const RelaxWindow w = place_relax_window(s.window_arrival.data(), side, b.height, b.width, ign_row, ign_col);
+        // The propagation tree (return_dpv): predecessors of the window's burned cells.
+        const bool tree = b.dpv != nullptr && b.count_index[sim] >= 0;
+        if (tree && int64_t(s.window_pred.size()) < cells) s.window_pred.resize(cells);
         int64_t burned;
         if (b.is_lazy(sim)) {
             if (int64_t(s.window_params.size()) < cells * kNumSpreadParams) s.window_params.resize(cells * kNumSpreadParams);
             const auto g = b.grid(sim, b.window_params(sim, w, s.window_params.data()));
             burned = relax_simulation(g, host_step_plans(), ignition, duration, w, team, region);
+            if (tree && burned != kRelaxOverflow) {
+                relax_predecessors(g, host_step_plans(), duration, w, region, s.window_pred.data(), team);
+            }
         } else {
-            burned = relax_simulation(b.grid(sim, b.grid_params(sim)), host_step_plans(), ignition, duration, w, team,
-                                      region);
+            const auto g = b.grid(sim, b.grid_params(sim));
+            burned = relax_simulation(g, host_step_plans(), ignition, duration, w, team, region);
+            if (tree && burned != kRelaxOverflow) {
+                relax_predecessors(g, host_step_plans(), duration, w, region, s.window_pred.data(), team);
+            }
         }
         if (burned == kRelaxOverflow) {
             TORCH_CHECK(!relax_window_covers(side, b.height, b.width), "qagent: relaxation overflowed the whole grid");
@@ -509,6 +617,8 @@ void run_relax(const SpreadBatch& b, int64_t sim, ThreadScratch& s) {
         b.burned_cells[sim] = int32_t(burned);
         const bool count = b.burn_count != nullptr && b.count_index[sim] >= 0;
         float* out = b.arrival_min != nullptr ? b.arrival_min + sim * b.cells() : nullptr;
+        const float* value = b.values_of(sim);
+        double total_value = 0.0;
         if (out != nullptr) std::fill(out, out + b.cells(), kInf);
         for (int row = region[0]; row <= region[1]; ++row) {
             for (int col = region[2]; col <= region[3]; ++col) {
@@ -517,20 +627,27 @@ void run_relax(const SpreadBatch& b, int64_t sim, ThreadScratch& s) {
                 const int32_t cell = row * b.width + col;
                 if (count) count_burned(b, sim, cell);
                 if (out != nullptr) out[cell] = t;
+                if (b.burned_value != nullptr) total_value += value != nullptr ? value[cell] : 1.0f;
             }
+        }
+        if (b.burned_value != nullptr) b.burned_value[sim] = float(total_value);
+        if (tree) {
+            relax_accumulate_dpv(host_step_plans(), duration, w, region, s.window_pred.data(), value, b.width,
+                                 b.dpv + b.count_index[sim] * b.cells(), team, atomic_add);
         }
         return;
     }
 }
 
-SpreadOutputs spread_cpu(const at::Tensor& params, const at::Tensor& blocked, const at::Tensor& ignition,
+SpreadValueOutputs spread_cpu(const at::Tensor& params, const at::Tensor& blocked, const at::Tensor& ignition,
                          const at::Tensor& param_index, const at::Tensor& layout_index, const at::Tensor& count_index,
                          const at::Tensor& duration_min, int64_t num_count_rows, double cell_size_m,
                          int64_t stencil_size, bool return_arrival, int64_t algorithm,
                          const std::optional<at::Tensor>& terrain, const std::optional<at::Tensor>& fuel_model,
                          const std::optional<at::Tensor>& weather, const std::optional<at::Tensor>& weather_landscape,
                          int64_t length_to_breadth_model, bool use_wind_limit, double crown_max_length_to_breadth,
-                         int64_t relax_window) {
+                         int64_t relax_window, const std::optional<at::Tensor>& values,
+                         const std::optional<at::Tensor>& value_index, bool return_dpv) {
     TORCH_CHECK(algorithm >= kSpreadAuto && algorithm <= kSpreadDijkstraUncached,
                 "qagent: algorithm must be 0 (auto), 1 (dijkstra), 2 (relax) or 3 (dijkstra, no cache), got ", algorithm);
     at::Tensor p = params.contiguous(), bl = blocked.contiguous(), ig = ignition.contiguous(),
@@ -538,12 +655,13 @@ SpreadOutputs spread_cpu(const at::Tensor& params, const at::Tensor& blocked, co
                du = duration_min.contiguous();
     const LazyInputs lz = lazy_inputs(p, terrain, fuel_model, weather, weather_landscape);
     SpreadOutputs out;
-    const SpreadBatch b = prepare_spread(p, bl, ig, pi, li, ci, du, num_count_rows, cell_size_m, stencil_size,
+    SpreadBatch b = prepare_spread(p, bl, ig, pi, li, ci, du, num_count_rows, cell_size_m, stencil_size,
                                          return_arrival, lz.terrain, lz.fuel_model, lz.weather, lz.weather_landscape,
                                          length_to_breadth_model, use_wind_limit, crown_max_length_to_breadth,
                                          relax_window, &out);
+    const DpvInputs dpv = prepare_dpv(values, value_index, return_dpv, num_count_rows, p, &b);
     const int64_t n = b.num_sims;
-    if (n == 0) return out;
+    if (n == 0) return spread_outputs(out, dpv);
 #pragma omp parallel if (n > 1)
     {
         ThreadScratch& s = thread_scratch();
@@ -558,7 +676,7 @@ SpreadOutputs spread_cpu(const at::Tensor& params, const at::Tensor& blocked, co
         }
         s.end_call();
     }
-    return out;
+    return spread_outputs(out, dpv);
 }
 
 }  // namespace

@@ -10,6 +10,12 @@
 // sweep region as it grows, into a per-block buffer of 24 B per window cell (global memory);
 // precomputed grids are read in place. The CPU build runs the same relax_simulation with one
 // lane, the same windows and the same re-runs (csrc/cpu/spread_cpu.cpp, algorithm "relax").
+//
+// Values and downstream protection value (csrc/qagent/dpv.h): with values the burned value
+// is summed per block (a double per lane, one shared double); with return_dpv the
+// predecessors of the window's burned cells go to a per-block buffer of 1 B per window cell
+// (global memory), and each burned cell adds its value up its chain with atomicAdd into the
+// dpv row (float64, returned as float32).
 #include <ATen/ATen.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -17,14 +23,15 @@
 #include <torch/library.h>
 
 #include "op_checks.h"
+#include "qagent/dpv.h"
 
 namespace qagent {
 namespace {
 
 constexpr int kThreadsPerBlock = 256;
 // Dynamic shared memory for the arrival window, leaving room under the 48 KiB a block gets
-// without opting in for the kernel's few static shared variables.
-constexpr int64_t kMaxSharedCells = 12000;
+// without opting in for the kernel's static shared variables (the step plans, 1.8 KiB).
+constexpr int64_t kMaxSharedCells = 11000;
 // Global scratch of one pass (arrival and parameter windows of the blocks in flight).
 constexpr int64_t kMaxScratchBytes = int64_t(1) << 30;
 
@@ -53,24 +60,47 @@ struct BlockTeam {
     }
 };
 
+__device__ inline void atomic_add_double(double* at, double v) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 600
+    auto* bits = reinterpret_cast<unsigned long long*>(at);
+    unsigned long long old = *bits, seen;
+    do {
+        seen = old;
+        old = atomicCAS(bits, seen, __double_as_longlong(__longlong_as_double(seen) + v));
+    } while (old != seen);
+#else
+    atomicAdd(at, v);
+#endif
+}
+
+struct AtomicAddValue {
+    __device__ void operator()(double* at, float v) const { atomic_add_double(at, double(v)); }
+};
+
 // One pass: simulations sims[0..num) (all of them when sims is null) in windows of `side`.
+// global_pred: the blocks' predecessor windows (return_dpv), else null.
 __global__ void spread_kernel(SpreadBatch b, const int64_t* sims, int64_t num, int side, float* global_arrival,
-                              float* global_params, bool use_shared, uint8_t* overflow) {
+                              float* global_params, bool use_shared, uint8_t* overflow, uint8_t* global_pred) {
     extern __shared__ float shared_arrival[];
     __shared__ StepPlans plans;
     __shared__ int team_ints[4];
     __shared__ unsigned long long burned_total;
+    __shared__ double value_total;
     const int64_t n = b.cells();
     const int64_t window_cells = int64_t(imin(side, b.height)) * imin(side, b.width);
     float* arrival = use_shared ? shared_arrival : global_arrival + int64_t(blockIdx.x) * window_cells;
     float* params = global_params != nullptr ? global_params + int64_t(blockIdx.x) * window_cells * kNumSpreadParams
                                              : nullptr;
+    uint8_t* pred = global_pred != nullptr ? global_pred + int64_t(blockIdx.x) * window_cells : nullptr;
     BlockTeam team{team_ints};
     if (threadIdx.x < kMaxStencilSize) make_step_plan(threadIdx.x, &plans.plan[threadIdx.x]);
     __syncthreads();
     for (int64_t k = blockIdx.x; k < num; k += gridDim.x) {
         const int64_t sim = sims != nullptr ? sims[k] : k;
-        if (threadIdx.x == 0) burned_total = 0;
+        if (threadIdx.x == 0) {
+            burned_total = 0;
+            value_total = 0.0;
+        }
         __syncthreads();
         const int64_t ignition = b.ignition[sim];
         const float duration = b.duration_min[sim];
@@ -78,11 +108,15 @@ __global__ void spread_kernel(SpreadBatch b, const int64_t* sims, int64_t num, i
                                                  int(ignition % b.width));
         int region[4];
         int64_t mine;
+        const bool tree = pred != nullptr && b.dpv != nullptr && b.count_index[sim] >= 0;
         if (b.is_lazy(sim)) {
-            mine = relax_simulation(b.grid(sim, b.window_params(sim, w, params)), plans, ignition, duration, w, team,
-                                    region);
+            const auto g = b.grid(sim, b.window_params(sim, w, params));
+            mine = relax_simulation(g, plans, ignition, duration, w, team, region);
+            if (tree && mine != kRelaxOverflow) relax_predecessors(g, plans, duration, w, region, pred, team);
         } else {
-            mine = relax_simulation(b.grid(sim, b.grid_params(sim)), plans, ignition, duration, w, team, region);
+            const auto g = b.grid(sim, b.grid_params(sim));
+            mine = relax_simulation(g, plans, ignition, duration, w, team, region);
+            if (tree && mine != kRelaxOverflow) relax_predecessors(g, plans, duration, w, region, pred, team);
         }
         if (mine == kRelaxOverflow) {  // every lane returned it; run again in a larger window
             if (threadIdx.x == 0) overflow[sim] = 1;
@@ -93,6 +127,8 @@ __global__ void spread_kernel(SpreadBatch b, const int64_t* sims, int64_t num, i
         int32_t* counts = b.burn_count != nullptr && b.count_index[sim] >= 0 ? b.burn_count + b.count_index[sim] * n
                                                                              : nullptr;
         float* out = b.arrival_min != nullptr ? b.arrival_min + sim * n : nullptr;  // pre-filled with +inf
+        const float* value = b.values_of(sim);
+        double my_value = 0.0;
         const int region_width = region[3] - region[2] + 1;
         const int64_t region_cells = int64_t(region[1] - region[0] + 1) * region_width;
         for (int64_t c = threadIdx.x; c < region_cells; c += blockDim.x) {
@@ -102,22 +138,32 @@ __global__ void spread_kernel(SpreadBatch b, const int64_t* sims, int64_t num, i
             const int64_t cell = int64_t(row) * b.width + col;
             if (counts != nullptr) atomicAdd(&counts[cell], 1);
             if (out != nullptr) out[cell] = t;
+            if (b.burned_value != nullptr) my_value += value != nullptr ? value[cell] : 1.0f;
+        }
+        if (tree) {
+            relax_accumulate_dpv(plans, duration, w, region, pred, value, b.width, b.dpv + b.count_index[sim] * n,
+                                 team, AtomicAddValue{});
         }
         atomicAdd(&burned_total, static_cast<unsigned long long>(mine));
+        if (b.burned_value != nullptr) atomic_add_double(&value_total, my_value);
         __syncthreads();
-        if (threadIdx.x == 0) b.burned_cells[sim] = static_cast<int32_t>(burned_total);
+        if (threadIdx.x == 0) {
+            b.burned_cells[sim] = static_cast<int32_t>(burned_total);
+            if (b.burned_value != nullptr) b.burned_value[sim] = static_cast<float>(value_total);
+        }
         __syncthreads();
     }
 }
 
-SpreadOutputs spread_cuda(const at::Tensor& params, const at::Tensor& blocked, const at::Tensor& ignition,
+SpreadValueOutputs spread_cuda(const at::Tensor& params, const at::Tensor& blocked, const at::Tensor& ignition,
                           const at::Tensor& param_index, const at::Tensor& layout_index, const at::Tensor& count_index,
                           const at::Tensor& duration_min, int64_t num_count_rows, double cell_size_m,
                           int64_t stencil_size, bool return_arrival, int64_t algorithm,
                           const std::optional<at::Tensor>& terrain, const std::optional<at::Tensor>& fuel_model,
                           const std::optional<at::Tensor>& weather, const std::optional<at::Tensor>& weather_landscape,
                           int64_t length_to_breadth_model, bool use_wind_limit, double crown_max_length_to_breadth,
-                          int64_t relax_window) {
+                          int64_t relax_window, const std::optional<at::Tensor>& values,
+                          const std::optional<at::Tensor>& value_index, bool return_dpv) {
     TORCH_CHECK(algorithm == kSpreadAuto || algorithm == kSpreadRelax,
                 "qagent: on CUDA the spread algorithm is relaxation (0 auto or 2 relax), got ", algorithm);
     const c10::cuda::CUDAGuard guard(params.device());
@@ -126,12 +172,13 @@ SpreadOutputs spread_cuda(const at::Tensor& params, const at::Tensor& blocked, c
                du = duration_min.contiguous();
     const LazyInputs lz = lazy_inputs(p, terrain, fuel_model, weather, weather_landscape);
     SpreadOutputs out;
-    const SpreadBatch b = prepare_spread(p, bl, ig, pi, li, ci, du, num_count_rows, cell_size_m, stencil_size,
+    SpreadBatch b = prepare_spread(p, bl, ig, pi, li, ci, du, num_count_rows, cell_size_m, stencil_size,
                                          return_arrival, lz.terrain, lz.fuel_model, lz.weather, lz.weather_landscape,
                                          length_to_breadth_model, use_wind_limit, crown_max_length_to_breadth,
                                          relax_window, &out);
+    const DpvInputs dpv = prepare_dpv(values, value_index, return_dpv, num_count_rows, p, &b);
     const int64_t n = b.num_sims;
-    if (n == 0) return out;
+    if (n == 0) return spread_outputs(out, dpv);
     if (return_arrival) std::get<2>(out).fill_(INFINITY);  // kernels write the burned cells only
     int sms = 0;
     C10_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, params.device().index()));
@@ -143,18 +190,20 @@ SpreadOutputs spread_cuda(const at::Tensor& params, const at::Tensor& blocked, c
         const int64_t window_cells = int64_t(imin(side, b.height)) * imin(side, b.width);
         const bool use_shared = window_cells <= kMaxSharedCells;
         const int64_t block_bytes = (use_shared ? 0 : window_cells * int64_t(sizeof(float))) +
-                                    (b.num_weather_rows > 0 ? window_cells * kNumSpreadParams * int64_t(sizeof(float)) : 0);
+                                    (b.num_weather_rows > 0 ? window_cells * kNumSpreadParams * int64_t(sizeof(float)) : 0) +
+                                    (b.dpv != nullptr ? window_cells : 0);
         int64_t blocks = std::min<int64_t>(num, int64_t(sms) * (use_shared ? 8 : 4));
         if (block_bytes > 0) blocks = std::max<int64_t>(1, std::min<int64_t>(blocks, kMaxScratchBytes / block_bytes));
-        at::Tensor arrival_scratch, param_scratch;
+        at::Tensor arrival_scratch, param_scratch, pred_scratch;
         if (!use_shared) arrival_scratch = at::empty({blocks, window_cells}, p.options());
         if (b.num_weather_rows > 0) param_scratch = at::empty({blocks, window_cells * kNumSpreadParams}, p.options());
+        if (b.dpv != nullptr) pred_scratch = at::empty({blocks, window_cells}, p.options().dtype(at::kByte));
         const size_t shared_bytes = use_shared ? size_t(window_cells) * sizeof(float) : 0;
         spread_kernel<<<static_cast<unsigned>(blocks), kThreadsPerBlock, shared_bytes, stream>>>(
             b, sims.defined() ? sims.data_ptr<int64_t>() : nullptr, num, side,
             use_shared ? nullptr : arrival_scratch.data_ptr<float>(),
             param_scratch.defined() ? param_scratch.data_ptr<float>() : nullptr, use_shared,
-            overflow.data_ptr<uint8_t>());
+            overflow.data_ptr<uint8_t>(), pred_scratch.defined() ? pred_scratch.data_ptr<uint8_t>() : nullptr);
         C10_CUDA_KERNEL_LAUNCH_CHECK();
         if (relax_window_covers(side, b.height, b.width)) break;  // nothing can overflow the grid
         // The simulations that outgrew this window (one sync), re-run in a larger one.
@@ -163,7 +212,7 @@ SpreadOutputs spread_cuda(const at::Tensor& params, const at::Tensor& blocked, c
         if (num == 0) break;
         overflow.zero_();
     }
-    return out;
+    return spread_outputs(out, dpv);
 }
 
 }  // namespace

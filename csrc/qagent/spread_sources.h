@@ -58,8 +58,19 @@ struct SpreadBatch {
     int32_t* burned_cells;        // [n] out
     int32_t* burn_count;          // [G, H, W] out, accumulated
     float* arrival_min;           // [n, H, W] out, or null
+    // Values at risk and downstream protection value (csrc/qagent/dpv.h); null when not asked.
+    const float* values = nullptr;         // [V, H, W] >= 0
+    const int64_t* value_index = nullptr;  // [n] in [-1, V): -1 (or null) every cell is worth 1
+    float* burned_value = nullptr;         // [n] out: sum of values over the burned cells
+    double* dpv = nullptr;                 // [G, H, W] out, accumulated by count_index like burn_count
+                                           // (in double: sums over fires in any order round alike)
 
     QAGENT_HD int64_t cells() const { return int64_t(height) * width; }
+    // The value grid [H, W] of a simulation, or null when each cell is worth 1.
+    QAGENT_HD const float* values_of(int64_t sim) const {
+        return values != nullptr && value_index != nullptr && value_index[sim] >= 0 ? values + value_index[sim] * cells()
+                                                                                     : nullptr;
+    }
     QAGENT_HD bool is_lazy(int64_t sim) const { return param_index[sim] >= num_grids; }
     QAGENT_HD int64_t weather_row(int64_t sim) const { return param_index[sim] - num_grids; }
     QAGENT_HD const uint8_t* blocked_of(int64_t sim) const {

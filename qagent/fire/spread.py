@@ -2,14 +2,27 @@
 
 Simulations run in the compiled ``spread`` op (minimum travel time, Finney 2002; see
 ``csrc/qagent/spread.h``): Dijkstra with an early stop on the CPU, parallel relaxation on
-CUDA, identical burned cells. What depends only on a landscape and its weather (each cell's
-fire ellipse) is computed once and shared by all its ignitions; with one weather scenario per
-simulation it is computed per simulation, in chunks that respect a memory budget.
+CUDA, identical burned cells. A fire costs the cells it touches, not the grid: each cell's
+fire ellipse (its six spread parameters) is computed when the fire first reaches it, at most
+once per simulation, from the simulation's weather row (lazy parameters, equal to the bit to
+the whole-grid ``spread_params``); with one weather for many fires on a landscape the
+parameters of a CPU thread's earlier fires are reused (on CUDA one grid is computed for all
+blocks, ``params="auto"``).
 
-Memory: the outputs (burned cells, burn counts) are O(E * S + E * H * W); arrival times
-[E, S, H, W] are materialised only with ``return_arrival=True``. Scratch per simulation in
-flight: 16 bytes per cell per CPU thread, 4 bytes per cell per CUDA block; per-simulation
-weather adds 24 bytes per cell per simulation of the chunk.
+Memory (bytes; README "Fire spread"): per landscape cell, the landscape's layers (32) and the
+terrain the ops read (24 + 4 for the fuel view) are shared by every fire; outputs are
+``burned_cells`` [E, S] and the burn counts, 4 per cell per landscape (skip them with
+``return_burn_count=False``; on the CPU large ones are mapped from zero pages, so only the
+pages fires burn become resident); arrival times [E, S, H, W] only with
+``return_arrival=True``.
+Scratch is per CPU thread (or CUDA block) and costs what fires touch: on the CPU, pages of
+32 x 32 cells taken on first touch, 4 per touched cell for arrival times, 28 for lazy
+parameters and, for parameters shared by consecutive fires, 136 for cached step times (at most
+256 MiB per thread), plus 8 per queued arrival and 8 per burned cell; threads keep at most
+64 MiB of pages between calls. Per simulation in flight: 128 (its indices and weather row).
+With ``return_dpv`` (downstream protection value, docs/dpv.md): 5 per touched cell per CPU
+thread, 1 per window cell per CUDA block, and the [E, H, W] output (summed in float64 during a
+call).
 """
 
 from __future__ import annotations
@@ -41,11 +54,17 @@ class SpreadResult:
     - ``burn_count``: int32 [H, W], how many of the S simulations burned each cell
     - ``arrival_time_min``: float32 [S, H, W] (+inf where unburned), only with
       ``return_arrival=True``, else None
+    - ``burned_value``: float32 [S], the sum of ``values`` over each simulation's burned cells
+      (``burned_cells`` when every cell is worth 1), with ``values`` or ``return_dpv``, else None
+    - ``dpv``: float32 [H, W], the downstream protection value summed over the S simulations
+      (docs/dpv.md), only with ``return_dpv=True``, else None
     """
 
     burned_cells: torch.Tensor
     burn_count: torch.Tensor
     arrival_time_min: torch.Tensor | None = None
+    burned_value: torch.Tensor | None = None
+    dpv: torch.Tensor | None = None
 
 
 def _as_landscapes(landscape) -> tuple[list[Landscape], bool]:
@@ -103,6 +122,31 @@ def _durations(duration_min, shape: tuple[int, int], batched: bool, device) -> t
     except RuntimeError:
         raise InputError(f"duration_min: shape {tuple(d.shape)} does not broadcast to the simulations' "
                          f"{shape if batched else shape[1:]}") from None
+
+
+def _values(values, num_landscapes: int, batched: bool, shape, device) -> torch.Tensor | None:
+    """float32 [V, H, W] values at risk: V = 1 for one [H, W] grid (shared by every landscape),
+    else E; finite and >= 0."""
+    if values is None:
+        return None
+    v = as_tensor("values", values, dtype=torch.float32)
+    if v.dim() == 2:
+        if tuple(v.shape) != tuple(shape):
+            raise InputError(f"values: shape {tuple(v.shape)} does not match the landscape's {tuple(shape)}")
+        v = v.unsqueeze(0)
+    elif v.dim() == 3 and batched:
+        if tuple(v.shape) != (num_landscapes, *shape):
+            raise InputError(f"values: expected [E, H, W] = {(num_landscapes, *shape)}, got {tuple(v.shape)}")
+    else:
+        raise InputError(f"values: expected a float [H, W] grid{' or [E, H, W]' if batched else ''} of values at "
+                         f"risk, got shape {tuple(v.shape)}")
+    bad = ~torch.isfinite(v) | (v < 0)
+    if bool(bad.any()):
+        pos = tuple(int(i) for i in torch.nonzero(bad)[0].tolist())
+        where = f"landscape {pos[0]}, (row, col) {pos[1:]}" if batched else f"(row, col) {pos[1:]}"
+        raise InputError(f"values: value {v[pos].item():.6g} at {where} must be finite and >= 0 "
+                         f"({int(bad.sum())} such values)")
+    return v.to(device).contiguous()
 
 
 def _fuel_breaks(fuel_breaks, num_landscapes: int, batched: bool, shape, device) -> torch.Tensor | None:
@@ -222,7 +266,8 @@ def run_spread(params: torch.Tensor | None, param_index: torch.Tensor, ignition:
                duration_min: torch.Tensor, *, cell_size_m: float, fuel_breaks: torch.Tensor | None = None,
                layout_index: torch.Tensor | None = None, count_index: torch.Tensor | None = None,
                num_count_rows: int = 1, return_arrival: bool = False, stencil: int = DEFAULT_STENCIL,
-               algorithm: str = "auto", lazy: LazyParams | None = None, relax_window: int = 0):
+               algorithm: str = "auto", lazy: LazyParams | None = None, relax_window: int = 0,
+               values: torch.Tensor | None = None, value_index: torch.Tensor | None = None, return_dpv: bool = False):
     """n simulations on prepared parameters: simulation i reads the precomputed grid
     params[param_index[i]] (``LandscapeStack.spread_params``, [P, 6, H, W]) when
     param_index[i] < P, else the lazy source row param_index[i] - P of ``lazy``
@@ -233,7 +278,13 @@ def run_spread(params: torch.Tensor | None, param_index: torch.Tensor, ignition:
     ``num_count_rows=0`` no burn counts are made). ``relax_window``: first window side of the
     relaxation's scratch (0: the default). Returns (burned_cells [n] int32, burn_count
     [num_count_rows, H, W] int32, arrival_time_min [n, H, W] or None). Indices are checked by
-    the op."""
+    the op.
+
+    Values at risk: ``values`` float32 [V, H, W] (finite, >= 0) and ``value_index`` [n] in
+    [-1, V) (-1 or None: every cell is worth 1); ``return_dpv`` adds each simulation's
+    downstream protection value (docs/dpv.md) to row count_index[i] of a float32
+    [num_count_rows, H, W] grid. With either, the result has two more entries: burned_value
+    [n] float32 (sum of values over each simulation's burned cells) and dpv (or None)."""
     n = ignition.shape[0]
     if params is None:
         if lazy is None:
@@ -255,11 +306,19 @@ def run_spread(params: torch.Tensor | None, param_index: torch.Tensor, ignition:
                                          lazy.use_wind_limit, lazy.crown_max_length_to_breadth)
     if relax_window and lazy is None:
         lazy_args = (None, None, None, None, 0, True, 1e10)
-    burned, counts, arrival = torch.ops.qagent.spread(
+    with_values = values is not None or bool(return_dpv)
+    value_args = dict(relax_window=int(relax_window)) if relax_window else {}
+    if with_values:
+        value_args.update(values=None if values is None else values.to(dev, torch.float32).contiguous(),
+                          value_index=None if value_index is None else value_index.to(dev, torch.int64),
+                          return_dpv=bool(return_dpv))
+    burned, counts, arrival, burned_value, dpv = torch.ops.qagent.spread(
         params, blocked, ignition.to(dev, torch.int64), param_index.to(dev, torch.int64),
         layout_index.to(dev, torch.int64), count_index.to(dev, torch.int64), duration_min.to(dev, torch.float32),
         int(num_count_rows), float(cell_size_m), int(stencil), bool(return_arrival), ALGORITHMS[algorithm],
-        *lazy_args, *((int(relax_window),) if relax_window else ()))
+        *lazy_args, **value_args)
+    if with_values:
+        return burned, counts, (arrival if return_arrival else None), burned_value, (dpv if return_dpv else None)
     return burned, counts, (arrival if return_arrival else None)
 
 
@@ -272,10 +331,16 @@ PARAM_MODES = ("auto", "eager", "lazy")
 _PER_SIM_BYTES = 128
 
 
-def _lazy_for_shared_weather(fires_per_landscape: int, cells: int) -> bool:
-    """With one weather per landscape, evaluate parameters lazily unless the fires are many
-    enough to touch most of the grid anyway (then one eager pass over the grid is cheaper)."""
-    return fires_per_landscape * 256 < cells
+def _lazy_for_shared_weather(device: torch.device, fires_per_landscape: int, cells: int) -> bool:
+    """With one weather per landscape (params="auto"): on the CPU, lazy parameters, which a
+    thread's fires share through its parameter pages and which were as fast or faster than one
+    eager pass over the grid in every case measured, small fires or fires covering the grid
+    (BENCHMARKS.md: 300 fires of about 20 cells 10.1 against 11.0 us per fire on 64 x 64 cells,
+    10.4 against 38.1 on 256 x 256). On CUDA every block evaluates its own window, so one
+    eager grid shared by all blocks is kept unless the fires' windows cannot cover the grid."""
+    if device.type == "cpu":
+        return True
+    return fires_per_landscape * 64 * 64 < cells
 
 
 def simulate(
@@ -296,6 +361,8 @@ def simulate(
     return_burn_count: bool = True,
     params: str = "auto",
     relax_window: int = 0,
+    values=None,
+    return_dpv: bool = False,
 ) -> SpreadResult:
     """Run fire-spread simulations from point ignitions.
 
@@ -317,12 +384,20 @@ def simulate(
       per-thread step-time cache; for tests and benchmarks).
     - ``stencil``: 16 or 32 directions of travel between cells (see csrc/qagent/spread.h).
     - ``params``: how each cell's spread parameters are obtained, with the same results to the
-      bit: "lazy" (computed when a fire first reaches the cell, at most once per simulation:
-      a fire costs the cells it touches), "eager" (computed for every cell first, per weather:
-      whole grids) or "auto" (lazy, except eager for one weather per landscape whose fires
-      are many enough to cover the grid).
+      bit: "lazy" (computed when a fire first reaches the cell, at most once per simulation,
+      and shared by a CPU thread's fires of one weather: a fire costs the cells it touches),
+      "eager" (computed for every cell first, per weather: whole grids) or "auto" (lazy,
+      except on CUDA for one weather per landscape, where one eager grid serves all blocks
+      unless the grid is far larger than the fires).
     - ``relax_window``: first window side of the relaxation's scratch (0: the default, 64);
       a fire that outgrows it is re-run in a larger one (for tests).
+    - ``values``: optional values at risk, float [H, W] (or [E, H, W] for E landscapes), finite
+      and >= 0; ``burned_value`` is then each simulation's burned value (without values, and
+      with ``return_dpv``, every cell is worth 1).
+    - ``return_dpv``: also return ``dpv``, the downstream protection value of every cell
+      summed over the simulations of each landscape (Pais et al. 2021; docs/dpv.md): each
+      fire's propagation tree gives a burned cell the value of its subtree, itself included.
+      Costs 5 B per touched cell of scratch per CPU thread and O(burned cells) per fire.
     """
     landscapes, batched = _as_landscapes(landscape)
     dev = resolve_device(device if device is not None else landscapes[0].device)
@@ -344,6 +419,9 @@ def simulate(
     s_count = ign.shape[1]
     durations = _durations(duration_min, (e_count, s_count), batched, dev)
     blocked = _fuel_breaks(fuel_breaks, e_count, batched, (h, w), dev)
+    value_grids = _values(values, e_count, batched, (h, w), dev)
+    return_dpv = bool(return_dpv)
+    with_values = value_grids is not None or return_dpv
     stack = LandscapeStack.of(landscapes, dev)
     opts = dict(lw_ratio_model=lw_ratio_model, use_wind_limit=use_wind_limit,
                 crown_max_length_to_breadth=crown_max_length_to_breadth)
@@ -381,7 +459,7 @@ def simulate(
         k = max(g.shape[1] for g in grids)
         wt = torch.stack([g.expand(8, k) for g in grids]).contiguous()
         landscape_rows = torch.arange(e_count, device=dev)
-        if params == "lazy" or (params == "auto" and _lazy_for_shared_weather(s_count, n_cells)):
+        if params == "lazy" or (params == "auto" and _lazy_for_shared_weather(dev, s_count, n_cells)):
             lazy = stack.lazy_params(wt, landscape_rows, **opts)
             source_of_sim = landscape_of_sim
         else:
@@ -394,9 +472,12 @@ def simulate(
     layout = None  # the layout of each simulation: its landscape's, or the one shared mask
     if blocked is not None:
         layout = landscape_of_sim if blocked.shape[0] > 1 else torch.zeros_like(landscape_of_sim)
-    num_rows = e_count if return_burn_count else 0
-    count_of_sim = landscape_of_sim if return_burn_count else torch.full((total,), -1, dtype=torch.int64, device=dev)
-    out: dict = {"burned": [], "counts": None}
+    num_rows = e_count if (return_burn_count or return_dpv) else 0
+    count_of_sim = landscape_of_sim if num_rows else torch.full((total,), -1, dtype=torch.int64, device=dev)
+    value_of_sim = None
+    if value_grids is not None:
+        value_of_sim = landscape_of_sim if value_grids.shape[0] > 1 else torch.zeros_like(landscape_of_sim)
+    out: dict = {"burned": [], "counts": None, "value": [], "dpv": None}
 
     def run_chunk(start: int, stop: int) -> None:
         sl = slice(start, stop)
@@ -407,13 +488,20 @@ def simulate(
             param_index = torch.arange(stop - start, device=dev)
         else:
             chunk_params, param_index = params_all, landscape_of_sim[sl]
-        b, c, a = run_spread(chunk_params, param_index, flat_ign[sl], flat_dur[sl], cell_size_m=stack.cell_size_m,
-                             fuel_breaks=blocked, layout_index=None if layout is None else layout[sl],
-                             count_index=count_of_sim[sl], num_count_rows=num_rows, return_arrival=return_arrival,
-                             stencil=stencil, algorithm=algorithm, lazy=lazy, relax_window=relax_window)
+        got = run_spread(chunk_params, param_index, flat_ign[sl], flat_dur[sl], cell_size_m=stack.cell_size_m,
+                         fuel_breaks=blocked, layout_index=None if layout is None else layout[sl],
+                         count_index=count_of_sim[sl], num_count_rows=num_rows, return_arrival=return_arrival,
+                         stencil=stencil, algorithm=algorithm, lazy=lazy, relax_window=relax_window,
+                         **(dict(values=value_grids, value_index=None if value_of_sim is None else value_of_sim[sl],
+                                 return_dpv=return_dpv) if with_values else {}))
+        b, c, a = got[:3]
         # outputs are kept only once the chunk succeeded, so a re-run after an out-of-memory
         # error does not count its fires twice
         out["burned"].append(b)
+        if with_values:
+            out["value"].append(got[3])
+            if return_dpv:
+                out["dpv"] = got[4] if out["dpv"] is None else out["dpv"].add_(got[4])
         if return_burn_count:
             out["counts"] = c if out["counts"] is None else out["counts"].add_(c)
         if return_arrival:
@@ -433,6 +521,12 @@ def simulate(
     counts = out["counts"]
     if return_burn_count and counts is None:
         counts = torch.zeros((e_count, h, w), dtype=torch.int32, device=dev)
+    burned_value = dpv = None
+    if with_values:
+        burned_value = (torch.cat(out["value"]) if out["value"] else
+                        torch.zeros(0, dtype=torch.float32, device=dev)).reshape(e_count, s_count)
+    if return_dpv:
+        dpv = out["dpv"] if out["dpv"] is not None else torch.zeros((e_count, h, w), dtype=torch.float32, device=dev)
     arrival = None
     if return_arrival:
         arrival = out.get("arrival")
@@ -441,8 +535,9 @@ def simulate(
         arrival = arrival.reshape(e_count, s_count, h, w)
     if not batched:
         return SpreadResult(burned[0], counts[0] if counts is not None else None,
-                            arrival[0] if arrival is not None else None)
-    return SpreadResult(burned, counts, arrival)
+                            arrival[0] if arrival is not None else None,
+                            burned_value[0] if burned_value is not None else None, dpv[0] if dpv is not None else None)
+    return SpreadResult(burned, counts, arrival, burned_value, dpv)
 
 
 def sample_ignitions(landscape: Landscape, n_ignitions: int, seed: int, *, ignition_density=None) -> torch.Tensor:
@@ -492,5 +587,80 @@ def burn_probability(
     return counts.to(torch.float32).div_(max(1, int(n_ignitions)))
 
 
-__all__ = ["simulate", "burn_probability", "sample_ignitions", "SpreadResult", "LandscapeStack", "LazyParams", "run_spread",
+def _fires_of(landscape: Landscape, weather_or_scenario, n_ignitions: int, seed: int, duration_min,
+              ignition_density=None):
+    """The ignitions, weather and durations of ``n_ignitions`` fires, drawn as every caller
+    draws them (``FireScenario.draw``): ignitions with ``numpy.random.default_rng(seed)``
+    (uniform over burnable cells, or by ``ignition_density``); for a ``FireScenario``
+    (``duration_min`` must then be None) its weather and durations with
+    ``numpy.random.default_rng([seed, 1])``; else a ``Weather`` / ``WeatherSamples`` (one per
+    ignition) with ``duration_min`` (minutes, a number or one per ignition)."""
+    from qagent.fire.scenario import FireScenario
+
+    if isinstance(weather_or_scenario, FireScenario):
+        if duration_min is not None:
+            raise InputError("duration_min: a FireScenario draws each fire's duration; pass duration_min only "
+                             "with a Weather or WeatherSamples")
+        fires = weather_or_scenario.draw(landscape, int(n_ignitions), np.random.default_rng(seed),
+                                         ignition_density=ignition_density,
+                                         weather_rng=np.random.default_rng([seed, 1]))
+        return fires.ignitions, fires.weather, torch.from_numpy(fires.duration_min)
+    ign = sample_ignitions(landscape, n_ignitions, seed, ignition_density=ignition_density)
+    if isinstance(weather_or_scenario, (Weather, WeatherSamples)):
+        if duration_min is None:
+            raise InputError(f"duration_min: needed with a {type(weather_or_scenario).__name__} (minutes of spread, "
+                             "a number or one per ignition)")
+        if isinstance(weather_or_scenario, WeatherSamples) and weather_or_scenario.shape != (n_ignitions,):
+            raise InputError(f"weather: WeatherSamples of shape {weather_or_scenario.shape}, expected one per "
+                             f"ignition ({n_ignitions},)")
+        return ign, weather_or_scenario, duration_min
+    raise InputError("weather: expected a Weather, WeatherSamples or a qagent.fire.scenario.FireScenario, got "
+                     f"{type(weather_or_scenario).__name__}")
+
+
+def downstream_protection_value(
+    landscape: Landscape,
+    n_ignitions: int,
+    weather_or_scenario,
+    duration_min,
+    seed: int,
+    fuel_breaks=None,
+    values=None,
+    *,
+    ignition_density=None,
+    distributed: bool = False,
+    **kwargs,
+) -> torch.Tensor:
+    """[H, W] float32 downstream protection value per fire (Pais et al. 2021; docs/dpv.md):
+    the value at risk (``values`` [H, W], finite and >= 0; None: every cell is worth 1) that
+    the fires passed on through each cell, itself included, summed over ``n_ignitions`` fires
+    and divided by their number (the ranking of the sum). Ignitions are drawn as in
+    :func:`burn_probability` (:func:`sample_ignitions` with ``seed`` and ``ignition_density``);
+    ``weather_or_scenario``
+    is a ``Weather``, ``WeatherSamples`` of one per ignition (with ``duration_min``) or a
+    ``FireScenario`` (``duration_min=None``; weather and durations drawn with
+    ``numpy.random.default_rng([seed, 1])``, the fires of ``qagent.baselines``). Fuel breaks
+    burn nothing and have DPV 0. ``distributed=True`` splits the fires over the ranks of a
+    torch.distributed group and sums. Extra keyword arguments go to :func:`simulate`."""
+    from qagent import distributed as dist_util
+
+    ign, weather, duration_min = _fires_of(landscape, weather_or_scenario, n_ignitions, seed, duration_min,
+                                           ignition_density)
+    if distributed:
+        part = dist_util.shard(len(ign))
+        if isinstance(weather, WeatherSamples):
+            weather = WeatherSamples(*(getattr(weather, f)[part] for f in WEATHER_FIELDS))
+        d = torch.as_tensor(duration_min, dtype=torch.float32)
+        duration_min = d[part] if d.dim() == 1 else d
+        ign = ign[part]
+    kwargs.setdefault("return_burn_count", False)
+    result = simulate(landscape, ign, weather, duration_min, fuel_breaks=fuel_breaks, values=values, return_dpv=True,
+                      **kwargs)
+    dpv = result.dpv
+    if distributed:
+        dist_util.all_sum(dpv)
+    return dpv.div_(max(1, int(n_ignitions)))
+
+
+__all__ = ["simulate", "burn_probability", "downstream_protection_value", "sample_ignitions", "SpreadResult", "LandscapeStack", "LazyParams", "run_spread",
            "DEFAULT_MEMORY_BUDGET_BYTES", "DEFAULT_STENCIL"]
