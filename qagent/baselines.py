@@ -395,7 +395,8 @@ def burn_probability_breaks(landscape: Landscape, fire, budget_cells: int, *, n_
       per-fire weather and duration are drawn with ``numpy.random.default_rng([seed, 1])``; or
       a ``Weather`` (or ``WeatherSamples``, one per ignition) with ``duration_min``.
     - ``n_ignitions`` fires, ignited with ``seed`` uniformly over burnable cells, or
-      proportionally to ``ignition_density`` ([H, W], non-negative; ``qagent.fire.sample_ignitions``); burn probability is the fraction that reach a cell
+      proportionally to ``ignition_density`` ([H, W], non-negative; ``qagent.fire.sample_ignitions``);
+      burn probability is the fraction that reach a cell
       (``qagent.fire.burn_probability``), with ``existing_breaks`` in place (an ignition on a
       break burns nothing).
     - ``rounds``: 1 ranks once; R > 1 places the budget in R near-equal parts (the first

@@ -77,7 +77,7 @@ def test_device_fuel_and_methods_are_checked_at_parse_time(capsys):
 def test_compare_takes_heuristics_only_and_refuses_others_at_parse_time(capsys):
     from qagent.evaluation.methods import HEURISTICS
 
-    for bad in (["oracle"], ["random", "dpv"], ["agent"], []):
+    for bad in (["oracle"], ["random", "betweenness"], ["agent"], []):
         refused(capsys, plan_main, PLAN_REQUIRED + ["--compare", *bad], "--compare")
     assert plan_parser().parse_args(PLAN_REQUIRED).compare == list(HEURISTICS)
     assert plan_parser().parse_args(PLAN_REQUIRED + ["--compare", "none"]).compare == ["none"]

@@ -66,7 +66,7 @@ def test_the_registry_drives_the_command_lines_and_the_figures():
     from qagent.evaluation.cli import eval_parser, plan_parser
     from qagent.evaluation.methods import HEURISTICS, REGISTRY
 
-    assert METHODS == tuple(REGISTRY) and "burn_probability" in METHODS
+    assert METHODS == tuple(REGISTRY) and {"burn_probability", "dpv", "dpv_rounds"} <= set(METHODS)
     assert HEURISTICS == tuple(m for m in METHODS if m != "agent")
     actions = {a.dest: a for a in eval_parser()._actions}
     assert tuple(actions["methods"].choices) == METHODS

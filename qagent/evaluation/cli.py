@@ -32,8 +32,8 @@ log = logging.getLogger("qagent.evaluation")
 
 
 METHOD_CHOICES = METHODS  # the registry of qagent.evaluation.methods
-PLACEMENT_IGNITIONS_HELP = ("fires the burn_probability method simulates to rank cells, drawn from the scenario with "
-                            "a seed of its own, never the evaluation fires (default: %(default)s)")
+PLACEMENT_IGNITIONS_HELP = ("fires the burn_probability and DPV methods simulate to rank cells, drawn from the "
+                            "scenario with a seed of its own, never the evaluation fires (default: %(default)s)")
 
 
 def _device(text: str):
@@ -160,7 +160,8 @@ SEED_DERIVATION = ("evaluation fires: numpy default_rng([seed, 0]) (FireScenario
                    "proportional to --ignition-density, then "
                    "the scenario's weather and durations), the same fires for every method; placements: "
                    "placement_seed(seed, 0), a 64-bit SeedSequence hash (spawn key 1) whose high word is >= 2^31, so "
-                   "no placement generator starts from the evaluation fires' state; burn_probability's own fires: "
+                   "no placement generator starts from the evaluation fires' state; burn_probability's and DPV's "
+                   "own fires: "
                    "placement_fire_seed of that (spawn key 2); bootstrap resamples: bootstrap_seed(seed) (spawn key 3) "
                    "(qagent.evaluation.methods)")
 

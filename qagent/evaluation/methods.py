@@ -11,6 +11,12 @@ from it, so a new method is one ``Method`` entry:
   (``qagent.baselines.burn_probability_breaks``, ranked once), from its own
   ``placement_ignitions`` fires (default ``DEFAULT_PLACEMENT_IGNITIONS`` = 500, qagent-plan's
   2000) drawn from the scenario with ``placement_fire_seed``;
+- ``dpv``: the cells of highest downstream protection value (Pais et al. 2021, Computers &
+  Operations Research 131, 105252; ``qagent.baselines.dpv_breaks``, ranked once): the value
+  that simulated fires pass on through a cell, summed over each fire's propagation tree, from
+  the same placement fires as ``burn_probability``;
+- ``dpv_rounds``: DPV re-scored ``DPV_ROUNDS`` times, after each part of the budget, with the
+  breaks placed so far (the same fires);
 - ``domirank``: DomiRank centrality of the spread network (``qagent.baselines.domirank_breaks``);
 - ``agent``: a trained Q-network, placing the k valid cells of highest Q per step and
   observing its own breaks, as in training (``AgentPolicy``).
@@ -220,6 +226,22 @@ def _burn_probability(r: PlacementRequest) -> torch.Tensor:
                                              **kwargs).to(r.landscape.device)
 
 
+DPV_ROUNDS = 4  # re-scorings of dpv_rounds
+
+
+def _dpv(r: PlacementRequest, rounds: int = 1) -> torch.Tensor:
+    from qagent import baselines
+
+    kwargs = {} if r.device is None else {"device": r.device}
+    return baselines.dpv_breaks(r.landscape, r.scenario, r.budget_cells, n_ignitions=r.placement_ignitions,
+                                seed=placement_fire_seed(r.seed), ignition_density=r.ignition_density,
+                                rounds=rounds, **kwargs).to(r.landscape.device)
+
+
+def _dpv_rounds(r: PlacementRequest) -> torch.Tensor:
+    return _dpv(r, rounds=DPV_ROUNDS)
+
+
 def _domirank(r: PlacementRequest) -> torch.Tensor:
     from qagent import baselines
 
@@ -237,6 +259,8 @@ REGISTRY: dict[str, Method] = {m.name: m for m in (
     Method("random", "random", _random),
     Method("greedy_intensity", "greedy intensity", _greedy_intensity),
     Method("burn_probability", "burn probability", _burn_probability),
+    Method("dpv", "DPV", _dpv),
+    Method("dpv_rounds", f"DPV, {DPV_ROUNDS} rounds", _dpv_rounds),
     Method("domirank", "DomiRank", _domirank),
     Method("agent", "agent", _agent, needs_agent=True),
 )}

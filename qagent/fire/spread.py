@@ -662,5 +662,6 @@ def downstream_protection_value(
     return dpv.div_(max(1, int(n_ignitions)))
 
 
-__all__ = ["simulate", "burn_probability", "downstream_protection_value", "sample_ignitions", "SpreadResult", "LandscapeStack", "LazyParams", "run_spread",
+__all__ = ["simulate", "burn_probability", "downstream_protection_value", "sample_ignitions", "SpreadResult",
+           "LandscapeStack", "LazyParams", "run_spread",
            "DEFAULT_MEMORY_BUDGET_BYTES", "DEFAULT_STENCIL"]

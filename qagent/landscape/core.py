@@ -196,3 +196,28 @@ class Landscape:
 
     def __repr__(self) -> str:
         return f"Landscape(shape={self.shape}, cell_size_m={self.cell_size_m}, device={self.device})"
+
+
+def check_ignition_density(ignition_density, landscape, name: str = "ignition_density") -> np.ndarray:
+    """``ignition_density`` as float64 [H, W], checked: the landscape's grid shape, finite,
+    non-negative, and positive on at least one burnable cell. ``name`` prefixes the errors
+    (the CLIs pass the file's name)."""
+    if isinstance(ignition_density, torch.Tensor):
+        ignition_density = ignition_density.detach().cpu().numpy()
+    try:
+        d = np.asarray(ignition_density, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise InputError(f"{name}: expected a numeric [H, W] grid ({e})") from None
+    shape = tuple(landscape.shape)
+    if d.shape != shape:
+        raise InputError(f"{name}: shape {d.shape} differs from the landscape's grid {shape}")
+    if not np.isfinite(d).all():
+        raise InputError(f"{name}: {int((~np.isfinite(d)).sum())} cells are NaN or infinite; the density must be "
+                         "finite (zero where no fire may start)")
+    if (d < 0).any():
+        raise InputError(f"{name}: {int((d < 0).sum())} cells are negative (min {d.min():g}); the density must be "
+                         ">= 0")
+    burnable = landscape.burnable_mask().cpu().numpy().reshape(shape)
+    if not (d[burnable] > 0).any():
+        raise InputError(f"{name}: zero on every burnable cell, so no fire can start")
+    return d

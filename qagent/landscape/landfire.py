@@ -100,7 +100,7 @@ import torch
 
 from qagent import fuels
 from qagent._validation import InputError
-from qagent.landscape.core import FLOAT_LAYERS, Landscape
+from qagent.landscape.core import FLOAT_LAYERS, Landscape, check_ignition_density
 from qagent.landscape.legacy_tiles import TILE_FILE, TILE_LAYOUT_LAYERS, is_tile_layout, tile_layers
 
 log = logging.getLogger(__name__)
@@ -800,8 +800,6 @@ def load_ignition_density(path, landscape: Landscape) -> np.ndarray:
     or transform other than the landscape's, NaN, infinite, negative or nodata cells (nodata is
     allowed only where the landscape itself has none), and a density zero on every burnable
     cell."""
-    from qagent.fire.scenario import check_ignition_density
-
     path = Path(path)
     band = _read_band(path, "ignition density")
     if band.shape != tuple(landscape.shape):
