@@ -583,7 +583,7 @@ def _plot_scale(result: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     rows = result["sides"]
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.5))
     for series, name, color in ((rows, "synthetic", "C0"), (result.get("landfire_sides") or [], "LANDFIRE tiled", "C1")):
         if not series:
             continue
@@ -598,14 +598,14 @@ def _plot_scale(result: dict, path: Path) -> None:
                       color=color, alpha=0.6, label=f"{name}: per-fire weather, eager (before)")
     if result["pyretechnics"]:
         ax.loglog([r["side"] for r in result["pyretechnics"]],
-                  [r["pyretechnics_ms_per_fire"] * 1e3 for r in result["pyretechnics"]], "^:",
-                  label="pyretechnics level set")
+                  [r["pyretechnics_ms_per_fire"] * 1e3 for r in result["pyretechnics"]], "^-", color="C3",
+                  label="pyretechnics level set (synthetic fires)")
     ax.set_xlabel("grid side (cells)")
     ax.set_ylabel("CPU time per fire (us), 1 thread")
     ax.set_ylim(top=max(ax.get_ylim()[1], 1e5))
     ax.set_title("cost per default-scenario fire")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, loc="center right")
     mem = [(r["side"], r["per_fire_weather"]["peak_growth_mib"], r["landscape_mib"]) for r in rows
            if r["per_fire_weather"]["peak_growth_mib"] is not None]
     if mem:
