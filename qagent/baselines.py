@@ -414,15 +414,22 @@ def burn_probability_breaks(landscape: Landscape, fire, budget_cells: int, *, n_
     rounds = _check_count("rounds", rounds, 1)
     existing = _mask_array("existing_breaks", existing_breaks, landscape.shape)
     weather, duration = _fires(fire, n, seed, duration_min, landscape, ignition_density)
+    return _ranked_in_rounds(landscape, existing, budget, rounds, lambda closed: burn_probability(
+        landscape, n, weather, duration, seed, fuel_breaks=torch.from_numpy(closed),
+        ignition_density=ignition_density, **simulate_kwargs))
+
+
+def _ranked_in_rounds(landscape: Landscape, existing: np.ndarray, budget: int, rounds: int, score) -> torch.Tensor:
+    """The budget in ``rounds`` near-equal parts (the first ``budget % rounds`` one cell larger),
+    each on the candidate cells of highest ``score(closed)`` ([H, W], closed: the existing and
+    the breaks placed so far), ties to the lower flat index."""
     eligible = _candidates(landscape, existing)
     budget = min(budget, int(eligible.sum()))
     parts = [budget // rounds + (1 if r < budget % rounds else 0) for r in range(rounds)]
     closed = existing.copy()
     picked = []
     for count in (c for c in parts if c > 0):
-        p = burn_probability(landscape, n, weather, duration, seed, fuel_breaks=torch.from_numpy(closed),
-                             ignition_density=ignition_density, **simulate_kwargs)
-        cells = _pick(p.cpu().numpy().astype(np.float64), eligible, count)
+        cells = _pick(score(closed).cpu().numpy().astype(np.float64), eligible, count)
         picked.append(cells)
         closed.reshape(-1)[cells] = True
         eligible.reshape(-1)[cells] = False
@@ -456,20 +463,9 @@ def dpv_breaks(landscape: Landscape, fire, budget_cells: int, *, n_ignitions: in
     existing = _mask_array("existing_breaks", existing_breaks, landscape.shape)
     values = _value_grid(values, 1, False, landscape.shape, "cpu")  # checked even for a zero budget
     weather, duration = _fires(fire, n, seed, duration_min, landscape, ignition_density)
-    eligible = _candidates(landscape, existing)
-    budget = min(budget, int(eligible.sum()))
-    parts = [budget // rounds + (1 if r < budget % rounds else 0) for r in range(rounds)]
-    closed = existing.copy()
-    picked = []
-    for count in (c for c in parts if c > 0):
-        dpv = downstream_protection_value(landscape, n, weather, duration, seed, fuel_breaks=torch.from_numpy(closed),
-                                          values=None if values is None else values[0],
-                                          ignition_density=ignition_density, **simulate_kwargs)
-        cells = _pick(dpv.cpu().numpy().astype(np.float64), eligible, count)
-        picked.append(cells)
-        closed.reshape(-1)[cells] = True
-        eligible.reshape(-1)[cells] = False
-    return _as_mask(np.concatenate(picked) if picked else np.zeros(0, dtype=np.int64), landscape)
+    return _ranked_in_rounds(landscape, existing, budget, rounds, lambda closed: downstream_protection_value(
+        landscape, n, weather, duration, seed, fuel_breaks=torch.from_numpy(closed),
+        values=None if values is None else values[0], ignition_density=ignition_density, **simulate_kwargs))
 
 
 __all__ = [
