@@ -176,6 +176,46 @@ class TileSource(LandscapeSource):
         return self._tiles[k][2] if self._tiles is not None else self._dataset[k]
 
 
+class MixedSource(LandscapeSource):
+    """Several sources of one grid shape as one (``make_source("synthetic+DIR")``): ids run
+    through the first source, then the next; each epoch takes as many landscapes from every
+    source as the smallest holds (a fresh random subset of the larger ones) and interleaves
+    them, so every kind of landscape weighs alike however many each source holds."""
+
+    def __init__(self, sources: list[LandscapeSource]):
+        if len(sources) < 2:
+            raise InputError("landscapes: a mixture needs at least two sources")
+        shapes = {s.grid_shape for s in sources}
+        if len(shapes) > 1:
+            raise InputError(f"landscapes: the sources of a mixture must share one grid shape, got {sorted(shapes)}")
+        self.sources = list(sources)
+        self.offsets = np.cumsum([0] + [len(s) for s in sources])
+        self.name = " + ".join(s.name for s in sources)
+        super().__init__(int(self.offsets[-1]), sources[0].grid_shape, cache_size=1)
+
+    def _locate(self, landscape_id: int) -> tuple[LandscapeSource, int]:
+        i = int(np.searchsorted(self.offsets, int(landscape_id), side="right")) - 1
+        if not 0 <= i < len(self.sources):
+            raise InputError(f"landscape id {landscape_id} is outside this mixture's {self.count} landscapes")
+        return self.sources[i], int(landscape_id) - int(self.offsets[i])
+
+    def _load(self, landscape_id: int) -> Landscape:
+        source, local = self._locate(landscape_id)
+        return source.landscape(local)
+
+    def ignition_density(self, landscape_id: int) -> np.ndarray | None:
+        source, local = self._locate(landscape_id)
+        return source.ignition_density(local)
+
+    def epoch_order(self, rng: np.random.Generator) -> np.ndarray:
+        per_source = min(len(s) for s in self.sources)
+        picks = [self.offsets[i] + rng.permutation(len(s))[:per_source] for i, s in enumerate(self.sources)]
+        return np.stack(picks, axis=1).reshape(-1)
+
+    def describe(self) -> str:
+        return " + ".join(s.describe() for s in self.sources)
+
+
 def _check_split(split: str) -> None:
     if split not in SPLITS:
         raise InputError(f"split: expected one of {SPLITS}, got {split!r}")
@@ -197,10 +237,23 @@ def _spatial_split(origins, size, width, total: int, split: str, eval_fraction: 
 
 def make_source(spec: str, grid_size: int | tuple[int, int] = 50, split: str = "train", *, fuel: str = "F40",
                 **kwargs) -> LandscapeSource:
-    """``"synthetic"`` (default training set) or a folder: a tile dataset or LANDFIRE layers.
-    ``fuel`` ("F40" or "F13") picks the LANDFIRE fuel product of a folder of GeoTIFFs; other
-    sources have their fuels already and refuse "F13"."""
+    """``"synthetic"`` (default training set) or a folder: a tile dataset or LANDFIRE layers;
+    several joined by ``+`` (``"synthetic+DIR"``) make a :class:`MixedSource`. ``fuel`` ("F40"
+    or "F13") picks the LANDFIRE fuel product of a folder of GeoTIFFs; other sources have their
+    fuels already and refuse "F13"."""
     from qagent.landscape.landfire import _check_fuel
+
+    if "+" in spec and not Path(spec).exists():
+        parts = [part for part in spec.split("+")]
+        if any(not part for part in parts):
+            raise InputError(f"landscapes: {spec!r} has an empty part; join sources as 'synthetic+DIR'")
+        subs = []
+        for part in parts:
+            kw = dict(kwargs)
+            if part == "synthetic":
+                kw.pop("ignition_density", None)  # only the folders' tiles have a map grid
+            subs.append(make_source(part, grid_size, split, fuel="F40" if part == "synthetic" else fuel, **kw))
+        return MixedSource(subs)
 
     shape = (grid_size, grid_size) if isinstance(grid_size, int) else tuple(grid_size)
     if spec == "synthetic":
