@@ -249,3 +249,21 @@ class RunCheckpoints:
                 self.counters["best_validation"] = max(self.counters["best_validation"], float(value))
             except InputError as e:
                 log.warning("%s; a new best.pt will replace it", e)
+
+
+# What a policy checkpoint keeps of a training checkpoint: the network and what rebuilds it
+# and gives its Q-values their meaning (AgentPolicy.load reads these), nothing to resume with.
+POLICY_KEYS = ("format", "format_version", "model", "model_name", "model_kwargs", "in_channels", "grid_size",
+               "config", "counters", "scenario")
+
+
+def export_policy(source: str | Path, destination: str | Path) -> Path:
+    """Write the network of checkpoint ``source`` (a run's ``best.pt``, say) to ``destination``
+    as a small policy checkpoint (no target network, optimizer, replay or RNG states): what
+    ``qagent-plan`` and ``qagent-eval`` load, and what QAgent ships as its default agent."""
+    state = load_checkpoint(source)
+    slim = {k: state[k] for k in POLICY_KEYS if k in state}
+    slim["model"] = {k: v.detach().clone().contiguous() for k, v in state["model"].items()}
+    slim["counters"] = {k: v for k, v in dict(state["counters"]).items() if isinstance(v, (int, float, str))}
+    slim["exported_from"] = str(source)
+    return save_checkpoint(destination, slim)

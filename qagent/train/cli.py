@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--model", choices=["qnet", "enhanced", "enhanced_efficient", "dueling"],
                      help="Q-network (default: the preset's)")
     run.add_argument("--landscapes", metavar="DIR|synthetic",
-                     help="training landscapes: 'synthetic' (default), a tile dataset or a LANDFIRE folder")
+                     help="training landscapes: 'synthetic' (default), a tile dataset or a LANDFIRE folder; several "
+                          "joined by '+' (e.g. synthetic+DIR) train on each kind alike")
     _cli.add_fuel_argument(run)
     _cli.add_ignition_density_argument(run, "; with a LANDFIRE folder as --landscapes, cropped to each tile "
                                             "(tiles where it is zero on every burnable cell are left out)")

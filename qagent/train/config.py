@@ -34,7 +34,7 @@ class TrainConfig:
     # what and where
     preset: str = "demo"                # demo | low | medium | high | auto
     model: str | None = None            # default: the preset's
-    landscapes: str = "synthetic"       # "synthetic", a tile dataset or a LANDFIRE folder
+    landscapes: str = "synthetic"       # "synthetic", a tile dataset, a LANDFIRE folder, or several joined by "+"
     fuel: str = "F40"                   # LANDFIRE fuel product of a LANDFIRE folder: F40 | F13
     ignition_density: str | None = None  # GeoTIFF on a LANDFIRE folder's grid; None: uniform ignitions
     grid_size: int | None = None        # default: the preset's
