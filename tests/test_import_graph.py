@@ -21,8 +21,10 @@ The layers, lowest first (a module may import its own layer and those below):
    probability); train's validation and evaluation's methods both use them
 6. train: the DQN trainer, its config, presets, checkpoints
 7. evaluation: evaluation, planning and figures (loads checkpoints through train)
-8. tools: ``bench`` (``qagent-bench``) and ``oracle`` (the pyretechnics reference, for tests
-   and benchmarks)
+8. tools: ``bench`` (``qagent-bench``)
+
+The installed package holds the product only: nothing in it imports pyretechnics or the
+oracle (benchmarks/oracle.py, the pyretechnics reference of the tests and benchmarks).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("baselines", ("qagent.baselines",)),
     ("train", ("qagent.train",)),
     ("evaluation", ("qagent.evaluation",)),
-    ("tools", ("qagent.bench", "qagent.oracle")),
+    ("tools", ("qagent.bench",)),
 )
 
 
@@ -199,6 +201,43 @@ def test_no_import_cycles():
 ])
 def test_cycle_finder(graph, expected):
     assert _cycles(graph) == expected
+
+
+REFERENCE_ONLY = ("pyretechnics", "oracle")  # top-level modules of the tests and benchmarks, never the package's
+
+
+def _top_level_imports(path: Path) -> set[str]:
+    """The top-level names of the absolute imports of a file (``if TYPE_CHECKING:`` included:
+    the package should not name them at all)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module.split(".")[0])
+        elif (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
+              and isinstance(node.args[0].value, str)
+              and getattr(node.func, "attr", getattr(node.func, "id", None)) in ("import_module", "__import__")):
+            found.add(node.args[0].value.split(".")[0])
+    return found
+
+
+def test_the_package_never_imports_pyretechnics_or_the_oracle():
+    bad = [f"{name} imports {top}" for name, path in sorted(_modules().items())
+           for top in sorted(_top_level_imports(path) & set(REFERENCE_ONLY))]
+    assert not bad, "\n".join(bad)
+    assert not (ROOT / "oracle.py").exists()
+
+
+def test_the_reference_import_check_sees_every_form():
+    import tempfile
+
+    src = ("import pyretechnics.burn_cells\nfrom oracle import spread_level_set\n"
+           "def f():\n    import importlib\n    return importlib.import_module('pyretechnics')\n")
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "m.py"
+        path.write_text(src)
+        assert {"pyretechnics", "oracle"} <= _top_level_imports(path)
 
 
 def test_type_checking_imports_are_skipped():
