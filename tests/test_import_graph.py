@@ -17,8 +17,12 @@ The layers, lowest first (a module may import its own layer and those below):
 2. fire: weather, fire behaviour, spread, fire scenarios
 3. env: the fuel-break environment, landscape sources, the agent's observation channels
 4. agent: networks, policies, replay buffers
-5. baselines: fuel-break placements computed from the fire layer (DomiRank, burn
-   probability); train's validation and evaluation's methods both use them
+5. baselines: ``evaluation.baselines``, fuel-break placements computed from the fire layer
+   (DomiRank, burn probability, DPV); train's validation and warm start and evaluation's
+   methods use them. It lives with evaluation but sits below train, so
+   ``qagent/evaluation/__init__.py`` imports none of the package's modules (importing
+   ``qagent.evaluation.baselines`` runs it first: see
+   ``test_baselines_load_nothing_of_train``)
 6. train: the DQN trainer, its config, presets, checkpoints
 7. evaluation: evaluation, planning and figures (loads checkpoints through train)
 8. tools: ``bench`` (``qagent-bench``)
@@ -43,7 +47,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("fire", ("qagent.fire",)),
     ("env", ("qagent.env",)),
     ("agent", ("qagent.agent",)),
-    ("baselines", ("qagent.baselines",)),
+    ("baselines", ("qagent.evaluation.baselines",)),
     ("train", ("qagent.train",)),
     ("evaluation", ("qagent.evaluation",)),
     ("tools", ("qagent.bench",)),
@@ -187,6 +191,22 @@ def test_landscape_imports_nothing_above_base():
     bad = [f"{a} imports {b}" for a, targets in sorted(graph.items()) if layer_of(a) == landscape
            for b in sorted(targets) if layer_of(b) > landscape]
     assert not bad, "\n".join(bad)
+
+
+def test_the_evaluation_package_imports_none_of_its_modules():
+    # importing any qagent.evaluation module runs the package's __init__ first: it must not
+    # lift evaluation.baselines (below train) above train
+    assert not import_graph()["qagent.evaluation"]
+
+
+def test_baselines_load_nothing_of_train():
+    import subprocess
+    import sys
+
+    code = ("import sys, qagent.evaluation.baselines; "
+            "print(sorted(m for m in sys.modules if m.startswith(('qagent.train', 'qagent.agent', 'qagent.env'))))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "[]", run.stdout
 
 
 def test_no_import_cycles():
