@@ -147,7 +147,8 @@ def bench_behavior(landfire: Path | None, repeat_seconds: float, *, peer=None, s
     t0 = time.perf_counter()
     ref = peer.behavior_head_fire(grids)
     t_ref = time.perf_counter() - t0
-    rows.append({"engine": "pyretechnics", "device": "cpu", "threads": 1, "seconds": t_ref, "cells_per_s": cells / t_ref})
+    rows.append({"engine": "pyretechnics", "device": "cpu", "threads": 1, "seconds": t_ref,
+                 "cells_per_s": cells / t_ref})
     ours_1 = rows[0]["cells_per_s"]
     for r in rows:
         r["vs_pyretechnics"] = r["cells_per_s"] / (cells / t_ref)
@@ -216,7 +217,8 @@ def bench_spread(sizes: list[int], duration_min: float, sims: int, pyretechnics_
                             "sims": pyretechnics_sims, "sims_per_s": 1.0 / mean_t,
                             "mean_burned_fraction": float(np.mean(burned)) / size**2})
             ours = simulate(ls, ign[:pyretechnics_sims], weather, duration_min)
-            results[-1]["qagent_mean_burned_fraction_same_ignitions"] = float(ours.burned_cells.float().mean()) / size**2
+            same = float(ours.burned_cells.float().mean()) / size**2
+            results[-1]["qagent_mean_burned_fraction_same_ignitions"] = same
     by_grid: dict[str, float] = {r["grid"]: r["sims_per_s"] for r in results if r["engine"] == "pyretechnics"}
     for r in results:
         if r["grid"] in by_grid and r["engine"] == "qagent":
@@ -226,7 +228,8 @@ def bench_spread(sizes: list[int], duration_min: float, sims: int, pyretechnics_
           f"{duration_min:g} min, 32-direction stencil")
     _print_table(results, [("grid", "grid"), ("engine", "engine"), ("device", "device"), ("threads", "threads"),
                            ("sims", "sims"), ("sims_per_s", "sims/s"), ("mean_burned_fraction", "burned frac"),
-                           ("scratch_bytes_per_thread", "scratch kept B/thread"), ("gpu_peak_bytes_per_sim", "GPU B/sim"),
+                           ("scratch_bytes_per_thread", "scratch kept B/thread"),
+                           ("gpu_peak_bytes_per_sim", "GPU B/sim"),
                            ("vs_pyretechnics_per_core", "x pyret/core"), ("vs_pyretechnics", "x pyret")])
     if peer is None:
         print(NO_PEER.format(what="spread"))
@@ -388,7 +391,8 @@ def _scale_series(base, sides: list[int], fires: int, seed: int, repeat_seconds:
         rows.append(row)
         pf, ow = row["per_fire_weather"], row["one_weather"]
         eager = row.get("eager_per_fire_weather")
-        print(f"  {side:5d}^2: per-fire weather {pf['us_per_fire']:8.1f} us/fire (peak +{_fmt(pf['peak_growth_mib'])} MiB),"
+        print(f"  {side:5d}^2: per-fire weather {pf['us_per_fire']:8.1f} us/fire"
+              f" (peak +{_fmt(pf['peak_growth_mib'])} MiB),"
               f" one weather {ow['us_per_fire']:7.1f} us/fire, one fire per call {row['per_call_us']:6.0f} us,"
               f" eager (before) {_fmt(eager['us_per_fire'] if eager else None)} us/fire;"
               f" mean burned {pf['mean_burned']:.1f} cells; landscape built in {build_s:.1f} s")
@@ -606,7 +610,8 @@ def _plot_scale(result: dict, path: Path) -> None:
 
     rows = result["sides"]
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.5))
-    for series, name, color in ((rows, "synthetic", "C0"), (result.get("landfire_sides") or [], "LANDFIRE tiled", "C1")):
+    landfire_rows = result.get("landfire_sides") or []
+    for series, name, color in ((rows, "synthetic", "C0"), (landfire_rows, "LANDFIRE tiled", "C1")):
         if not series:
             continue
         sides = [r["side"] for r in series]
