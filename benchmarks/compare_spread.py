@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qagent.oracle import compare_spread, load_spread_reference
+from oracle import compare_spread, load_spread_reference
 
 REFERENCE = Path(__file__).resolve().parent / "data" / "spread_reference.npz"
 

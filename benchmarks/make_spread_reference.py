@@ -5,14 +5,14 @@ qagent's minimum-travel-time spread.
                                                [--out benchmarks/data/spread_reference.npz]
                                                [--timing]
 
-Runs ``qagent.oracle.make_spread_cases(n, seed, size)`` through
-``qagent.oracle.spread_level_set`` (default settings: CFL 0.1, Behave length-to-breadth,
+Runs ``make_spread_cases(n, seed, size)`` of benchmarks/oracle.py through its
+``spread_level_set`` (default settings: CFL 0.1, Behave length-to-breadth,
 wind limit on, no crown length-to-breadth cap), prints each case's burned cells, duration,
 fire types and wall time, and writes the file below. ``--timing`` also times the level set
 on the benchmark's setting (qagent.bench: synthetic 50 x 50 landscapes, BENCH_WEATHER with
 20 km/h wind, 24 h, random burnable ignitions) at CFL 0.1 and at pyretechnics' default 0.4.
 
-File format (``numpy.savez_compressed``; read it with ``qagent.oracle.load_spread_reference``),
+File format (``numpy.savez_compressed``; read it with ``load_spread_reference`` of benchmarks/oracle.py),
 N cases on one [H, W] north-up grid (row 0 = north edge):
 
 - ``format_version`` int32 (1); ``pyretechnics_version`` str; ``settings_json`` str: the
@@ -46,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qagent.oracle import (
+from oracle import (
     LEVEL_SET_BUFFER_WIDTH,
     LEVEL_SET_MAX_CELLS_PER_TIMESTEP,
     make_spread_cases,

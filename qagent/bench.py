@@ -1,13 +1,16 @@
-"""``qagent-bench``: kernel benchmarks against pyretechnics, measured in one run.
+"""``qagent-bench``: kernel benchmarks (fire behavior, spread, cost against grid size).
 
     qagent-bench --info                 build facts (like python -m qagent info)
-    qagent-bench behavior [--landfire DIR]
-    qagent-bench spread [--sizes 50 128 256 512] [--pyretechnics-sims N] ...
-    qagent-bench scale [--sides 64 ... 8192] [--fires 300] [--plot PNG]   cost per fire vs grid size
+    qagent-bench behavior [--landfire DIR]       synthetic landscape unless --landfire
+    qagent-bench spread [--sizes 50 128 256 512] ...
+    qagent-bench scale [--sides 64 ... 8192] [--fires 300] [--landfire DIR] [--plot PNG]
 
-Each benchmark prints a table and writes JSON (``--json PATH``). Ratios compare QAgent with
-pyretechnics on the same landscapes, ignitions and weather, measured in the same process;
-pyretechnics is single-threaded, so "per core" ratios use QAgent with one thread.
+Each benchmark prints a table and writes JSON (``--json PATH``). The installed command
+measures QAgent alone. The comparisons with pyretechnics (same landscapes, ignitions and
+weather, in the same process; "per core" ratios use QAgent with one thread, pyretechnics
+being single-threaded) need its wrapper, which lives with the tests' reference data in a
+checkout: ``python benchmarks/bench_behavior.py`` (``bench_spread.py``, ``bench_scale.py``)
+passes it to :func:`main` as ``peer``.
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ import torch
 from qagent._cli import non_negative_int, positive_float, positive_int
 from qagent._cli import seed as seed_type
 
-DEFAULT_WORCESTER = Path(__file__).resolve().parents[1].parent / "shared" / "landfire" / "worcester_vt"
+SYNTHETIC_BEHAVIOR_SIDE = 512  # the behavior benchmark's landscape without --landfire
+NO_PEER = ("pyretechnics: not compared (qagent-bench measures QAgent alone; in a checkout with pyretechnics "
+           "installed, python benchmarks/bench_{what}.py adds the comparison)")
 
 # The benchmark weather: a dry, windy afternoon (moistures as fractions of ovendry weight).
 BENCH_WEATHER = dict(wind_speed_10m=20.0, upwind_direction=250.0, fuel_moisture_dead_1hr=0.06,
@@ -99,14 +104,21 @@ def _fmt(v) -> str:
 
 
 # ---------------------------------------------------------------------------------- behavior
-def bench_behavior(landfire: Path, repeat_seconds: float) -> dict:
-    """Cells per second of qagent.fire.behavior and of pyretechnics' burn_all_cells_as_head_fire
-    on a real landscape, same inputs."""
+def bench_behavior(landfire: Path | None, repeat_seconds: float, *, peer=None, seed: int = 1) -> dict:
+    """Cells per second of qagent.fire.behavior on a LANDFIRE landscape (``landfire``, a folder)
+    or a synthetic one (None: ``SYNTHETIC_BEHAVIOR_SIDE`` square, ``seed``); with ``peer``
+    (benchmarks/oracle.py), also of pyretechnics' burn_all_cells_as_head_fire on the same
+    inputs, and their agreement."""
     from qagent.fire import Weather, behavior
-    from qagent.landscape.landfire import load_landfire
-    from qagent.oracle import behavior_head_fire
 
-    ls = load_landfire(landfire)
+    if landfire is not None:
+        from qagent.landscape.landfire import load_landfire
+
+        ls, name = load_landfire(landfire), landfire.name
+    else:
+        from qagent.landscape import synthetic
+
+        ls, name = synthetic(SYNTHETIC_BEHAVIOR_SIDE, SYNTHETIC_BEHAVIOR_SIDE, seed), f"synthetic seed {seed}"
     weather = Weather(**BENCH_WEATHER)
     cells = ls.num_cells
     rows = []
@@ -118,6 +130,14 @@ def bench_behavior(landfire: Path, repeat_seconds: float) -> dict:
         lc = ls.to("cuda")
         t, _ = _timed(lambda: behavior(lc, weather), repeat_seconds)
         rows.append({"engine": "qagent", "device": "cuda", "threads": None, "seconds": t, "cells_per_s": cells / t})
+    columns = [("engine", "engine"), ("device", "device"), ("threads", "threads"), ("seconds", "seconds"),
+               ("cells_per_s", "cells/s")]
+    summary = {"landscape": str(landfire) if landfire is not None else name, "shape": list(ls.shape), "rows": rows}
+    if peer is None:
+        print(f"\nbehavior on {name}: {ls.shape[0]} x {ls.shape[1]} = {cells:,} cells")
+        _print_table(rows, columns)
+        print(NO_PEER.format(what="behavior"))
+        return summary
     grids = {k: v.cpu().numpy() for k, v in (("slope", ls.slope), ("aspect", ls.aspect),
                                              ("fuel_model", ls.fuel_model.float()), ("canopy_cover", ls.canopy_cover),
                                              ("canopy_height", ls.canopy_height),
@@ -125,9 +145,10 @@ def bench_behavior(landfire: Path, repeat_seconds: float) -> dict:
                                              ("canopy_bulk_density", ls.canopy_bulk_density))}
     grids.update({k: np.float32(v) for k, v in BENCH_WEATHER.items()})
     t0 = time.perf_counter()
-    ref = behavior_head_fire(grids)
+    ref = peer.behavior_head_fire(grids)
     t_ref = time.perf_counter() - t0
-    rows.append({"engine": "pyretechnics", "device": "cpu", "threads": 1, "seconds": t_ref, "cells_per_s": cells / t_ref})
+    rows.append({"engine": "pyretechnics", "device": "cpu", "threads": 1, "seconds": t_ref,
+                 "cells_per_s": cells / t_ref})
     ours_1 = rows[0]["cells_per_s"]
     for r in rows:
         r["vs_pyretechnics"] = r["cells_per_s"] / (cells / t_ref)
@@ -135,19 +156,19 @@ def bench_behavior(landfire: Path, repeat_seconds: float) -> dict:
     rel = np.abs(out.spread_rate.numpy()[burn] - ref["spread_rate"][burn]) / np.maximum(ref["spread_rate"][burn], 1e-6)
     agreement = {"fire_type_equal": float((out.fire_type.numpy() == ref["fire_type"]).mean()),
                  "spread_rate_within_0.5pct": float((rel <= 0.005).mean())}
-    print(f"\nbehavior on {landfire.name}: {ls.shape[0]} x {ls.shape[1]} = {cells:,} cells")
-    _print_table(rows, [("engine", "engine"), ("device", "device"), ("threads", "threads"), ("seconds", "seconds"),
-                        ("cells_per_s", "cells/s"), ("vs_pyretechnics", "x pyretechnics")])
+    print(f"\nbehavior on {name}: {ls.shape[0]} x {ls.shape[1]} = {cells:,} cells")
+    _print_table(rows, columns + [("vs_pyretechnics", "x pyretechnics")])
     print(f"agreement with pyretechnics: {agreement}; one-thread speed-up {ours_1 / (cells / t_ref):,.0f}x")
-    return {"landscape": str(landfire), "shape": list(ls.shape), "rows": rows, "agreement": agreement}
+    return summary | {"agreement": agreement}
 
 
 # ---------------------------------------------------------------------------------- spread
 def bench_spread(sizes: list[int], duration_min: float, sims: int, pyretechnics_sims: int,
-                 pyretechnics_max_size: int, repeat_seconds: float, seed: int) -> dict:
+                 pyretechnics_max_size: int, repeat_seconds: float, seed: int, *, peer=None) -> dict:
     """Simulations per second and memory per simulation on synthetic landscapes (seeded), one
-    weather, random burnable ignitions; QAgent with 1 and all threads (and CUDA when present),
-    pyretechnics' level set on the smaller grids with the same inputs."""
+    weather, random burnable ignitions; QAgent with 1 and all threads (and CUDA when present);
+    with ``peer`` (benchmarks/oracle.py), pyretechnics' level set on the smaller grids with the
+    same inputs."""
     from qagent.fire import Weather, sample_ignitions, simulate
     from qagent.landscape import synthetic
 
@@ -181,15 +202,13 @@ def bench_spread(sizes: list[int], duration_min: float, sims: int, pyretechnics_
                             "sims_per_s": n_gpu / t,
                             "mean_burned_fraction": float(r.burned_cells.float().mean()) / size**2,
                             "gpu_peak_bytes_per_sim": peak / n_gpu})
-        if size <= pyretechnics_max_size and pyretechnics_sims > 0:
-            from qagent.oracle import spread_level_set
-
-            grids = _oracle_grids(ls)
+        if peer is not None and size <= pyretechnics_max_size and pyretechnics_sims > 0:
+            grids = _peer_grids(ls)
             times, burned = [], []
             for k in range(pyretechnics_sims):
                 cell = int(ign[k])
                 # pyretechnics' own default time step (0.4 cells per step): the fair speed reference
-                out = spread_level_set(grids, ls.cell_size_m, divmod(cell, size), duration_min,
+                out = peer.spread_level_set(grids, ls.cell_size_m, divmod(cell, size), duration_min,
                                        max_cells_per_timestep=0.4)
                 times.append(out["wall_time_s"])
                 burned.append(int(out["burned"].sum()))
@@ -198,7 +217,8 @@ def bench_spread(sizes: list[int], duration_min: float, sims: int, pyretechnics_
                             "sims": pyretechnics_sims, "sims_per_s": 1.0 / mean_t,
                             "mean_burned_fraction": float(np.mean(burned)) / size**2})
             ours = simulate(ls, ign[:pyretechnics_sims], weather, duration_min)
-            results[-1]["qagent_mean_burned_fraction_same_ignitions"] = float(ours.burned_cells.float().mean()) / size**2
+            same = float(ours.burned_cells.float().mean()) / size**2
+            results[-1]["qagent_mean_burned_fraction_same_ignitions"] = same
     by_grid: dict[str, float] = {r["grid"]: r["sims_per_s"] for r in results if r["engine"] == "pyretechnics"}
     for r in results:
         if r["grid"] in by_grid and r["engine"] == "qagent":
@@ -208,8 +228,11 @@ def bench_spread(sizes: list[int], duration_min: float, sims: int, pyretechnics_
           f"{duration_min:g} min, 32-direction stencil")
     _print_table(results, [("grid", "grid"), ("engine", "engine"), ("device", "device"), ("threads", "threads"),
                            ("sims", "sims"), ("sims_per_s", "sims/s"), ("mean_burned_fraction", "burned frac"),
-                           ("scratch_bytes_per_thread", "scratch kept B/thread"), ("gpu_peak_bytes_per_sim", "GPU B/sim"),
+                           ("scratch_bytes_per_thread", "scratch kept B/thread"),
+                           ("gpu_peak_bytes_per_sim", "GPU B/sim"),
                            ("vs_pyretechnics_per_core", "x pyret/core"), ("vs_pyretechnics", "x pyret")])
+    if peer is None:
+        print(NO_PEER.format(what="spread"))
     return {"sizes": sizes, "duration_min": duration_min, "weather": BENCH_WEATHER, "rows": results}
 
 
@@ -221,7 +244,8 @@ def _retained_scratch_bytes() -> int:
     return int(_ext.load().spread_scratch_bytes())
 
 
-def _oracle_grids(ls) -> dict:
+def _peer_grids(ls) -> dict:
+    """The landscape's layers and BENCH_WEATHER as the peer's (pyretechnics') named inputs."""
     g = {k: getattr(ls, k).cpu().numpy() for k in ("slope", "aspect", "canopy_cover", "canopy_height",
                                                     "canopy_base_height", "canopy_bulk_density")}
     g["fuel_model"] = ls.fuel_model.cpu().numpy().astype(np.float32)
@@ -367,7 +391,8 @@ def _scale_series(base, sides: list[int], fires: int, seed: int, repeat_seconds:
         rows.append(row)
         pf, ow = row["per_fire_weather"], row["one_weather"]
         eager = row.get("eager_per_fire_weather")
-        print(f"  {side:5d}^2: per-fire weather {pf['us_per_fire']:8.1f} us/fire (peak +{_fmt(pf['peak_growth_mib'])} MiB),"
+        print(f"  {side:5d}^2: per-fire weather {pf['us_per_fire']:8.1f} us/fire"
+              f" (peak +{_fmt(pf['peak_growth_mib'])} MiB),"
               f" one weather {ow['us_per_fire']:7.1f} us/fire, one fire per call {row['per_call_us']:6.0f} us,"
               f" eager (before) {_fmt(eager['us_per_fire'] if eager else None)} us/fire;"
               f" mean burned {pf['mean_burned']:.1f} cells; landscape built in {build_s:.1f} s")
@@ -425,12 +450,13 @@ def _per_call_us(ls, ign, weather, duration, calls: int) -> float:
 def bench_scale(sides: list[int], fires: int, repeat_seconds: float, seed: int, landfire: Path | None,
                 large_side: int, large_fires: int, pyretechnics_fires: int, pyretechnics_max_side: int,
                 eager_max_side: int, eager_fires: int, throughput_fires: int, plot: Path | None,
-                out_dir: Path | None) -> dict:
+                out_dir: Path | None, *, peer=None) -> dict:
     """Cost per fire against grid size (issue 13): the same default-scenario fires on grids of
     64 x 64 up to 8192 x 8192 cells, with per-fire weather and with one weather, one thread;
-    the previous behaviour (eager parameters over the whole grid) and pyretechnics' level set
-    on the same fires where they can run; burned cells per second of large fires; the issue's
-    Worcester experiment; 100,000 fires with burn probability written, all threads."""
+    the previous behaviour (eager parameters over the whole grid) and, with ``peer``
+    (benchmarks/oracle.py), pyretechnics' level set on the same fires where they can run;
+    burned cells per second of large fires; with ``landfire`` (a LANDFIRE folder), the
+    issue's Worcester experiment and 100,000 fires with burn probability written, all threads."""
     from qagent import _ext
     from qagent.fire import burn_probability, simulate
     from qagent.fire.scenario import DEFAULT_SCENARIO
@@ -455,19 +481,19 @@ def bench_scale(sides: list[int], fires: int, repeat_seconds: float, seed: int, 
                                                      eager_max_side, eager_fires, f"{landfire.name} tiled")
 
         # ---------------------------------------------------------------- pyretechnics
-        if pyretechnics_fires > 0:
-            from qagent.oracle import spread_level_set
-
+        if peer is None:
+            print(NO_PEER.format(what="scale"))
+        elif pyretechnics_fires > 0:
             for side in [x for x in sides if x <= pyretechnics_max_side]:
                 ls = scale_landscape(side, base)
                 ign, weather, duration = _scale_fires(ls, pyretechnics_fires, seed)
-                grids = _oracle_grids(ls)
+                grids = _peer_grids(ls)
                 times, burned = [], []
                 for k in range(pyretechnics_fires):
                     g = dict(grids)
                     for name in weather.__dataclass_fields__:
                         g[name] = np.float32(getattr(weather, name)[k])
-                    out = spread_level_set(g, ls.cell_size_m, divmod(int(ign[k]), side), float(duration[k]),
+                    out = peer.spread_level_set(g, ls.cell_size_m, divmod(int(ign[k]), side), float(duration[k]),
                                            max_cells_per_timestep=0.4)
                     times.append(out["wall_time_s"])
                     burned.append(int(out["burned"].sum()))
@@ -584,7 +610,8 @@ def _plot_scale(result: dict, path: Path) -> None:
 
     rows = result["sides"]
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.5))
-    for series, name, color in ((rows, "synthetic", "C0"), (result.get("landfire_sides") or [], "LANDFIRE tiled", "C1")):
+    landfire_rows = result.get("landfire_sides") or []
+    for series, name, color in ((rows, "synthetic", "C0"), (landfire_rows, "LANDFIRE tiled", "C1")):
         if not series:
             continue
         sides = [r["side"] for r in series]
@@ -625,7 +652,10 @@ def _plot_scale(result: dict, path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------- CLI
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, peer=None, command: str | None = None) -> int:
+    """``qagent-bench``. ``peer``: the pyretechnics wrapper (benchmarks/oracle.py, a module with
+    ``behavior_head_fire`` and ``spread_level_set``) to compare with; None measures QAgent
+    alone. ``command``: the command line recorded in the JSON (default ``qagent-bench ARGS``)."""
     parser = argparse.ArgumentParser(prog="qagent-bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--info", action="store_true", help="print the build and devices, then exit")
@@ -633,15 +663,17 @@ def main(argv: list[str] | None = None) -> int:
     common.add_argument("--json", type=Path, help="write the results as JSON here")
     sub = parser.add_subparsers(dest="what")
     b = sub.add_parser("behavior", parents=[common],
-                       help="cells/s of fire behavior vs pyretechnics on a LANDFIRE landscape")
-    b.add_argument("--landfire", type=Path, default=DEFAULT_WORCESTER, help="folder of LANDFIRE GeoTIFFs")
+                       help="cells/s of fire behavior on a synthetic or LANDFIRE landscape")
+    b.add_argument("--landfire", type=Path, help="folder of LANDFIRE GeoTIFFs (default: a synthetic "
+                   f"{SYNTHETIC_BEHAVIOR_SIDE} x {SYNTHETIC_BEHAVIOR_SIDE} landscape)")
+    b.add_argument("--seed", type=seed_type, default=1, help="seed of the synthetic landscape")
     b.add_argument("--repeat-seconds", type=positive_float, default=2.0)
-    s = sub.add_parser("spread", parents=[common], help="simulations/s and memory of fire spread vs pyretechnics")
+    s = sub.add_parser("spread", parents=[common], help="simulations/s and memory of fire spread")
     s.add_argument("--sizes", type=positive_int, nargs="+", default=[50, 128, 256, 512])
     s.add_argument("--duration-min", type=positive_float, default=1440.0, help="minutes of spread (default 24 h)")
     s.add_argument("--sims", type=positive_int, default=2000, help="simulations at 50x50 (fewer on larger grids)")
     s.add_argument("--pyretechnics-sims", type=non_negative_int, default=5,
-                   help="level-set runs per grid for the reference")
+                   help="level-set runs per grid for the reference (with the peer)")
     s.add_argument("--pyretechnics-max-size", type=positive_int, default=128, help="largest grid run with pyretechnics")
     s.add_argument("--repeat-seconds", type=positive_float, default=2.0)
     s.add_argument("--seed", type=seed_type, default=1)
@@ -652,12 +684,12 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--fires", type=positive_int, default=300, help="default-scenario fires per grid size")
     c.add_argument("--repeat-seconds", type=positive_float, default=1.0)
     c.add_argument("--seed", type=seed_type, default=1)
-    c.add_argument("--landfire", type=Path, default=DEFAULT_WORCESTER,
-                   help="LANDFIRE folder for the Worcester experiment and the throughput run")
+    c.add_argument("--landfire", type=Path,
+                   help="LANDFIRE folder for the Worcester experiment and the throughput run (default: none)")
     c.add_argument("--large-side", type=positive_int, default=1024, help="grid side of the large-fire runs")
     c.add_argument("--large-fires", type=non_negative_int, default=4, help="24-hour windy fires for burned cells/s")
     c.add_argument("--pyretechnics-fires", type=non_negative_int, default=3,
-                   help="level-set runs per grid size (same fires)")
+                   help="level-set runs per grid size, same fires (with the peer)")
     c.add_argument("--pyretechnics-max-side", type=positive_int, default=128)
     c.add_argument("--eager-max-side", type=positive_int, default=1024,
                    help="largest grid run with eager parameters (the previous behaviour)")
@@ -676,19 +708,24 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{facts['date']}  {facts['cpu']} ({facts['cores']} cores), {facts.get('gpu', 'no GPU')}, "
           f"qagent {facts['build']} build, torch {facts['torch_version']}")
     if args.what == "behavior":
-        if not args.landfire.is_dir():
-            print(f"qagent-bench: no LANDFIRE folder at {args.landfire} (use --landfire)", file=sys.stderr)
+        if args.landfire is not None and not args.landfire.is_dir():
+            print(f"qagent-bench: no LANDFIRE folder at {args.landfire} (--landfire)", file=sys.stderr)
             return 2
-        result = bench_behavior(args.landfire, args.repeat_seconds)
+        result = bench_behavior(args.landfire, args.repeat_seconds, peer=peer, seed=args.seed)
     elif args.what == "spread":
         result = bench_spread(args.sizes, args.duration_min, args.sims, args.pyretechnics_sims,
-                              args.pyretechnics_max_size, args.repeat_seconds, args.seed)
+                              args.pyretechnics_max_size, args.repeat_seconds, args.seed, peer=peer)
     else:
-        result = bench_scale(sorted(set(args.sides)), args.fires, args.repeat_seconds, args.seed,
-                             args.landfire if args.landfire.is_dir() else None, args.large_side, args.large_fires,
-                             args.pyretechnics_fires, args.pyretechnics_max_side, args.eager_max_side,
-                             args.eager_fires, args.throughput_fires, args.plot, args.out_dir)
-    result = {"benchmark": args.what, "command": "qagent-bench " + " ".join(argv if argv is not None else sys.argv[1:]),
+        if args.landfire is not None and not args.landfire.is_dir():
+            print(f"qagent-bench: no LANDFIRE folder at {args.landfire} (--landfire)", file=sys.stderr)
+            return 2
+        result = bench_scale(sorted(set(args.sides)), args.fires, args.repeat_seconds, args.seed, args.landfire,
+                             args.large_side, args.large_fires, args.pyretechnics_fires, args.pyretechnics_max_side,
+                             args.eager_max_side, args.eager_fires, args.throughput_fires, args.plot, args.out_dir,
+                             peer=peer)
+    if command is None:
+        command = "qagent-bench " + " ".join(argv if argv is not None else sys.argv[1:])
+    result = {"benchmark": args.what, "command": command,
               "machine": facts, **result}
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """Recovering from GPU out-of-memory errors by doing less work per call.
 
-The original project crashed with "CUDA out of memory" on a 3.7 GB GPU. Two tools here turn
-that crash into a slower, but equivalent, run:
+Two tools here turn a CUDA out-of-memory error, which would end a run, into a slower, but
+equivalent, run (why: docs/history.md, "Out of GPU memory"):
 
 - :class:`OOMRetry` runs a training step as ``accumulation_steps`` micro-batches of
   ``micro_batch`` samples whose gradients are accumulated before one optimizer step. On an

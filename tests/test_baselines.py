@@ -14,7 +14,7 @@ from scipy.sparse.csgraph import connected_components
 import torch
 
 from qagent._validation import InputError
-from qagent.baselines import (
+from qagent.evaluation.baselines import (
     _step_crossings,
     burn_probability_breaks,
     domirank,
@@ -342,11 +342,11 @@ def test_bad_input_is_refused():
 
 # ------------------------------------------------------------------------------ burn probability
 def test_burn_probability_breaks_is_exported_with_the_other_baselines():
-    import qagent.baselines
+    import qagent.evaluation.baselines
 
     assert {"domirank_breaks", "greedy_intensity_breaks", "random_breaks", "burn_probability_breaks",
             "dpv_breaks"} \
-        <= set(qagent.baselines.__all__)
+        <= set(qagent.evaluation.baselines.__all__)
 
 
 def scenario_fires(n: int, seed: int):

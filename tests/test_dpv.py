@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qagent._validation import InputError
-from qagent.baselines import dpv_breaks
+from qagent.evaluation.baselines import dpv_breaks
 from qagent.fire import Weather, WeatherSamples, downstream_protection_value, sample_ignitions, simulate
 from qagent.fire.scenario import DEFAULT_SCENARIO
 from qagent.landscape import Landscape
@@ -241,7 +241,7 @@ def test_downstream_protection_value_helper():
     ign = sample_ignitions(ls, 50, seed=4)
     r = simulate(ls, ign, weather(), 200.0, values=v, return_dpv=True)
     torch.testing.assert_close(d, r.dpv / 50)
-    # a FireScenario: the draws of qagent.baselines (numpy.random.default_rng([seed, 1]))
+    # a FireScenario: the draws of qagent.evaluation.baselines (numpy.random.default_rng([seed, 1]))
     d = downstream_protection_value(ls, 30, DEFAULT_SCENARIO, None, seed=2)
     wx, duration = DEFAULT_SCENARIO.sample(30, np.random.default_rng([2, 1]))
     r = simulate(ls, sample_ignitions(ls, 30, seed=2), wx, duration, return_dpv=True)

@@ -79,7 +79,7 @@ def test_the_registry_drives_the_command_lines_and_the_figures():
 def test_burn_probability_ranks_on_its_own_fires_never_the_evaluation_fires(monkeypatch):
     """Run seeded 0 (the default): a naive placement seed 0 * c + 0 would give
     default_rng(0), which numpy makes the same generator as the evaluation's [0, 0]."""
-    from qagent import baselines
+    from qagent.evaluation import baselines
     from qagent.evaluation.methods import evaluation_rng, placement_fire_seed, placement_seed
     from qagent.fire.spread import sample_ignitions
 
@@ -475,7 +475,7 @@ def test_plan_compares_every_heuristic_on_the_same_fires(checkpoint, tmp_path, m
 
 def test_plan_says_plainly_when_the_agent_loses_to_a_heuristic(checkpoint, tmp_path, monkeypatch, capsys):
     pytest.importorskip("rasterio")
-    from qagent import baselines
+    from qagent.evaluation import baselines
 
     def useless(self, landscape, weather, budget_cells, cells_per_round=None, existing_breaks=None):
         """The budget on the burnable cells of LOWEST head-fire intensity: where fire is weakest."""

@@ -17,12 +17,18 @@ The layers, lowest first (a module may import its own layer and those below):
 2. fire: weather, fire behaviour, spread, fire scenarios
 3. env: the fuel-break environment, landscape sources, the agent's observation channels
 4. agent: networks, policies, replay buffers
-5. baselines: fuel-break placements computed from the fire layer (DomiRank, burn
-   probability); train's validation and evaluation's methods both use them
+5. baselines: ``evaluation.baselines``, fuel-break placements computed from the fire layer
+   (DomiRank, burn probability, DPV); train's validation and warm start and evaluation's
+   methods use them. It lives with evaluation but sits below train, so
+   ``qagent/evaluation/__init__.py`` imports none of the package's modules (importing
+   ``qagent.evaluation.baselines`` runs it first: see
+   ``test_baselines_load_nothing_of_train``)
 6. train: the DQN trainer, its config, presets, checkpoints
 7. evaluation: evaluation, planning and figures (loads checkpoints through train)
-8. tools: ``bench`` (``qagent-bench``) and ``oracle`` (the pyretechnics reference, for tests
-   and benchmarks)
+8. tools: ``bench`` (``qagent-bench``)
+
+The installed package holds the product only: nothing in it imports pyretechnics or the
+oracle (benchmarks/oracle.py, the pyretechnics reference of the tests and benchmarks).
 """
 
 from __future__ import annotations
@@ -41,10 +47,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("fire", ("qagent.fire",)),
     ("env", ("qagent.env",)),
     ("agent", ("qagent.agent",)),
-    ("baselines", ("qagent.baselines",)),
+    ("baselines", ("qagent.evaluation.baselines",)),
     ("train", ("qagent.train",)),
     ("evaluation", ("qagent.evaluation",)),
-    ("tools", ("qagent.bench", "qagent.oracle")),
+    ("tools", ("qagent.bench",)),
 )
 
 
@@ -187,6 +193,22 @@ def test_landscape_imports_nothing_above_base():
     assert not bad, "\n".join(bad)
 
 
+def test_the_evaluation_package_imports_none_of_its_modules():
+    # importing any qagent.evaluation module runs the package's __init__ first: it must not
+    # lift evaluation.baselines (below train) above train
+    assert not import_graph()["qagent.evaluation"]
+
+
+def test_baselines_load_nothing_of_train():
+    import subprocess
+    import sys
+
+    code = ("import sys, qagent.evaluation.baselines; "
+            "print(sorted(m for m in sys.modules if m.startswith(('qagent.train', 'qagent.agent', 'qagent.env'))))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "[]", run.stdout
+
+
 def test_no_import_cycles():
     cycles = _cycles(import_graph())
     assert not cycles, "import cycles among qagent modules:\n" + "\n".join(" <-> ".join(c) for c in cycles)
@@ -199,6 +221,43 @@ def test_no_import_cycles():
 ])
 def test_cycle_finder(graph, expected):
     assert _cycles(graph) == expected
+
+
+REFERENCE_ONLY = ("pyretechnics", "oracle")  # top-level modules of the tests and benchmarks, never the package's
+
+
+def _top_level_imports(path: Path) -> set[str]:
+    """The top-level names of the absolute imports of a file (``if TYPE_CHECKING:`` included:
+    the package should not name them at all)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module.split(".")[0])
+        elif (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
+              and isinstance(node.args[0].value, str)
+              and getattr(node.func, "attr", getattr(node.func, "id", None)) in ("import_module", "__import__")):
+            found.add(node.args[0].value.split(".")[0])
+    return found
+
+
+def test_the_package_never_imports_pyretechnics_or_the_oracle():
+    bad = [f"{name} imports {top}" for name, path in sorted(_modules().items())
+           for top in sorted(_top_level_imports(path) & set(REFERENCE_ONLY))]
+    assert not bad, "\n".join(bad)
+    assert not (ROOT / "oracle.py").exists()
+
+
+def test_the_reference_import_check_sees_every_form():
+    import tempfile
+
+    src = ("import pyretechnics.burn_cells\nfrom oracle import spread_level_set\n"
+           "def f():\n    import importlib\n    return importlib.import_module('pyretechnics')\n")
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "m.py"
+        path.write_text(src)
+        assert {"pyretechnics", "oracle"} <= _top_level_imports(path)
 
 
 def test_type_checking_imports_are_skipped():

@@ -190,3 +190,18 @@ def test_checkpointing_stores_fewer_activations_and_only_while_training():
     eval_plain = saved_bytes(net, obs)
     net.checkpoint_activations = True
     assert saved_bytes(net, obs) == eval_plain
+
+
+def test_the_parameter_counts_in_the_models_docstring_are_true():
+    import re
+
+    import qagent.agent.models as models_module
+    from qagent.agent.models import MODEL_NAMES, build_model, count_parameters
+    from qagent.env.observation import NUM_CHANNELS
+
+    doc = models_module.__doc__
+    assert f"the agent's {NUM_CHANNELS} observation channels" in doc
+    stated = {name: int(count.replace(",", ""))
+              for name, count in re.findall(r'``"(\w+)"``.*?\(([\d,]+) parameters\)', doc, flags=re.S)}
+    assert set(stated) == set(MODEL_NAMES)
+    assert stated == {name: count_parameters(build_model(name, NUM_CHANNELS)) for name in MODEL_NAMES}

@@ -1,4 +1,4 @@
-"""The pyretechnics level-set oracle (qagent.oracle.spread_level_set) and its spread cases:
+"""The pyretechnics level-set oracle (``spread_level_set`` of benchmarks/oracle.py) and its spread cases:
 orientation in our north-up convention, agreement with the exact elliptical fire in uniform
 conditions, growth with duration, obstacles, bad input, the case generator and the
 reference file."""
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from qagent._validation import InputError
-from qagent.oracle import (
+from oracle import (
     CELL_FIELDS,
     LANDSCAPE_FIELDS,
     WEATHER_FIELDS,

@@ -24,7 +24,7 @@ import pytest
 from qagent.fire import Weather, behavior
 from qagent.fire.fuel_models import burnable_codes, fuel_model_table
 from qagent.landscape import Landscape
-from qagent.oracle import behavior_head_fire, require_pyretechnics
+from oracle import behavior_head_fire, require_pyretechnics
 
 require_pyretechnics()
 

@@ -1,6 +1,6 @@
 """Fire spread against pyretechnics' Eulerian level set (the oracle).
 
-The 60 reference cases (qagent.oracle.make_spread_cases: uniform and patchy fuels, slopes to
+The 60 reference cases (benchmarks/oracle.py, make_spread_cases: uniform and patchy fuels, slopes to
 100 %, winds 0-40 km/h, crown fire, lakes and roads, 10 min to 24 h) were run through
 pyretechnics 2026.10.20 by benchmarks/make_spread_reference.py into
 benchmarks/data/spread_reference.npz. Here every case runs through qagent and the footprints
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qagent.oracle import compare_spread, load_spread_reference, require_pyretechnics, spread_level_set
+from oracle import compare_spread, load_spread_reference, require_pyretechnics, spread_level_set
 
 REFERENCE = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "spread_reference.npz"
 
@@ -48,7 +48,7 @@ def test_finer_stencil_is_more_accurate(cases):
 def test_stored_reference_matches_live_pyretechnics(cases):
     require_pyretechnics()
     case = min(cases, key=lambda c: c["reference"]["wall_time_s"])
-    from qagent.oracle import LEVEL_SET_MAX_CELLS_PER_TIMESTEP
+    from oracle import LEVEL_SET_MAX_CELLS_PER_TIMESTEP
 
     live = spread_level_set(case["grids"], case["cell_size_m"], case["ignition_rc"], case["duration_min"],
                             max_cells_per_timestep=LEVEL_SET_MAX_CELLS_PER_TIMESTEP)

@@ -8,61 +8,29 @@ included. How a k-cell action is valued from the cell values (the mean of its ce
 which cells are legal is the trainer's business; ``valid_mask`` only enters the dueling
 aggregation.
 
-Models (``build_model(name, in_channels, **kwargs)``; ``MODEL_NAMES``):
+Models (``build_model(name, in_channels, **kwargs)``; ``MODEL_NAMES``), with their parameter
+counts at their default settings and the agent's 13 observation channels
+(``qagent.env.observation.NUM_CHANNELS``; tests/test_models.py checks the figures):
 
 - ``"qnet"``, :class:`QNet`: a plain stack of 3x3 conv - BatchNorm - ReLU layers and a 1x1
-  head, the original project's basic network (~0.12 M parameters at 10 channels).
+  head (118,657 parameters).
 - ``"enhanced"``, :class:`EnhancedQNet`: residual blocks (He et al. 2016), CBAM attention
   (Woo et al. 2018) in every block and a multi-scale context module of parallel dilated
-  convolutions (Yu & Koltun 2016; the ASPP of Chen et al. 2017) (~0.35 M parameters).
+  convolutions (Yu & Koltun 2016; the ASPP of Chen et al. 2017) (349,597 parameters).
 - ``"enhanced_efficient"``: the same network with residual blocks only, no attention and no
-  multi-scale module, the original's memory-efficient variant (~0.30 M parameters).
+  multi-scale module, for less memory (305,665 parameters).
 - ``"dueling"``, :class:`DuelingQNet`: a residual trunk with a per-cell advantage head and a
-  pooled state-value head, Q = V + A - mean(A) (Wang et al. 2016) (~0.24 M parameters).
+  pooled state-value head, Q = V + A - mean(A) (Wang et al. 2016) (240,002 parameters).
 
-Why CBAM and dilated convolutions rather than self-attention or a U-Net
------------------------------------------------------------------------
-Full self-attention over cells needs an (HW x HW) score matrix: 2500^2 * 4 B = 25 MB per head
-and sample at 50 x 50, but (613 * 549)^2 * 4 B = 450 GB at 613 x 549. CBAM's channel
-attention (squeeze-and-excitation: global average and max pooling, a shared bottleneck MLP,
-a sigmoid gate per channel) and spatial attention (a 7x7 convolution over the channel-wise
-mean and max, a sigmoid gate per cell) cost O(C H W) memory, a few feature maps per block,
-linear in the number of cells; they let a block emphasise, e.g., the intensity channels in
-the wind direction, or the cells next to existing breaks. The global pooling also brings
-whole-landscape context into every cell's value. Likewise the dilated convolutions (dilation
-1, 2, 4, 8) widen the receptive field to 35 cells (59 counting the 7x7 spatial-attention
-gates) at full resolution, with no down/up sampling that would need H and W divisible by a
-power of two. At 613 x 549 one hidden feature
-map is 64 x 336 537 x 4 B = 86 MB per sample, so inference runs there in a few hundred MB.
+Where these networks come from (QNetFires): docs/history.md.
 
-Normalisation
--------------
-BatchNorm, as in the original project. Gradient accumulation over micro-batches
-(``qagent.oom``) computes BatchNorm statistics per micro-batch, so the result of a step
-depends slightly on the micro-batch size; every model here normalises over B x H x W values
-per channel, which at 50 x 50 is 2500 values even for a micro-batch of 1, so the statistics
-stay well estimated. (In training mode BatchNorm needs more than one value per channel: a
-batch of one 1 x 1 grid works only in eval mode.)
-
-Activation checkpointing
-------------------------
-``EnhancedQNet(checkpoint_activations=True)`` recomputes each stage's activations in the
-backward pass (``torch.utils.checkpoint``, non-reentrant) instead of storing them: the saved
-activations fall to the stage inputs, for roughly one extra forward pass of compute. The
-recomputation would update BatchNorm's running statistics a second time; a recompute
-context restores them, so a checkpointed step is identical to a plain one (tested).
-
-References
-----------
-- He, Zhang, Ren & Sun (2016), "Deep residual learning for image recognition", CVPR.
-- Woo, Park, Lee & Kweon (2018), "CBAM: Convolutional Block Attention Module", ECCV.
-- Hu, Shen & Sun (2018), "Squeeze-and-excitation networks", CVPR.
-- Yu & Koltun (2016), "Multi-scale context aggregation by dilated convolutions", ICLR.
-- Chen, Papandreou, Schroff & Adam (2017), "Rethinking atrous convolution for semantic image
-  segmentation", arXiv:1706.05587.
-- Wang, Schaul, Hessel, van Hasselt, Lanctot & de Freitas (2016), "Dueling network
-  architectures for deep reinforcement learning", ICML.
-- Ioffe & Szegedy (2015), "Batch normalization", ICML.
+Design notes (why CBAM and dilated convolutions rather than self-attention or a U-Net, the
+memory at 613 x 549, BatchNorm under gradient accumulation, activation checkpointing, and
+references): docs/models.md. In brief: every layer costs O(C H W) memory, linear in the
+cells; BatchNorm's statistics are per micro-batch (over B x H x W values per channel), so a
+step depends slightly on the micro-batch size; ``EnhancedQNet(checkpoint_activations=True)``
+recomputes each stage's activations in the backward pass, restoring BatchNorm's running
+statistics, so a checkpointed step equals a plain one (tested).
 """
 
 from __future__ import annotations

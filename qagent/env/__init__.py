@@ -7,4 +7,5 @@ from qagent.env.observation import NUM_CHANNELS, OBSERVATION_CHANNELS, observati
 from qagent.env.sources import LandscapeSource, SyntheticSource, TileSource, make_source
 
 __all__ = ["FuelBreakEnv", "BatchedFuelBreakEnv", "EnvConfig", "StaticObservationCache", "budget_cells",
-           "LandscapeSource", "SyntheticSource", "TileSource", "make_source", "observation_channels", "OBSERVATION_CHANNELS", "NUM_CHANNELS"]
+           "LandscapeSource", "SyntheticSource", "TileSource", "make_source", "observation_channels",
+           "OBSERVATION_CHANNELS", "NUM_CHANNELS"]

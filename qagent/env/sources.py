@@ -2,7 +2,7 @@
 
 A source holds a finite, ordered set of landscapes of one grid shape, addressed by integer id
 (``landscape(id)``); environments cycle through all of them in a fresh random order each
-epoch, as the original project's raster manager did with its 500 tiles.
+epoch.
 
 Held-out landscapes never seen in training:
 - synthetic: training uses seeds [0, 100 000); evaluation uses seeds from 1 000 000 000 on.

@@ -4,20 +4,20 @@ lines' ``--methods`` and ``--compare`` choices, the figures' labels and the tabl
 from it, so a new method is one ``Method`` entry:
 
 - ``none``: no treatment (the reference of every reduction);
-- ``random``: uniform over burnable cells (``qagent.baselines.random_breaks``);
+- ``random``: uniform over burnable cells (``qagent.evaluation.baselines.random_breaks``);
 - ``greedy_intensity``: the cells of highest head-fire fireline intensity
-  (``qagent.baselines.greedy_intensity_breaks``);
+  (``qagent.evaluation.baselines.greedy_intensity_breaks``);
 - ``burn_probability``: the cells that simulated fires burn most often
-  (``qagent.baselines.burn_probability_breaks``, ranked once), from its own
+  (``qagent.evaluation.baselines.burn_probability_breaks``, ranked once), from its own
   ``placement_ignitions`` fires (default ``DEFAULT_PLACEMENT_IGNITIONS`` = 500, qagent-plan's
   2000) drawn from the scenario with ``placement_fire_seed``;
 - ``dpv``: the cells of highest downstream protection value (Pais et al. 2021, Computers &
-  Operations Research 131, 105252; ``qagent.baselines.dpv_breaks``, ranked once): the value
+  Operations Research 131, 105252; ``qagent.evaluation.baselines.dpv_breaks``, ranked once): the value
   that simulated fires pass on through a cell, summed over each fire's propagation tree, from
   the same placement fires as ``burn_probability``;
 - ``dpv_rounds``: DPV re-scored ``DPV_ROUNDS`` times, after each part of the budget, with the
   breaks placed so far (the same fires);
-- ``domirank``: DomiRank centrality of the spread network (``qagent.baselines.domirank_breaks``);
+- ``domirank``: DomiRank centrality of the spread network (``qagent.evaluation.baselines.domirank_breaks``);
 - ``agent``: a trained Q-network, placing the k valid cells of highest Q per step and
   observing its own breaks, as in training (``AgentPolicy``).
 
@@ -206,19 +206,19 @@ def _none(r: PlacementRequest) -> torch.Tensor:
 
 
 def _random(r: PlacementRequest) -> torch.Tensor:
-    from qagent import baselines
+    from qagent.evaluation import baselines
 
     return baselines.random_breaks(r.landscape, r.budget_cells, r.seed)
 
 
 def _greedy_intensity(r: PlacementRequest) -> torch.Tensor:
-    from qagent import baselines
+    from qagent.evaluation import baselines
 
     return baselines.greedy_intensity_breaks(r.landscape, r.weather, r.budget_cells)
 
 
 def _burn_probability(r: PlacementRequest) -> torch.Tensor:
-    from qagent import baselines
+    from qagent.evaluation import baselines
 
     kwargs = {} if r.device is None else {"device": r.device}
     return baselines.burn_probability_breaks(r.landscape, r.scenario, r.budget_cells, n_ignitions=r.placement_ignitions,
@@ -230,7 +230,7 @@ DPV_ROUNDS = 4  # re-scorings of dpv_rounds
 
 
 def _dpv(r: PlacementRequest, rounds: int = 1) -> torch.Tensor:
-    from qagent import baselines
+    from qagent.evaluation import baselines
 
     kwargs = {} if r.device is None else {"device": r.device}
     return baselines.dpv_breaks(r.landscape, r.scenario, r.budget_cells, n_ignitions=r.placement_ignitions,
@@ -243,7 +243,7 @@ def _dpv_rounds(r: PlacementRequest) -> torch.Tensor:
 
 
 def _domirank(r: PlacementRequest) -> torch.Tensor:
-    from qagent import baselines
+    from qagent.evaluation import baselines
 
     return baselines.domirank_breaks(r.landscape, r.weather, r.budget_cells)
 

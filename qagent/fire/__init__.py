@@ -1,4 +1,7 @@
-"""Fire behavior and fire spread on landscapes, as compiled torch ops."""
+"""Fire on landscapes: ``weather`` (one weather or one per fire), ``behavior`` (per-cell fire
+behavior) and ``spread`` (batched minimum-travel-time spread, burn probability, downstream
+protection value), as compiled torch ops; ``scenario`` (the distribution fires are drawn
+from, ``DEFAULT_SCENARIO``) and ``fuel_models`` (the fuel-model table, from ``qagent.fuels``)."""
 
 from qagent.fire.behavior import FIRE_TYPE_NAMES, FireBehavior, behavior
 from qagent.fire.spread import SpreadResult, burn_probability, downstream_protection_value, sample_ignitions, simulate

@@ -13,11 +13,12 @@ under which most area burns and fuel breaks matter:
   about 35 degrees), as a wind rose of fire-day afternoons;
 - fires spread for one burn period of 2 to 6 hours (uniform): real fires make their runs in
   the afternoon burn period and lie down at night, so a 24-hour duration at afternoon
-  weather (the original project's choice, with no wind) overstates spread and burns nearly
-  every tile from any ignition, leaving fuel breaks nothing to change.
+  weather overstates spread and burns nearly every tile from any ignition, leaving fuel
+  breaks nothing to change.
 
 On the default synthetic 50 x 50 landscapes a fire burns a median 5 % of the tile (mean 15 %,
-10 % of fires over half of it), while the original's settings burn a median 61 % (BENCHMARKS.md
+10 % of fires over half of it), while QNetFires' settings (24 hours, no wind, live moisture
+10 %; docs/history.md) burn a median 61 % (BENCHMARKS.md
 "Default fire scenario", made by ``python benchmarks/scenario_stats.py``): many small fires
 and a tail of large ones, which breaks can stop.
 """

@@ -588,13 +588,14 @@ def burn_probability(
 
 
 def _fires_of(landscape: Landscape, weather_or_scenario, n_ignitions: int, seed: int, duration_min,
-              ignition_density=None):
+              ignition_density=None, *, name: str = "weather"):
     """The ignitions, weather and durations of ``n_ignitions`` fires, drawn as every caller
     draws them (``FireScenario.draw``): ignitions with ``numpy.random.default_rng(seed)``
     (uniform over burnable cells, or by ``ignition_density``); for a ``FireScenario``
     (``duration_min`` must then be None) its weather and durations with
     ``numpy.random.default_rng([seed, 1])``; else a ``Weather`` / ``WeatherSamples`` (one per
-    ignition) with ``duration_min`` (minutes, a number or one per ignition)."""
+    ignition) with ``duration_min`` (minutes, a number or one per ignition). Errors name the
+    caller's argument ``name``. Also the fires of ``qagent.evaluation.baselines``."""
     from qagent.fire.scenario import FireScenario
 
     if isinstance(weather_or_scenario, FireScenario):
@@ -611,11 +612,11 @@ def _fires_of(landscape: Landscape, weather_or_scenario, n_ignitions: int, seed:
             raise InputError(f"duration_min: needed with a {type(weather_or_scenario).__name__} (minutes of spread, "
                              "a number or one per ignition)")
         if isinstance(weather_or_scenario, WeatherSamples) and weather_or_scenario.shape != (n_ignitions,):
-            raise InputError(f"weather: WeatherSamples of shape {weather_or_scenario.shape}, expected one per "
+            raise InputError(f"{name}: WeatherSamples of shape {weather_or_scenario.shape}, expected one per "
                              f"ignition ({n_ignitions},)")
         return ign, weather_or_scenario, duration_min
-    raise InputError("weather: expected a Weather, WeatherSamples or a qagent.fire.scenario.FireScenario, got "
-                     f"{type(weather_or_scenario).__name__}")
+    raise InputError(f"{name}: expected a Weather, WeatherSamples or a qagent.fire.scenario.FireScenario (e.g. "
+                     f"DEFAULT_SCENARIO), got {type(weather_or_scenario).__name__}")
 
 
 def downstream_protection_value(
@@ -639,7 +640,7 @@ def downstream_protection_value(
     ``weather_or_scenario``
     is a ``Weather``, ``WeatherSamples`` of one per ignition (with ``duration_min``) or a
     ``FireScenario`` (``duration_min=None``; weather and durations drawn with
-    ``numpy.random.default_rng([seed, 1])``, the fires of ``qagent.baselines``). Fuel breaks
+    ``numpy.random.default_rng([seed, 1])``, the fires of ``qagent.evaluation.baselines``). Fuel breaks
     burn nothing and have DPV 0. ``distributed=True`` splits the fires over the ranks of a
     torch.distributed group and sums. Extra keyword arguments go to :func:`simulate`."""
     from qagent import distributed as dist_util

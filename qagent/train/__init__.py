@@ -1,5 +1,8 @@
-"""Training infrastructure: memory presets (``qagent.train.presets``) and recovery from GPU
-out-of-memory errors (``qagent.oom``)."""
+"""The DQN trainer (``qagent-train``): ``dqn`` (the training loop), ``learner`` (the update),
+``config`` (settings and TOML files), ``presets`` (memory presets and their estimates),
+``checkpoint``, ``runlog`` (logs, curves), ``validation`` (the trainer's validation episodes
+and policies) and ``cli``. Re-exported here: the presets and the out-of-memory tools of
+``qagent.oom``."""
 
 from qagent.oom import (
     ChunkedRunner,

@@ -1,9 +1,8 @@
 """Training presets sized for the GPU memory at hand, and the memory estimates behind them.
 
-The original project crashed with "CUDA out of memory" on a 3.68 GiB GPU and answered with a
-table of configurations (its MEMORY_FIX.md); the presets keep its batch sizes, environment
-counts, buffer sizes and models, add a CPU-sized ``demo``, and make the grid size part of the
-preset:
+Four presets, from a CPU-sized ``demo`` to a 4 GiB GPU, each with its grid size (where their
+batch sizes, environment counts, buffer sizes and models come from: docs/history.md, "Out of
+GPU memory"):
 
 ========  =====================  ====  =======  ======================  =======
 preset    batch (micro x accum)  envs  buffer   model                   grid
@@ -55,8 +54,7 @@ libraries' kernels and handles (cuBLAS, cuDNN), which load only at first use, af
 was read. The largest fitting preset wins. At the presets' grids the estimates (C = 13
 channels, k = 5; ``format_presets_table()`` prints them) are about 22 MiB (demo), 124 MiB
 (low), 0.44 GiB (medium) and 1.43 GiB (high), asking for 1.04, 1.24, 1.89 and 3.86 GiB free.
-So the original user's GPU, 3.68 GiB, gets ``medium``, the configuration the original
-project itself recommended for it; ``high`` needs a 4 GiB card with 3.86 GiB free. Should an
+So a 3.68 GiB GPU gets ``medium``; ``high`` needs a 4 GiB card with 3.86 GiB free. Should an
 estimate still be short, ``qagent.oom.OOMRetry`` halves the micro-batch instead of
 crashing. Activations grow with the cell count: at 613 x 549 a training micro-batch of 16
 samples of the basic QNet alone needs ~13 GiB of activations, so train on tiles of the
@@ -139,11 +137,11 @@ PRESETS: dict[str, Preset] = {
         Preset("demo", 16, 1, 4, 10_000, "qnet", {"hidden": 32, "depth": 3}, (32, 32),
                "CPU-sized smoke run: small grid, network and buffer (meant to train in minutes on 2 cores)"),
         Preset("low", 16, 1, 8, 50_000, "qnet", {}, (50, 50),
-               "small GPUs (the original's low-memory table row): basic QNet"),
+               "small GPUs: basic QNet"),
         Preset("medium", 32, 1, 16, 75_000, "enhanced_efficient", {}, (50, 50),
                "mid-size GPUs: residual EnhancedQNet without attention or multi-scale"),
         Preset("high", 64, 1, 32, 100_000, "enhanced", {}, (50, 50),
-               "the original's full configuration: EnhancedQNet with attention and multi-scale"),
+               "4 GiB GPUs and up: EnhancedQNet with attention and multi-scale"),
     )
 }
 """The presets, smallest first."""

@@ -63,7 +63,7 @@ class DomiRankScores:
     landscapes are cached."""
 
     def __init__(self, source, device, cache_size: int = 256):
-        from qagent.baselines import domirank
+        from qagent.evaluation.baselines import domirank
 
         self.source, self.device, self.reference = source, device, DEFAULT_SCENARIO.reference_weather()
         self._domirank = domirank

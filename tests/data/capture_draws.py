@@ -8,7 +8,7 @@ from qagent.evaluation.evaluate import evaluation_fires, evaluate
 from qagent.fire import burn_probability, sample_ignitions
 from qagent.fire.scenario import DEFAULT_SCENARIO
 from qagent.landscape.synthetic import synthetic
-from qagent import baselines
+from qagent.evaluation import baselines
 
 out = {}
 ls = synthetic(24, 24, seed=7)

@@ -1,5 +1,9 @@
 """pyretechnics (PyPI) as a reference oracle for tests and benchmarks.
 
+Not part of the installed package (nothing in qagent/ imports it or pyretechnics): it lives
+beside its reference data (benchmarks/data/) and the scripts that make and use them, which
+import it as ``oracle`` (a script's own folder is on ``sys.path``); the tests import it the
+same way (``pythonpath = ["benchmarks"]`` in pyproject.toml's pytest settings).
 pyretechnics is not a dependency of qagent: the tests install it (it pins numpy 1.26). The
 helpers here translate between the two programs' conventions: our grids are north-up
 (row 0 = north edge), pyretechnics' row index grows northward, so directional comparisons

@@ -29,7 +29,6 @@ new breaks only; the full layout is its union with ``existing_breaks``.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -38,11 +37,10 @@ import torch
 
 from qagent._validation import InputError, as_tensor, check_grid_shape
 from qagent.fire.behavior import behavior
-from qagent.fire.scenario import FireScenario
-from qagent.fire.spread import burn_probability
+from qagent.fire.spread import _fires_of, burn_probability
 from qagent.fire.spread import _values as _value_grid
 from qagent.fire.spread import downstream_protection_value
-from qagent.fire.weather import Weather, WeatherSamples
+from qagent.fire.weather import Weather
 from qagent.landscape.core import Landscape
 
 DEFAULT_SIGMA_FRACTION = 0.5
@@ -361,30 +359,6 @@ def _check_count(name: str, value, minimum: int) -> int:
     return int(value)
 
 
-def _fires(fire, n_ignitions: int, seed: int, duration_min, landscape: Landscape,
-           ignition_density=None) -> tuple[Weather | WeatherSamples, Any]:
-    """The weather and burn duration of the ``n_ignitions`` fires (see ``burn_probability_breaks``)."""
-    if isinstance(fire, FireScenario):
-        if duration_min is not None:
-            raise InputError("duration_min: a FireScenario draws each fire's duration; pass duration_min only "
-                             "with a Weather or WeatherSamples")
-        # FireScenario.draw, as every caller draws fires; its ignitions (from default_rng(seed)) are
-        # the ones burn_probability draws again with the same seed and density
-        fires = fire.draw(landscape, n_ignitions, np.random.default_rng(seed), ignition_density=ignition_density,
-                          weather_rng=np.random.default_rng([seed, 1]))
-        return fires.weather, torch.from_numpy(fires.duration_min)
-    if isinstance(fire, (Weather, WeatherSamples)):
-        if duration_min is None:
-            raise InputError(f"duration_min: needed with a {type(fire).__name__} (minutes of spread, a number or "
-                             f"one per ignition)")
-        if isinstance(fire, WeatherSamples) and fire.shape != (n_ignitions,):
-            raise InputError(f"fire: WeatherSamples of shape {fire.shape}, expected one per ignition "
-                             f"({n_ignitions},)")
-        return fire, duration_min
-    raise InputError("fire: expected a qagent.fire.scenario.FireScenario (e.g. DEFAULT_SCENARIO), a Weather or "
-                     f"WeatherSamples, got {type(fire).__name__}")
-
-
 def burn_probability_breaks(landscape: Landscape, fire, budget_cells: int, *, n_ignitions: int, seed: int,
                             duration_min=None, rounds: int = 1, existing_breaks=None, ignition_density=None,
                             **simulate_kwargs) -> torch.Tensor:
@@ -413,7 +387,7 @@ def burn_probability_breaks(landscape: Landscape, fire, budget_cells: int, *, n_
     seed = _check_count("seed", seed, 0)
     rounds = _check_count("rounds", rounds, 1)
     existing = _mask_array("existing_breaks", existing_breaks, landscape.shape)
-    weather, duration = _fires(fire, n, seed, duration_min, landscape, ignition_density)
+    _, weather, duration = _fires_of(landscape, fire, n, seed, duration_min, ignition_density, name="fire")
     return _ranked_in_rounds(landscape, existing, budget, rounds, lambda closed: burn_probability(
         landscape, n, weather, duration, seed, fuel_breaks=torch.from_numpy(closed),
         ignition_density=ignition_density, **simulate_kwargs))
@@ -462,7 +436,7 @@ def dpv_breaks(landscape: Landscape, fire, budget_cells: int, *, n_ignitions: in
     rounds = _check_count("rounds", rounds, 1)
     existing = _mask_array("existing_breaks", existing_breaks, landscape.shape)
     values = _value_grid(values, 1, False, landscape.shape, "cpu")  # checked even for a zero budget
-    weather, duration = _fires(fire, n, seed, duration_min, landscape, ignition_density)
+    _, weather, duration = _fires_of(landscape, fire, n, seed, duration_min, ignition_density, name="fire")
     return _ranked_in_rounds(landscape, existing, budget, rounds, lambda closed: downstream_protection_value(
         landscape, n, weather, duration, seed, fuel_breaks=torch.from_numpy(closed),
         values=None if values is None else values[0], ignition_density=ignition_density, **simulate_kwargs))
