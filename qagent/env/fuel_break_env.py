@@ -76,8 +76,6 @@ from qagent.env.sources import LandscapeSource, SyntheticSource
 
 # what a reward is a fraction of, per reward kind
 REWARD_UNITS = {"absolute": "landscape", "relative": "untreated burned area"}
-# the same with values at risk
-VALUE_REWARD_UNITS = {"absolute": "landscape's value", "relative": "untreated value burned"}
 REWARDS = tuple(REWARD_UNITS)
 
 
