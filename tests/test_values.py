@@ -328,3 +328,15 @@ def test_a_checkpoint_of_the_old_channels_is_refused_clearly(tmp_path):
     check_observation_channels({"in_channels": NUM_CHANNELS, "observation_channels": list(OBSERVATION_CHANNELS)},
                                "last.pt")
     AgentPolicy.load(_save_agent(tmp_path / "new.pt", 0))
+
+
+def test_train_flags_reach_the_configuration(tmp_path, capsys):
+    from qagent.train.cli import main
+
+    assert main(["--print-config", "--synthetic-values", "synthetic"]) == 0
+    assert json.loads(capsys.readouterr().out)["synthetic_values"] == "synthetic"
+    assert main(["--print-config", "--landscapes", str(tmp_path), "--values", "v.tif"]) == 0
+    cfg = json.loads(capsys.readouterr().out)
+    assert cfg["values"] == "v.tif" and cfg["synthetic_values"] is None
+    assert main(["--print-config", "--values", "v.tif"]) == 2  # synthetic landscapes have no grid for it
+    assert "values" in capsys.readouterr().err

@@ -49,8 +49,9 @@ The vector API (gymnasium 1.x):
   break, burnable and not broken), ``landscape_id``, ``budget_cells``, ``budget_used`` (k per
   step taken), ``placed_cells`` (cells this step's action broke; invalid or repeated cells are
   skipped), ``burned_fraction`` and ``baseline_burned_fraction`` (expected fractions of the
-  landscape's value burned, with the current breaks and with none: of its area without values) and ``episode_return`` (the sum of the episode's rewards so far), each
-  with gymnasium's ``_key`` mask beside it. Info values are numpy arrays but for
+  landscape's value burned, with the current breaks and with none; of its area without
+  values) and ``episode_return`` (the sum of the episode's rewards so far), each with
+  gymnasium's ``_key`` mask beside it. Info values are numpy arrays but for
   ``action_mask`` (a tensor on the device, like the observations) and the tensors in
   ``final_obs``; a wrapper that requires numpy infos (gymnasium's ``DictInfoToList``) needs
   them converted first.
@@ -125,12 +126,13 @@ class StaticObservationCache:
 
     def get(self, landscape_id: int) -> torch.Tensor:
         """The static channels of one landscape, with its values at risk (the source's
-        ``values``). The cache belongs to one source and is keyed on the landscape id and on
-        whether values came with it, and the source's values of an id never change."""
-        values = self.source.values(landscape_id)
-        key = (int(landscape_id), values is not None)
+        ``values``). Keyed on the landscape id and the source's ``values_key`` (which values
+        it gives: a mode or a file), so a hit costs no call to the source."""
+        key = (int(landscape_id), getattr(self.source, "values_key", None))
         obs = self._cache.get(key)
         if obs is None:
+            getter = getattr(self.source, "values", None)
+            values = getter(landscape_id) if getter is not None else None
             obs = static_channels(self.source.landscape(landscape_id), self.weather,
                                   values=values).to(self.device, torch.float16)
             self._cache[key] = obs

@@ -68,6 +68,12 @@ class LandscapeSource:
         None: every cell is worth 1 (module docstring)."""
         return None
 
+    @property
+    def values_key(self):
+        """Which values this source gives (None: none; a mode or a file name), what observation
+        caches key on beside the landscape id."""
+        return None
+
     def epoch_order(self, rng: np.random.Generator) -> np.ndarray:
         """Every id once, in a random order."""
         return rng.permutation(self.count)
@@ -95,6 +101,10 @@ class SyntheticSource(LandscapeSource):
         from qagent.landscape.synthetic import synthetic
 
         return synthetic(*self.grid_shape, seed=int(self.seeds[landscape_id]))
+
+    @property
+    def values_key(self):
+        return None if self.value_mode == "ones" else self.value_mode
 
     def has_synthetic_values(self, landscape_id: int) -> bool:
         """Whether landscape ``landscape_id`` is given ``synthetic_values`` by the values mode
@@ -216,6 +226,10 @@ class TileSource(LandscapeSource):
         if not keep:
             raise InputError(f"{self._values_name}: the values at risk are zero on the burnable cells of every tile")
         self._tiles = keep
+
+    @property
+    def values_key(self):
+        return getattr(self, "_values_name", None)
 
     def values(self, landscape_id: int) -> np.ndarray | None:
         """The values' window under tile ``landscape_id``, or None without values."""
