@@ -846,5 +846,11 @@ def load_values(path, landscape: Landscape) -> np.ndarray:
                          "LANDFIRE layers' grid")
     v = band.data.astype(np.float64)
     v[~band.valid] = 0.0
-    return check_values(v, landscape, name=str(path))
+    checked = check_values(v, landscape, name=str(path))
+    unburnable = ~landscape.burnable_mask().cpu().numpy()
+    lost = float(v[unburnable].sum())
+    if lost > 0:  # e.g. structures on NB1 (urban) cells: never at risk in the model
+        log.warning("%s: %.1f %% of the value lies on %d cells fire cannot burn (non-burnable fuel or nodata); it is "
+                    "never at risk", path, 100.0 * lost / float(v.sum()), int((unburnable & (v > 0)).sum()))
+    return checked
 
