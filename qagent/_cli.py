@@ -84,6 +84,27 @@ def add_ignition_density_argument(parser: argparse.ArgumentParser | argparse._Ar
     parser.add_argument("--ignition-density", metavar="FILE.tif", help=IGNITION_DENSITY_HELP + extra)
 
 
+VALUES_HELP = ("single-band GeoTIFF of values at risk on the LANDFIRE folder's grid (same shape, transform and "
+               "CRS): a non-negative value per cell (structures, habitat; any unit; nodata cells are worth 0; NaN "
+               "and negative cells are refused); the objective becomes expected value burned instead of expected "
+               "burned area; default: every cell is worth 1")
+SYNTHETIC_VALUES_CHOICES = ("ones", "synthetic", "mixed")
+SYNTHETIC_VALUES_HELP = ("values at risk of synthetic landscapes: ones (every cell worth 1, the burned area), "
+                         "synthetic (houses in settlements along roads and scattered, seeded per landscape) or "
+                         "mixed (odd seeds synthetic, even seeds ones)")
+
+
+def add_values_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup, extra: str = "") -> None:
+    """``--values FILE.tif`` for a command that burns fires on a LANDFIRE folder."""
+    parser.add_argument("--values", metavar="FILE.tif", help=VALUES_HELP + extra)
+
+
+def add_synthetic_values_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup, default: str) -> None:
+    """``--synthetic-values ones|synthetic|mixed`` for a command that may use synthetic landscapes."""
+    parser.add_argument("--synthetic-values", choices=SYNTHETIC_VALUES_CHOICES, metavar="MODE",
+                        help=f"{SYNTHETIC_VALUES_HELP} (default: {default})")
+
+
 def add_fuel_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """``--fuel F40|F13`` for a command that reads LANDFIRE folders."""
     parser.add_argument("--fuel", type=str.upper, choices=FUEL_PRODUCTS, default="F40", help=FUEL_HELP)

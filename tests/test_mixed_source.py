@@ -67,3 +67,16 @@ def test_mixture_errors_name_what_is_wrong(folder):
     mixed = make_source(f"synthetic+{folder}", 16)
     with pytest.raises(InputError, match="outside"):
         mixed.landscape(len(mixed))
+
+
+def test_mixture_gives_each_part_its_own_values(folder):
+    mixed = make_source(f"synthetic+{folder}", 16, "train", synthetic_values="synthetic")
+    assert mixed.values_key == ("synthetic", None)
+    first_tile = len(mixed.sources[0])
+    assert mixed.values(first_tile) is None  # the folder has no values raster
+    some = [mixed.values(i) for i in range(8)]
+    assert any(v is not None for v in some)
+    for i, v in enumerate(some):
+        expected = mixed.sources[0].values(i)
+        assert (v is None and expected is None) or np.array_equal(v, expected)
+    assert make_source(f"synthetic+{folder}", 16, "train").values_key is None

@@ -6,11 +6,14 @@ budget fraction of the landscape's burnable cells, rounded to a multiple of k, a
 Cells already broken or non-burnable are masked out of the action; invalid cells an action
 names anyway are skipped, and the step still uses k cells of the budget.
 
-Reward: the drop in expected burned fraction (burned cells / all cells, averaged over S fires)
-caused by the step's new breaks, divided by the episode's untreated expected burned fraction
-(``reward="relative"``, the default: the relative reduction of burned area, the measure
-``qagent-eval`` reports, which weighs every landscape alike, whether its fires burn 0.5 % or
-20 % of it), or that drop alone (``reward="absolute"``). At reset the episode draws S
+Reward: the drop in expected burned fraction (value burned / the landscape's total value,
+averaged over S fires) caused by the step's new breaks, divided by the episode's untreated
+expected burned fraction (``reward="relative"``, the default: the relative reduction of value
+burned, the measure ``qagent-eval`` reports, which weighs every landscape alike, whether its
+fires burn 0.5 % or 20 % of it), or that drop alone (``reward="absolute"``). The value is the
+source's values at risk (``LandscapeSource.values``); without them every cell is worth 1 and
+the burned fraction is burned cells / all cells, the burned area, exactly as before values
+existed. At reset the episode draws S
 fires with its ``FireScenario.draw``: ignitions (uniform over burnable cells, or proportional
 to the source's ignition density) and S weather scenarios and burn durations; the same fires are burned before and after every step of the episode
 (common random numbers), so a reward measures the breaks, not the luck of the draw, and
@@ -45,9 +48,10 @@ The vector API (gymnasium 1.x):
 - Info: per environment, ``action_mask`` (bool [N, H*W] tensor: the cells the next action may
   break, burnable and not broken), ``landscape_id``, ``budget_cells``, ``budget_used`` (k per
   step taken), ``placed_cells`` (cells this step's action broke; invalid or repeated cells are
-  skipped), ``burned_fraction`` and ``baseline_burned_fraction`` (expected, with the current
-  breaks and with none) and ``episode_return`` (the sum of the episode's rewards so far), each
-  with gymnasium's ``_key`` mask beside it. Info values are numpy arrays but for
+  skipped), ``burned_fraction`` and ``baseline_burned_fraction`` (expected fractions of the
+  landscape's value burned, with the current breaks and with none; of its area without
+  values) and ``episode_return`` (the sum of the episode's rewards so far), each with
+  gymnasium's ``_key`` mask beside it. Info values are numpy arrays but for
   ``action_mask`` (a tensor on the device, like the observations) and the tensors in
   ``final_obs``; a wrapper that requires numpy infos (gymnasium's ``DictInfoToList``) needs
   them converted first.
@@ -121,14 +125,21 @@ class StaticObservationCache:
         self._cache: OrderedDict[int, torch.Tensor] = OrderedDict()
 
     def get(self, landscape_id: int) -> torch.Tensor:
-        obs = self._cache.get(landscape_id)
+        """The static channels of one landscape, with its values at risk (the source's
+        ``values``). Keyed on the landscape id and the source's ``values_key`` (which values
+        it gives: a mode or a file), so a hit costs no call to the source."""
+        key = (int(landscape_id), getattr(self.source, "values_key", None))
+        obs = self._cache.get(key)
         if obs is None:
-            obs = static_channels(self.source.landscape(landscape_id), self.weather).to(self.device, torch.float16)
-            self._cache[landscape_id] = obs
+            getter = getattr(self.source, "values", None)
+            values = getter(landscape_id) if getter is not None else None
+            obs = static_channels(self.source.landscape(landscape_id), self.weather,
+                                  values=values).to(self.device, torch.float16)
+            self._cache[key] = obs
             if len(self._cache) > self.capacity:
                 self._cache.popitem(last=False)
         else:
-            self._cache.move_to_end(landscape_id)
+            self._cache.move_to_end(key)
         return obs
 
     def observations(self, landscape_ids, masks: torch.Tensor) -> torch.Tensor:
@@ -176,6 +187,11 @@ class BatchedFuelBreakEnv(VectorEnv):
         self.placed = np.zeros(n, dtype=np.int64)
         self.burned_fraction = np.zeros(n, dtype=np.float64)   # expected, with the current breaks
         self.baseline_fraction = np.zeros(n, dtype=np.float64)  # expected, with no breaks
+        # values at risk per environment ([N, H, W], made when a landscape first brings values),
+        # which environments have them, and each one's total value (all cells: num_cells without)
+        self._values: torch.Tensor | None = None
+        self.has_values = np.zeros(n, dtype=bool)
+        self.total_value = np.full(n, float(self.num_cells), dtype=np.float64)
         self._stack: LandscapeStack | None = None
         self._params = None                                      # [N*S, 6, H, W]
         self._ignition = torch.zeros(n * s, dtype=torch.int64, device=self.device)
@@ -247,11 +263,27 @@ class BatchedFuelBreakEnv(VectorEnv):
         self._params[sl] = params
         self._ignition[sl] = ignition
         self._duration[sl] = torch.from_numpy(duration).to(self.device)
+        self._set_values(i, lid, landscape)
         self.breaks[i] = False
         self.valid[i] = burnable
         self.budget[i] = budget_cells(int(burnable.sum()), self.config.budget_fraction, self.config.cells_per_step)
         self.placed[i] = 0
         self.baseline_fraction[i] = self.burned_fraction[i] = self._burned_fractions(np.array([i]))[0]
+
+    def _set_values(self, i: int, landscape_id: int, landscape) -> None:
+        """Environment i's values at risk, from the source (None: every cell worth 1)."""
+        from qagent.landscape.core import check_values
+
+        getter = getattr(self.source, "values", None)
+        values = getter(landscape_id) if getter is not None else None
+        if values is None:
+            self.has_values[i], self.total_value[i] = False, float(self.num_cells)
+            return
+        v = check_values(values, landscape, name=f"values of landscape {landscape_id}")
+        if self._values is None:
+            self._values = torch.zeros((self.num_envs, *self.grid_shape), dtype=torch.float32, device=self.device)
+        self._values[i] = torch.from_numpy(v).to(self.device)
+        self.has_values[i], self.total_value[i] = True, float(v.astype(np.float64).sum())
 
     def _ignition_density(self, landscape_id: int):
         """The source's ignition density for a landscape (None: uniform over burnable cells)."""
@@ -259,30 +291,44 @@ class BatchedFuelBreakEnv(VectorEnv):
         return density(landscape_id) if density is not None else None
 
     def _burned_fractions(self, envs: np.ndarray) -> np.ndarray:
-        """Expected burned fraction of the given environments with their current breaks: one call
-        to the spread op for all their fires."""
+        """Expected burned fraction of the given environments with their current breaks (value
+        burned / total value; burned cells / all cells without values): one call to the spread
+        op for all their fires."""
         s = self.config.ignitions
         sims = (torch.as_tensor(envs, device=self.device)[:, None] * s
                 + torch.arange(s, device=self.device)[None, :]).reshape(-1)
-        burned = torch.empty(sims.numel(), dtype=torch.int32, device=self.device)
+        with_values = bool(self.has_values[envs].any())
+        burned = torch.empty(sims.numel(), dtype=torch.float32 if with_values else torch.int32, device=self.device)
+        if with_values:  # each simulation reads its environment's values; -1: every cell worth 1
+            own = torch.as_tensor(np.where(self.has_values, np.arange(self.num_envs), -1), device=self.device)
+            value_index = own[self._env_of_sim]
 
         def run_chunk(start: int, stop: int) -> None:
             part = sims[start:stop]
-            b, _, _ = run_spread(self._params, part, self._ignition[part], self._duration[part],
-                                 cell_size_m=self._stack.cell_size_m, fuel_breaks=self.breaks,
-                                 layout_index=self._env_of_sim[part], stencil=self.config.stencil)
+            if with_values:
+                _, _, _, b, _ = run_spread(self._params, part, self._ignition[part], self._duration[part],
+                                           cell_size_m=self._stack.cell_size_m, fuel_breaks=self.breaks,
+                                           layout_index=self._env_of_sim[part], stencil=self.config.stencil,
+                                           values=self._values, value_index=value_index[part])
+            else:
+                b, _, _ = run_spread(self._params, part, self._ignition[part], self._duration[part],
+                                     cell_size_m=self._stack.cell_size_m, fuel_breaks=self.breaks,
+                                     layout_index=self._env_of_sim[part], stencil=self.config.stencil)
             burned[start:stop] = b  # written only once the chunk succeeded: a re-run counts nothing twice
             self.simulations += stop - start
 
         # one call to the op unless it runs out of (GPU) memory: then the chunk halves (qagent.oom)
         self.spread_chunks.run(run_chunk, int(sims.numel()))
-        return burned.reshape(len(envs), s).to(torch.float64).mean(dim=1).cpu().numpy() / self.num_cells
+        mean = burned.reshape(len(envs), s).to(torch.float64).mean(dim=1).cpu().numpy()
+        if not with_values:
+            return mean / self.num_cells
+        return mean / np.maximum(self.total_value[envs], np.finfo(np.float64).tiny)
 
     def _reward_denominator(self) -> np.ndarray:
         if self.config.reward == "absolute":
             return np.ones(self.num_envs)
-        # every fire burns at least its ignition cell, so the baseline is > 0; the floor only
-        # guards the division
+        # every fire burns at least its ignition cell, so without values the baseline is > 0; the
+        # floor guards the division (with values, a baseline of 0 means no step can drop anything)
         return np.maximum(self.baseline_fraction, 1.0 / (self.num_cells * self.config.ignitions))
 
     def episode_returns(self) -> np.ndarray:

@@ -21,16 +21,23 @@ index  name                        value
 11     burn_probability            share of 64 fires (uniform burnable ignitions, 4 h, this weather;
                                    seeded, so deterministic) that reach the cell with no breaks,
                                    divided by the landscape's largest share
-12     fuel_break                  1 where a fuel break has been placed
+12     value_at_risk               value at risk / the landscape's largest value on a burnable cell,
+                                   on burnable cells (0 where fire cannot burn, so nothing is at
+                                   risk); with no values (every cell worth 1) the burnable mask
+                                   before breaks. Not changed by breaks: a treated cell keeps its value
+13     fuel_break                  1 where a fuel break has been placed
 =====  ==========================  ==================================================================
 
 Channels 6-11 come from our own physics under the weather given (``qagent.fire.behavior``,
 ``burn_probability``): the original project ran a separate pyretechnics pass for its
 directional intensities. Channel 11 shows where fire travels across the whole landscape,
-which a convolutional network with a small receptive field cannot infer from local channels. For a
-given landscape and weather every channel but the last two is fixed: ``static_channels``
-computes them once and ``with_fuel_breaks`` adds breaks (cheap, for every step and for
-observations rebuilt from replay).
+which a convolutional network with a small receptive field cannot infer from local channels.
+Channel 12 says where the objective's value lies (``values``: a non-negative value per cell,
+``qagent.env.sources``): scaled per landscape by its largest value, since the reward is a
+fraction of the landscape's value and only the relative values matter. For a given landscape,
+weather and values every channel but ``burnable`` and ``fuel_break`` is fixed:
+``static_channels`` computes them once and ``with_fuel_breaks`` adds breaks (cheap, for every
+step and for observations rebuilt from replay).
 """
 
 from __future__ import annotations
@@ -47,7 +54,8 @@ from qagent.landscape.core import Landscape
 
 OBSERVATION_CHANNELS = (
     "slope", "aspect_sin", "aspect_cos", "canopy_cover", "canopy_base_height", "burnable", "head_spread_rate",
-    "intensity_north", "intensity_east", "intensity_south", "intensity_west", "burn_probability", "fuel_break",
+    "intensity_north", "intensity_east", "intensity_south", "intensity_west", "burn_probability", "value_at_risk",
+    "fuel_break",
 )
 NUM_CHANNELS = len(OBSERVATION_CHANNELS)
 _DIRECTIONS_DEG = (0.0, 90.0, 180.0, 270.0)
@@ -58,9 +66,26 @@ _BURN_PROBABILITY_DURATION_MIN = 240.0
 _BURNABLE_CHANNEL = OBSERVATION_CHANNELS.index("burnable")
 
 
-def static_channels(landscape: Landscape, weather: Weather, device=None) -> torch.Tensor:
+def value_channel(landscape: Landscape, values=None) -> torch.Tensor:
+    """The value_at_risk channel [H, W] (module docstring): ``values`` ([H, W], finite, >= 0;
+    None: every cell worth 1) on burnable cells over their largest, on the landscape's device."""
+    burnable = landscape.burnable_mask().to(torch.float32)
+    if values is None:
+        return burnable
+    v = as_tensor("values", values, dtype=torch.float32, device=burnable.device)
+    if tuple(v.shape) != landscape.shape:
+        raise InputError(f"values: shape {tuple(v.shape)} does not match the landscape's {landscape.shape}")
+    if not bool(torch.isfinite(v).all()) or bool((v < 0).any()):
+        raise InputError("values: values at risk must be finite and >= 0")
+    v = v * burnable
+    top = v.max()
+    return v / top if float(top) > 0 else v
+
+
+def static_channels(landscape: Landscape, weather: Weather, device=None, values=None) -> torch.Tensor:
     """The channels that do not depend on fuel breaks: [NUM_CHANNELS, H, W] with the burnable
-    channel for no breaks and a zero fuel-break channel."""
+    channel for no breaks and a zero fuel-break channel; ``values`` (float [H, W], None: every
+    cell worth 1) make the value_at_risk channel."""
     ls = landscape if device is None or landscape.device == torch.device(device) else landscape.to(device)
     aspect = torch.deg2rad(ls.aspect)
     head = behavior(ls, weather)
@@ -80,6 +105,7 @@ def static_channels(landscape: Landscape, weather: Weather, device=None) -> torc
         probability = burn_probability(ls, _BURN_PROBABILITY_FIRES, weather, _BURN_PROBABILITY_DURATION_MIN, seed=0)
         probability = probability / probability.max().clamp(min=1.0 / _BURN_PROBABILITY_FIRES)
     channels.append(probability.to(ls.slope.device))
+    channels.append(value_channel(ls, values))
     channels.append(torch.zeros_like(ls.slope))
     return torch.stack(channels).clamp_(0.0, 1.0).contiguous()
 
@@ -94,13 +120,13 @@ def with_fuel_breaks(static: torch.Tensor, fuel_breaks: torch.Tensor) -> torch.T
     return obs
 
 
-def observation_channels(landscape: Landscape, weather: Weather, fuel_breaks=None) -> torch.Tensor:
+def observation_channels(landscape: Landscape, weather: Weather, fuel_breaks=None, values=None) -> torch.Tensor:
     """[NUM_CHANNELS, H, W] float32 observation of a landscape under a weather with fuel breaks
-    (bool [H, W], optional); channel list in this module's docstring and
-    ``OBSERVATION_CHANNELS``."""
+    (bool [H, W], optional) and values at risk (float [H, W], optional: None, every cell worth
+    1); channel list in this module's docstring and ``OBSERVATION_CHANNELS``."""
     if not isinstance(landscape, Landscape):
         raise InputError(f"landscape: expected a Landscape, got {type(landscape).__name__}")
-    static = static_channels(landscape, weather)
+    static = static_channels(landscape, weather, values=values)
     if fuel_breaks is None:
         return static
     fb = as_tensor("fuel_breaks", fuel_breaks, dtype=torch.bool, device=static.device)

@@ -11,6 +11,16 @@ Held-out landscapes never seen in training:
   evaluation region is the eastern ``eval_fraction`` of the source raster's columns; training
   tiles lie entirely west of it, evaluation tiles entirely inside it, and tiles crossing the
   boundary are used by neither.
+
+Values at risk (``values(id)``): a non-negative value per cell (structures, habitat) that
+makes the objective "expected value burned" instead of "expected burned area"; None means
+every cell is worth 1 (the objective of old). A TileSource takes a GeoTIFF on its LANDFIRE
+folder's grid (``values=``), cut into the same tiles (tiles whose burnable cells hold no value
+are left out: no fire can burn any value there). A SyntheticSource has a values mode
+(``VALUE_MODES``): "ones" (every cell worth 1), "synthetic" (``synthetic_values`` of each
+landscape, seeded from its seed) or "mixed" (landscapes of odd seed synthetic, even seed
+ones: half and half, deterministically). A synthetic landscape whose houses all fall where
+fire cannot burn (zero value on every burnable cell) is worth 1 per cell instead.
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ TRAIN_SEEDS = range(0, 100_000)
 EVAL_SEED_START = 1_000_000_000
 DEFAULT_EVAL_FRACTION = 0.2
 SPLITS = ("train", "eval", "all")
+VALUE_MODES = ("ones", "synthetic", "mixed")
 
 
 class LandscapeSource:
@@ -52,6 +63,17 @@ class LandscapeSource:
         None: ignitions uniform over burnable cells (every source but a TileSource given one)."""
         return None
 
+    def values(self, landscape_id: int) -> np.ndarray | None:
+        """The float32 [H, W] values at risk of landscape ``landscape_id`` (finite, >= 0), or
+        None: every cell is worth 1 (module docstring)."""
+        return None
+
+    @property
+    def values_key(self):
+        """Which values this source gives (None: none; a mode or a file name), what observation
+        caches key on beside the landscape id."""
+        return None
+
     def epoch_order(self, rng: np.random.Generator) -> np.ndarray:
         """Every id once, in a random order."""
         return rng.permutation(self.count)
@@ -64,22 +86,51 @@ class SyntheticSource(LandscapeSource):
     """``qagent.landscape.synthetic`` landscapes; id i is seed seeds[i]."""
 
     def __init__(self, grid_shape: tuple[int, int], split: str = "train", count: int | None = None,
-                 cache_size: int = 256):
+                 cache_size: int = 256, values: str = "ones"):
         _check_split(split)
+        self.value_mode = check_value_mode(values)
         if split == "eval":
             self.seeds = range(EVAL_SEED_START, EVAL_SEED_START + (count or 200))
         else:
             self.seeds = TRAIN_SEEDS if count is None else TRAIN_SEEDS[:count]
         self.name = f"synthetic ({split})"
         super().__init__(len(self.seeds), grid_shape, cache_size)
+        self._values = functools.lru_cache(maxsize=cache_size)(self._load_values)
 
     def _load(self, landscape_id: int) -> Landscape:
         from qagent.landscape.synthetic import synthetic
 
         return synthetic(*self.grid_shape, seed=int(self.seeds[landscape_id]))
 
+    @property
+    def values_key(self):
+        return None if self.value_mode == "ones" else self.value_mode
+
+    def has_synthetic_values(self, landscape_id: int) -> bool:
+        """Whether landscape ``landscape_id`` is given ``synthetic_values`` by the values mode
+        ("mixed": the landscapes of odd seed)."""
+        return self.value_mode == "synthetic" or (self.value_mode == "mixed"
+                                                  and int(self.seeds[landscape_id]) % 2 == 1)
+
+    def values(self, landscape_id: int) -> np.ndarray | None:
+        """None (every cell worth 1) in mode "ones" and for the "ones" half of "mixed", else
+        ``synthetic_values`` of the landscape seeded with its seed (None where they are zero on
+        every burnable cell)."""
+        return self._values(int(landscape_id)) if self.has_synthetic_values(landscape_id) else None
+
+    def _load_values(self, landscape_id: int) -> np.ndarray | None:
+        from qagent.landscape.synthetic import synthetic_values
+
+        landscape = self.landscape(landscape_id)
+        v = synthetic_values(landscape, int(self.seeds[landscape_id])).cpu().numpy().astype(np.float32)
+        return v if (v[landscape.burnable_mask().cpu().numpy()] > 0).any() else None
+
     def describe(self) -> str:
-        return f"{super().describe()} (seeds {self.seeds.start}..{self.seeds.stop - 1})"
+        text = f"{super().describe()} (seeds {self.seeds.start}..{self.seeds.stop - 1})"
+        if self.value_mode != "ones":
+            text += (", values at risk: synthetic" if self.value_mode == "synthetic"
+                     else ", values at risk: synthetic on odd seeds, 1 per cell on even seeds")
+        return text
 
 
 class TileSource(LandscapeSource):
@@ -88,7 +139,7 @@ class TileSource(LandscapeSource):
 
     def __init__(self, path: str | Path, split: str = "train", *, tile_size: int = 50, stride: int = 25,
                  eval_fraction: float = DEFAULT_EVAL_FRACTION, cache_size: int = 1024, fuel: str = "F40",
-                 ignition_density=None):
+                 ignition_density=None, values=None):
         from qagent.landscape.landfire import _check_fuel
 
         _check_split(split)
@@ -105,6 +156,9 @@ class TileSource(LandscapeSource):
             if ignition_density is not None:
                 raise InputError(f"ignition density: needs a folder of LANDFIRE GeoTIFFs, whose grid the density "
                                  f"shares; {path} is a tile dataset")
+            if values is not None:
+                raise InputError(f"values: needs a folder of LANDFIRE GeoTIFFs, whose grid the values at risk "
+                                 f"share; {path} is a tile dataset")
 
             self._dataset = TileDataset(path)
             self._tiles = None
@@ -121,8 +175,11 @@ class TileSource(LandscapeSource):
             if not self._tiles:
                 raise InputError(f"landscapes: {path} has no {tile_size} x {tile_size} tile without nodata")
             self._density, self._density_name, self.tiles_without_ignitions = None, None, 0
+            self._value_grid, self._values_name, self.tiles_without_values = None, None, 0
             if ignition_density is not None:
                 self._set_density(ignition_density, full, tile_size)
+            if values is not None:
+                self._set_values(values, full, tile_size)
             size = (tile_size, tile_size)
             origins = [(r, c) for r, c, _ in self._tiles]
             width = full.width
@@ -151,6 +208,37 @@ class TileSource(LandscapeSource):
             raise InputError(f"{self._density_name}: zero on the burnable cells of every tile")
         self._tiles = keep
 
+    def _set_values(self, values, full: Landscape, size: int) -> None:
+        """Keep the raster's values at risk (a GeoTIFF path, checked against the folder's grid,
+        or an array) and only the tiles where they are positive on some burnable cell."""
+        from qagent.landscape.core import check_values
+        from qagent.landscape.landfire import load_values
+
+        if isinstance(values, (str, Path)):
+            self._values_name = Path(values).name
+            self._value_grid = load_values(values, full)
+        else:
+            self._values_name = "values"
+            self._value_grid = check_values(values, full)
+        keep = [(r, c, t) for r, c, t in self._tiles
+                if (self._value_grid[r:r + size, c:c + size][t.burnable_mask().cpu().numpy()] > 0).any()]
+        self.tiles_without_values = len(self._tiles) - len(keep)
+        if not keep:
+            raise InputError(f"{self._values_name}: the values at risk are zero on the burnable cells of every tile")
+        self._tiles = keep
+
+    @property
+    def values_key(self):
+        return getattr(self, "_values_name", None)
+
+    def values(self, landscape_id: int) -> np.ndarray | None:
+        """The values' window under tile ``landscape_id``, or None without values."""
+        if self._tiles is None or getattr(self, "_value_grid", None) is None:
+            return None
+        r, c, tile = self._tiles[int(self.ids[landscape_id])]
+        h, w = tile.shape
+        return self._value_grid[r:r + h, c:c + w]
+
     def ignition_density(self, landscape_id: int) -> np.ndarray | None:
         """The density's window under tile ``landscape_id`` (the rows and columns the tile was
         cut from), or None without a density."""
@@ -165,6 +253,9 @@ class TileSource(LandscapeSource):
         if getattr(self, "_density", None) is not None:
             text += (f", ignitions proportional to {self._density_name}"
                      f" ({self.tiles_without_ignitions} tiles without ignition density left out)")
+        if getattr(self, "_value_grid", None) is not None:
+            text += (f", values at risk from {self._values_name}"
+                     f" ({self.tiles_without_values} tiles without value left out)")
         return text
 
     def _dataset_source_width(self) -> int | None:
@@ -207,6 +298,15 @@ class MixedSource(LandscapeSource):
         source, local = self._locate(landscape_id)
         return source.ignition_density(local)
 
+    def values(self, landscape_id: int) -> np.ndarray | None:
+        source, local = self._locate(landscape_id)
+        return source.values(local)
+
+    @property
+    def values_key(self):
+        keys = tuple(s.values_key for s in self.sources)
+        return None if all(k is None for k in keys) else keys
+
     def epoch_order(self, rng: np.random.Generator) -> np.ndarray:
         per_source = min(len(s) for s in self.sources)
         picks = [self.offsets[i] + rng.permutation(len(s))[:per_source] for i, s in enumerate(self.sources)]
@@ -214,6 +314,13 @@ class MixedSource(LandscapeSource):
 
     def describe(self) -> str:
         return " + ".join(s.describe() for s in self.sources)
+
+
+def check_value_mode(mode: str) -> str:
+    """A synthetic source's values mode, one of ``VALUE_MODES``; InputError otherwise."""
+    if mode not in VALUE_MODES:
+        raise InputError(f"synthetic values: expected one of {', '.join(VALUE_MODES)}, got {mode!r}")
+    return mode
 
 
 def _check_split(split: str) -> None:
@@ -240,7 +347,9 @@ def make_source(spec: str, grid_size: int | tuple[int, int] = 50, split: str = "
     """``"synthetic"`` (default training set) or a folder: a tile dataset or LANDFIRE layers;
     several joined by ``+`` (``"synthetic+DIR"``) make a :class:`MixedSource`. ``fuel`` ("F40"
     or "F13") picks the LANDFIRE fuel product of a folder of GeoTIFFs; other sources have their
-    fuels already and refuse "F13"."""
+    fuels already and refuse "F13". Values at risk: ``values`` (a GeoTIFF on a LANDFIRE
+    folder's grid, or an array) for a folder, ``synthetic_values`` (a ``VALUE_MODES`` mode,
+    default "ones") for synthetic landscapes."""
     from qagent.landscape.landfire import _check_fuel
 
     if "+" in spec and not Path(spec).exists():
@@ -250,8 +359,11 @@ def make_source(spec: str, grid_size: int | tuple[int, int] = 50, split: str = "
         subs = []
         for part in parts:
             kw = dict(kwargs)
-            if part == "synthetic":
-                kw.pop("ignition_density", None)  # only the folders' tiles have a map grid
+            if part == "synthetic":  # a density or a values raster lies on the folders' map grid
+                kw.pop("ignition_density", None)
+                kw.pop("values", None)
+            else:
+                kw.pop("synthetic_values", None)
             subs.append(make_source(part, grid_size, split, fuel="F40" if part == "synthetic" else fuel, **kw))
         return MixedSource(subs)
 
@@ -263,7 +375,15 @@ def make_source(spec: str, grid_size: int | tuple[int, int] = 50, split: str = "
         if kwargs.get("ignition_density") is not None:
             raise InputError("ignition density: synthetic landscapes have no map grid to align a density with; "
                              "use --landscapes with a folder of LANDFIRE GeoTIFFs on the density's grid")
-        return SyntheticSource(shape, split, count=kwargs.get("count"))
+        if kwargs.get("values") is not None:
+            raise InputError("values: synthetic landscapes have no map grid to align values at risk with; use "
+                             "--synthetic-values for synthetic values at risk, or --landscapes with a folder of "
+                             "LANDFIRE GeoTIFFs on the values' grid")
+        return SyntheticSource(shape, split, count=kwargs.get("count"),
+                               values=kwargs.get("synthetic_values") or "ones")
+    if (kwargs.get("synthetic_values") or "ones") != "ones":
+        raise InputError(f"synthetic values: {kwargs['synthetic_values']!r} only applies to synthetic landscapes; "
+                         f"give a folder of LANDFIRE GeoTIFFs its values at risk with --values FILE.tif")
     return TileSource(spec, split, tile_size=shape[0], stride=kwargs.get("stride", max(1, shape[0] // 2)),
                       eval_fraction=kwargs.get("eval_fraction", DEFAULT_EVAL_FRACTION), fuel=fuel,
-                      ignition_density=kwargs.get("ignition_density"))
+                      ignition_density=kwargs.get("ignition_density"), values=kwargs.get("values"))

@@ -10,6 +10,11 @@ every heuristic's at the same budget on the same fires (--compare), and write Ge
 breaks and of burn probability before and after, georeferenced like the input.
 
   qagent-plan --checkpoint runs/qagent/best.pt --landfire DIR --budget 0.05 --out plan/
+
+Both take --values FILE.tif (values at risk on the LANDFIRE grid): every method is then scored
+on the expected value burned instead of the expected burned area, DPV ranks by the value a
+cell protects, and the agent sees the values in its observation; tables, plan.json and
+comparison.csv name the measure.
 """
 
 from __future__ import annotations
@@ -84,6 +89,9 @@ def eval_parser() -> argparse.ArgumentParser:
     _cli.add_fuel_argument(lf)
     _cli.add_ignition_density_argument(lf, "; cropped to each tile's window (tiles where it is zero on every "
                                            "burnable cell are left out)")
+    _cli.add_values_argument(lf, "; cut into the same tiles (tiles whose burnable cells hold no value are left out)")
+    sy = p.add_argument_group("synthetic landscapes", "used when --landscapes is synthetic")
+    _cli.add_synthetic_values_argument(sy, "ones, the expected burned area as before values existed")
     return p
 
 
@@ -115,7 +123,8 @@ def eval_main(argv: list[str] | None = None) -> int:
         agent = AgentPolicy.load(args.checkpoint, args.device) if args.checkpoint else None
         grid = args.grid_size or (agent.grid_size if agent else 50)
         source = make_source(args.landscapes, grid, args.split, count=args.count, fuel=args.fuel,
-                             ignition_density=args.ignition_density)
+                             ignition_density=args.ignition_density, values=args.values,
+                             synthetic_values=args.synthetic_values)
         log.info("evaluating %s on %s", ", ".join(methods), source.describe())
         t0 = time.perf_counter()
         rows, kept = evaluate(source, methods, agent=agent, budget_fraction=args.budget, ignitions=args.ignitions,
@@ -129,8 +138,8 @@ def eval_main(argv: list[str] | None = None) -> int:
         meta = {"command": "qagent-eval " + " ".join(argv if argv is not None else sys.argv[1:]),
                 "checkpoint": args.checkpoint, "landscapes": source.describe(), "budget_fraction": args.budget,
                 "ignitions": args.ignitions, "placement_ignitions": args.placement_ignitions, "seed": args.seed,
-                "fuel": args.fuel, "ignition_density": args.ignition_density,
-                "wall_s": time.perf_counter() - t0}
+                "fuel": args.fuel, "ignition_density": args.ignition_density, "values": args.values,
+                "synthetic_values": args.synthetic_values, "wall_s": time.perf_counter() - t0}
         write_outputs(out, rows, summary, meta)
         _eval_figures(out, kept)
     except InputError as e:
@@ -150,10 +159,11 @@ def _eval_figures(out: Path, kept: dict) -> None:
         results = {m: v for m, v in item.items() if isinstance(v, tuple)}
         breaks = {m: v[0] for m, v in results.items()}
         probs = {m: v[1].float() / n for m, v in results.items() if m in ("none", "agent", "domirank")}
-        base = float(results["none"][1].double().sum()) if "none" in results else 0.0
-        reductions = {m: 1.0 - float(v[1].double().sum()) / base for m, v in results.items() if base > 0}
+        base = results["none"][2] if "none" in results else 0.0  # the burned measure summed over the fires
+        reductions = {m: 1.0 - v[2] / base for m, v in results.items() if base > 0}
+        measure = "value burned" if item.get("measure") == "expected value burned" else "burned area"
         landscape_figure(out / f"landscape_{lid:04d}.png", ls, breaks, probs, title=f"held-out landscape {lid}",
-                         reductions=reductions)
+                         reductions=reductions, measure=measure)
 
 
 SEED_DERIVATION = ("evaluation fires: numpy default_rng([seed, 0]) (FireScenario.draw: ignitions uniform over burnable cells or "
@@ -181,6 +191,8 @@ def plan_parser() -> argparse.ArgumentParser:
     p.add_argument("--landfire", required=True, metavar="DIR", help="folder of LANDFIRE GeoTIFFs (any size)")
     _cli.add_fuel_argument(p)
     _cli.add_ignition_density_argument(p, "; both the evaluation fires and burn_probability's placement fires")
+    _cli.add_values_argument(p, "; every plan is scored on the expected value burned, DPV ranks by it and the agent "
+                                "observes it")
     p.add_argument("--budget", type=_cli.fraction, default=0.05, metavar="FRACTION",
                    help="fuel breaks as a fraction of the burnable cells, in (0, 1] (default: 0.05 = 5 %%)")
     p.add_argument("--ignitions", type=_cli.positive_int, default=2000, metavar="N",
@@ -212,12 +224,15 @@ GEOTIFF_BANDS = {
 }
 COMPARISON_COLUMNS = ("method", "relative_reduction", "ci95_low", "ci95_high", "expected_burned_cells", "breaks",
                       "placement_s", "agent_minus_method", "agent_minus_method_ci95_low",
-                      "agent_minus_method_ci95_high", "intervals_apart", "difference_significant", "agent_verdict")
+                      "agent_minus_method_ci95_high", "intervals_apart", "difference_significant", "agent_verdict",
+                      "measure", "expected_burned_value")
 
 
 def write_comparison_csv(path: Path, comparison: dict) -> None:
     """comparison.csv: one row per method of ``plan_comparison`` (the agent's first), fractions
-    as fractions (0.317 = 31.7 %), empty where undefined."""
+    as fractions (0.317 = 31.7 %), empty where undefined. ``measure`` says what the reductions
+    are of ("expected burned area", or "expected value burned" with values at risk, when
+    ``expected_burned_value`` holds the value burned per fire)."""
     import csv
 
     def cell(x):
@@ -232,7 +247,8 @@ def write_comparison_csv(path: Path, comparison: dict) -> None:
             w.writerow([name, cell(v["relative_reduction"]), cell(ci[0]), cell(ci[1]), cell(v["expected_burned_cells"]),
                         cell(v["breaks"]), cell(v["placement_s"]), cell(v.get("agent_minus_method")), cell(dci[0]),
                         cell(dci[1]), cell(v.get("intervals_apart")), cell(v.get("difference_significant")),
-                        v.get("agent_verdict", "the plan")])
+                        v.get("agent_verdict", "the plan"), comparison.get("measure", "expected burned area"),
+                        cell(v.get("expected_burned_value"))])
 
 
 def plan_main(argv: list[str] | None = None) -> int:
@@ -240,12 +256,13 @@ def plan_main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     try:
         from qagent.env.fuel_break_env import budget_cells
-        from qagent.evaluation.evaluate import evaluation_fires, format_plan_table, plan_comparison
+        from qagent.evaluation.evaluate import (MEASURES, burned_measure, evaluation_fires, format_plan_table,
+                                                plan_comparison)
         from qagent.evaluation.figures import comparison_figure, plan_figure, reduction_text, save_figure
         from qagent.evaluation.methods import AgentPolicy, bootstrap_seed, place_breaks, placement_seed
         from qagent.fire.scenario import DEFAULT_SCENARIO
         from qagent.fire.spread import simulate
-        from qagent.landscape.landfire import load_ignition_density, load_landfire, save_geotiff
+        from qagent.landscape.landfire import load_ignition_density, load_landfire, load_values, save_geotiff
 
         agent = AgentPolicy.load(args.checkpoint, args.device)
         ls = load_landfire(args.landfire, fuel=args.fuel)
@@ -253,6 +270,8 @@ def plan_main(argv: list[str] | None = None) -> int:
         if not bool(burnable.any()):
             raise InputError(f"{args.landfire}: no burnable cell, so there is nothing to place breaks on")
         density = load_ignition_density(args.ignition_density, ls) if args.ignition_density else None
+        values = load_values(args.values, ls) if args.values else None
+        measure = MEASURES[values is not None]
         budget = budget_cells(int(burnable.sum()), args.budget, agent.cells_per_step)
         per_round = args.cells_per_round or max(agent.cells_per_step, budget // 50)
         methods = ["agent"] + [m for m in HEURISTICS if m == "none" or m in args.compare]
@@ -265,7 +284,7 @@ def plan_main(argv: list[str] | None = None) -> int:
             plans[method] = place_breaks(method, ls, weather_ref, budget, seed=placement_seed(args.seed, 0), agent=agent,
                                          cells_per_round=per_round, placement_ignitions=args.placement_ignitions,
                                          scenario=DEFAULT_SCENARIO, device=args.device,
-                                         ignition_density=density).cpu()
+                                         ignition_density=density, values=values).cpu()
             placement_times[method] = time.perf_counter() - t0
             placed = int(plans[method].sum())
             if method != "none" and (placed != min(budget, int(burnable.sum())) or
@@ -275,17 +294,20 @@ def plan_main(argv: list[str] | None = None) -> int:
         breaks, placement_s = plans["agent"], placement_times["agent"]
         ign, weather, duration = evaluation_fires(ls, args.ignitions, args.seed, 0, DEFAULT_SCENARIO,
                                                   ignition_density=density)
-        burned, probability = {}, {}
+        burned, burned_cells, probability = {}, {}, {}
         for method in methods:
             t0 = time.perf_counter()
             result = simulate(ls, ign, weather, torch.from_numpy(duration),
-                              fuel_breaks=None if method == "none" else plans[method], device=args.device)
-            burned[method] = result.burned_cells.double().cpu().numpy()
+                              fuel_breaks=None if method == "none" else plans[method], device=args.device,
+                              values=values)
+            burned[method] = burned_measure(result, values).cpu().numpy()  # value burned with values, else cells
+            burned_cells[method] = result.burned_cells.double().cpu().numpy()
             probability[method] = result.burn_count.float().cpu() / args.ignitions
             log.info("%s: %d fires simulated in %.1f s", method, args.ignitions, time.perf_counter() - t0)
         order = ["agent"] + [m for m in methods if m != "agent"]
         comparison = plan_comparison({m: burned[m] for m in order}, placement_s=placement_times,
-                                     breaks={m: int(plans[m].sum()) for m in order}, seed=bootstrap_seed(args.seed))
+                                     breaks={m: int(plans[m].sum()) for m in order}, seed=bootstrap_seed(args.seed),
+                                     burned_cells=None if values is None else {m: burned_cells[m] for m in order})
         uncertainty = comparison["methods"]["agent"]
         reduction = uncertainty["relative_reduction"]
         p_before, p_after = probability["none"], probability["agent"]
@@ -299,25 +321,33 @@ def plan_main(argv: list[str] | None = None) -> int:
         ci = uncertainty["ci95"]
         effect = ""
         if reduction is not None:
-            effect = f": {reduction_text(reduction)}"
+            effect = f": {reduction_text(reduction, 'value burned' if values is not None else 'burned area')}"
             if ci:
                 effect += f" (95 % CI {-100 * ci[1]:.1f} to {-100 * ci[0]:.1f} %)"
         where = f"{Path(args.landfire).name}: {budget} breaks ({100 * args.budget:g} % of burnable cells)"
+        short = "value burned" if values is not None else "burned area"
         save_figure(plan_figure(ls, breaks, p_before, p_after, reduction=reduction,
-                                title=f"{where}{effect}, {args.ignitions} fires"), out / "overview.png")
+                                title=f"{where}{effect}, {args.ignitions} fires", measure=short),
+                    out / "overview.png")
         entries = comparison["methods"]
         save_figure(comparison_figure(ls, plans, {m: v["relative_reduction"] for m, v in entries.items()},
                                       intervals={m: v["ci95"] for m, v in entries.items()},
                                       placement_s=placement_times,
-                                      title=f"{where}, each method's plan on the same {args.ignitions} fires"),
+                                      title=f"{where}, each method's plan on the same {args.ignitions} fires",
+                                      measure=short),
                     out / "comparison.png")
         write_comparison_csv(out / "comparison.csv", comparison)
-        burned_before, burned_after = float(burned["none"].mean()), float(burned["agent"].mean())
+        burned_before, burned_after = float(burned_cells["none"].mean()), float(burned_cells["agent"].mean())
         warnings = ([uncertainty["warning"]] if uncertainty["warning"] else []) + comparison["warnings"]
         report = {"landfire": str(args.landfire), "fuel": args.fuel, "shape": list(ls.shape), "budget_fraction":
                   args.budget, "budget_cells": budget, "cells_per_round": per_round, "placement_s": placement_s,
                   "ignitions": args.ignitions, "seed": args.seed, "ignition_density": args.ignition_density,
+                  "values": args.values, "measure": measure,
                   "expected_burned_cells_before": burned_before, "expected_burned_cells_after": burned_after,
+                  **({} if values is None else {
+                      "total_value": float(values.astype(np.float64).sum()),
+                      "expected_value_burned_before": float(burned["none"].mean()),
+                      "expected_value_burned_after": float(burned["agent"].mean())}),
                   "relative_reduction": reduction,
                   "relative_reduction_ci95": ci, "relative_reduction_ci95_half_width": uncertainty["half_width"],
                   "uncertainty": {"method": "percentile bootstrap over fires, paired (the same fires before and "
@@ -338,9 +368,15 @@ def plan_main(argv: list[str] | None = None) -> int:
     red = "reduction undefined" if reduction is None else f"{100 * reduction:.1f} % less"
     if ci:
         red += f", 95 % CI {100 * ci[0]:.1f}-{100 * ci[1]:.1f} %"
-    print(f"{budget} breaks placed in {placement_s:.1f} s; expected burned area {burned_before:.0f} -> "
-          f"{burned_after:.0f} cells per fire ({red}; {args.ignitions} fires, bootstrap over fires)")
-    print(f"each plan at the same budget on the same {args.ignitions} fires (reduction of expected burned area, "
+    if values is None:
+        change = f"expected burned area {burned_before:.0f} -> {burned_after:.0f} cells per fire"
+    else:
+        change = (f"expected value burned {report['expected_value_burned_before']:.4g} -> "
+                  f"{report['expected_value_burned_after']:.4g} per fire (of {report['total_value']:.4g} in all; "
+                  f"burned area {burned_before:.0f} -> {burned_after:.0f} cells)")
+    print(f"{budget} breaks placed in {placement_s:.1f} s; {change} ({red}; {args.ignitions} fires, bootstrap over "
+          "fires)")
+    print(f"each plan at the same budget on the same {args.ignitions} fires (reduction of {measure}, "
           "paired bootstrap 95 % intervals):")
     print(format_plan_table(comparison))
     for warning in warnings:

@@ -10,6 +10,12 @@ burned(none); the table gives its mean over landscapes with a 95 % confidence in
 (1 - sum burned(method) / sum burned(none)) and the agent's win rate against each other
 method (the share of landscapes where it leaves less burned area; ties count half).
 Landscapes where no fire burns anything without treatment are excluded from the ratios.
+
+Values at risk: with the source's ``values`` (``qagent-eval --values FILE.tif`` or
+``--synthetic-values``), "burned" is the value burned (the sum of the values of the burned
+cells) for every method, as a fraction of the landscape's total value; without, every cell is
+worth 1 and it is the burned area, as a fraction of the landscape's cells, exactly as before.
+The summary's ``measure`` (``MEASURES``) names which.
 """
 
 from __future__ import annotations
@@ -33,6 +39,23 @@ from qagent.fire.scenario import DEFAULT_SCENARIO, FireScenario
 from qagent.fire.spread import simulate
 
 
+# what "burned" means in a comparison, with and without values at risk
+MEASURES = {False: "expected burned area", True: "expected value burned"}
+
+
+def burned_measure(result, values=None) -> torch.Tensor:
+    """Per fire, what burned: float64 [S] value burned (``result.burned_value``, from a
+    ``simulate`` given ``values``) or burned cells (without values)."""
+    if values is None:
+        return result.burned_cells.double()
+    return result.burned_value.double()
+
+
+def total_value(landscape, values=None) -> float:
+    """The landscape's total value at risk (its number of cells without values)."""
+    return float(landscape.num_cells) if values is None else float(np.asarray(values, dtype=np.float64).sum())
+
+
 def check_budget_fraction(budget_fraction) -> float:
     """A budget as a fraction of the burnable cells, in (0, 1]; InputError otherwise."""
     if isinstance(budget_fraction, bool) or not isinstance(budget_fraction, (int, float, np.integer, np.floating)) \
@@ -54,8 +77,9 @@ class LandscapeResult:
     landscape_id: int
     method: str
     budget_cells: int
-    burned_fraction: float          # expected burned area / all cells
+    burned_fraction: float          # expected value burned / total value (without values: burned area / all cells)
     placement_s: float
+    values: bool = False            # whether the landscape had values at risk
 
 
 def evaluation_fires(landscape, ignitions: int, seed: int, landscape_id: int = 0,
@@ -77,7 +101,9 @@ def evaluate(source: LandscapeSource, methods: list[str], *, agent: AgentPolicy 
     torch.distributed group) each rank evaluates its share of the landscapes and every rank
     gets all rows: each landscape's fires are seeded by (seed, landscape), so the rows equal
     the single-process ones. ``placement_ignitions``: the fires burn_probability ranks cells
-    with (its own, never the evaluation fires)."""
+    with (its own, never the evaluation fires). Each landscape's values at risk are the
+    source's ``values(id)`` (module docstring); kept entries are (breaks, burn counts, total
+    of the burned measure over the fires)."""
     from qagent import distributed as dist_util
 
     budget_fraction = check_budget_fraction(budget_fraction)
@@ -109,22 +135,26 @@ def evaluate(source: LandscapeSource, methods: list[str], *, agent: AgentPolicy 
         burnable = ls.burnable_mask()
         budget = episode_budget(int(burnable.sum()), budget_fraction, k)
         density = source.ignition_density(lid)
+        values = source.values(lid)
+        total = total_value(ls, values)
         ign, weather, duration = evaluation_fires(ls, ignitions, seed, lid, scenario, ignition_density=density)
         for method in methods:
             t0 = time.perf_counter()
             breaks = place_breaks(method, ls, weather_ref, budget, seed=placement_seed(seed, lid), agent=agent,
                                   placement_ignitions=placement_ignitions, scenario=scenario,
-                                  ignition_density=density)
+                                  ignition_density=density, values=values)
             placement_s = time.perf_counter() - t0
             if method != "none" and (int(breaks.sum()) != min(budget, int(burnable.sum())) or
                                      bool((breaks & ~burnable).any())):
                 raise AssertionError(f"{method} broke the budget rules on landscape {lid}")
-            result = simulate(ls, ign, weather, torch.from_numpy(duration), fuel_breaks=breaks)
-            rows.append(LandscapeResult(lid, method, budget, result.burned_cells.double().mean().item() / ls.num_cells,
-                                        placement_s))
+            result = simulate(ls, ign, weather, torch.from_numpy(duration), fuel_breaks=breaks, values=values)
+            burned = burned_measure(result, values)
+            rows.append(LandscapeResult(lid, method, budget, burned.mean().item() / total, placement_s,
+                                        values is not None))
             if lid < keep_breaks:
-                kept.setdefault(lid, {"landscape": ls, "ignitions": ign, "weather": weather,
-                                      "duration": duration})[method] = (breaks, result.burn_count)
+                kept.setdefault(lid, {"landscape": ls, "ignitions": ign, "weather": weather, "duration": duration,
+                                      "measure": MEASURES[values is not None]})[method] = (
+                    breaks, result.burn_count, float(burned.sum()))
     if distributed:
         rows = sorted((r for part in dist_util.gather_objects(rows) for r in part),
                       key=lambda r: (r.landscape_id, methods.index(r.method)))
@@ -157,7 +187,10 @@ def summarize(rows: list[LandscapeResult], methods: list[str], seed: int = 0) ->
             other = np.array([by[m][i] for i in ids])
             wins = (agent < other).sum() + 0.5 * (agent == other).sum()
             table.setdefault(m, {})["agent_win_rate"] = float(wins / len(ids)) if len(ids) else float("nan")
+    with_values = any(r.values for r in rows)
     return {"landscapes": len(ids), "excluded_no_fire": len(by["none"]) - len(ids),
+            "measure": MEASURES[with_values],
+            "landscapes_with_values": len({r.landscape_id for r in rows if r.values}),
             "no_treatment_mean_burned_fraction": float(base.mean()) if len(base) else float("nan"), "methods": table}
 
 
@@ -165,9 +198,10 @@ def write_outputs(out: Path, rows: list[LandscapeResult], summary: dict, meta: d
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "per_landscape.csv", "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["landscape_id", "method", "budget_cells", "expected_burned_fraction", "placement_s"])
+        w.writerow(["landscape_id", "method", "budget_cells", "expected_burned_fraction", "placement_s", "measure"])
         for r in rows:
-            w.writerow([r.landscape_id, r.method, r.budget_cells, f"{r.burned_fraction:.6f}", f"{r.placement_s:.3f}"])
+            w.writerow([r.landscape_id, r.method, r.budget_cells, f"{r.burned_fraction:.6f}", f"{r.placement_s:.3f}",
+                        MEASURES[r.values]])
     with open(out / "summary.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["method", "mean_relative_reduction", "ci95_low", "ci95_high", "pooled_reduction",
@@ -186,8 +220,10 @@ def format_table(summary: dict) -> str:
         lines.append(f"{m:18s} {_pct(v.get('mean_relative_reduction')):>15s} "
                      f"{(_pct(ci[0]) + ' .. ' + _pct(ci[1])) if ci else '-':>17s} {_pct(v.get('pooled_reduction')):>8s} "
                      f"{_pct(v.get('agent_win_rate')):>10s}")
+    measure = summary.get("measure", MEASURES[False])
+    what = "of a landscape's value" if measure == MEASURES[True] else "of a landscape"
     lines.append(f"{summary['landscapes']} landscapes; no treatment burns {_pct(summary['no_treatment_mean_burned_fraction'])}"
-                 " of a landscape on average")
+                 f" {what} on average; reductions of {measure}")
     return "\n".join(lines)
 
 
@@ -221,7 +257,8 @@ def paired_bootstrap(burned_before, burned_after: dict, *, seed: int = 0, resamp
     treatment also gets ``reference_minus`` (the reference's reduction minus its own, a
     fraction: 0.05 is 5 points in the reference's favour) and ``reference_minus_ci95``, the
     paired interval of that difference from the same resamples. Reductions and intervals are
-    None when no fire burned anything before treatment."""
+    None when no fire burned anything before treatment. Burned cells may as well be burned
+    value (values at risk): the reductions are then of value burned."""
     b = np.asarray(burned_before, dtype=np.float64).reshape(-1)
     afters = {name: np.asarray(a, dtype=np.float64).reshape(-1) for name, a in burned_after.items()}
     for name, a in afters.items():
@@ -284,7 +321,7 @@ def _intervals_apart(a, b) -> bool | None:
     return bool(a[0] > b[1] or a[1] < b[0])
 
 
-def agent_verdict(agent: dict, other: dict, name: str) -> dict:
+def agent_verdict(agent: dict, other: dict, name: str, measure: str = "expected burned area") -> dict:
     """How the agent's plan compares with method ``name``'s on the same fires, from their
     ``paired_bootstrap`` entries (``other`` with ``reference_minus`` from reference="agent"):
     ``agent_minus_method`` (a fraction: 0.05 is 5 points of relative reduction in the agent's
@@ -321,19 +358,24 @@ def agent_verdict(agent: dict, other: dict, name: str) -> dict:
             detail += ("; the two plans' 95 % intervals do not overlap" if apart else
                        "; the two plans' 95 % intervals overlap")
         out["warning"] = (f"the agent's plan ({100 * ra:.1f} %) is worse than {name} ({100 * rm:.1f} %) at reducing "
-                          f"expected burned area: {detail}")
+                          f"{measure}: {detail}")
     return out
 
 
 def plan_comparison(burned: dict, *, placement_s: dict | None = None, breaks: dict | None = None,
                     agent: str = "agent", seed: int = 0, resamples: int = 10_000,
-                    target_half_width: float = 0.02) -> dict:
+                    target_half_width: float = 0.02, burned_cells: dict | None = None) -> dict:
     """qagent-plan's comparison of the agent's plan with other methods' at the same budget:
     ``burned`` maps method -> per-fire burned cells on the same fires ("none", no treatment,
     the reference; ``agent`` the plan under test). Every method's relative reduction and 95 %
     interval come from one ``paired_bootstrap`` (the same resamples), each other method gets
     ``agent_verdict``. Returns {"methods": {name: entry}, "warnings": [sentences]} in the order
-    of ``burned``; ``placement_s`` and ``breaks`` (counts) are copied into the entries."""
+    of ``burned``; ``placement_s`` and ``breaks`` (counts) are copied into the entries.
+
+    Values at risk: ``burned`` may be per-fire value burned instead, with ``burned_cells``
+    the per-fire burned cells of the same fires: every reduction is then one of value burned,
+    entries carry ``expected_burned_value`` beside ``expected_burned_cells``, and the result's
+    ``measure`` says "expected value burned" (else "expected burned area")."""
     from qagent.evaluation.methods import REGISTRY
 
     if "none" not in burned or agent not in burned:
@@ -345,12 +387,13 @@ def plan_comparison(burned: dict, *, placement_s: dict | None = None, breaks: di
         entry = {"label": REGISTRY[name].label if name in REGISTRY else name,
                  "breaks": None if breaks is None else int(breaks[name]),
                  "placement_s": None if placement_s is None else float(placement_s[name]),
-                 "expected_burned_cells": float(np.mean(burned[name])) if len(burned[name]) else None,
+                 "expected_burned_cells": _mean((burned if burned_cells is None else burned_cells)[name]),
+                 **({} if burned_cells is None else {"expected_burned_value": _mean(burned[name])}),
                  "relative_reduction": st["relative_reduction"], "ci95": st["ci95"], "half_width": st["half_width"],
                  "fires": st["fires"], "fires_needed": st["fires_needed"], "target_half_width": st["target_half_width"],
                  "warning": st["warning"]}
         if name != agent:
-            verdict = agent_verdict(stats[agent], st, name)
+            verdict = agent_verdict(stats[agent], st, name, MEASURES[burned_cells is not None])
             if verdict["warning"]:
                 warnings.append(verdict["warning"])
             entry.update(agent_minus_method=verdict["agent_minus_method"],
@@ -359,12 +402,17 @@ def plan_comparison(burned: dict, *, placement_s: dict | None = None, breaks: di
                          difference_significant=verdict["difference_significant"], agent_better=verdict["agent_better"],
                          agent_verdict=verdict["text"])
         methods[name] = entry
-    return {"methods": methods, "warnings": warnings}
+    return {"measure": MEASURES[burned_cells is not None], "methods": methods, "warnings": warnings}
+
+
+def _mean(x) -> float | None:
+    return float(np.mean(x)) if len(x) else None
 
 
 def format_plan_table(comparison: dict, agent: str = "agent") -> str:
-    """The printed table of ``plan_comparison``: method, reduction, 95 % interval, placement
-    seconds, agent minus method (points, paired 95 % interval) and the verdict."""
+    """The printed table of ``plan_comparison``: method, reduction (of its ``measure``), 95 %
+    interval, placement seconds, agent minus method (points, paired 95 % interval) and the
+    verdict, then a line naming the measure."""
     lines = [f"{'method':18s} {'reduction':>10s} {'95 % CI':>17s} {'placement s':>11s} "
              f"{'agent - method':>28s}  verdict"]
     for name, v in comparison["methods"].items():
@@ -376,4 +424,5 @@ def format_plan_table(comparison: dict, agent: str = "agent") -> str:
         verdict = "(the plan)" if name == agent else f"agent {v.get('agent_verdict', '-')}"
         lines.append(f"{name:18s} {_pct(v.get('relative_reduction')):>10s} "
                      f"{(_pct(ci[0]) + ' .. ' + _pct(ci[1])) if ci else '-':>17s} {secs:>11s} {diff:>28s}  {verdict}")
+    lines.append(f"reductions of {comparison.get('measure', MEASURES[False])}")
     return "\n".join(lines)

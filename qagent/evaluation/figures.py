@@ -82,11 +82,12 @@ def method_label(method: str) -> str:
     return METHOD_LABELS.get(method, method)
 
 
-def reduction_text(reduction: float | None) -> str:
-    """'-31.7 % burned area' for a relative reduction of 0.317 ('n/a' when undefined)."""
+def reduction_text(reduction: float | None, measure: str = "burned area") -> str:
+    """'-31.7 % burned area' for a relative reduction of 0.317 ('n/a' when undefined);
+    ``measure`` names what was reduced ("value burned" with values at risk)."""
     if reduction is None or not math.isfinite(reduction):
-        return "burned area n/a"
-    return f"{-100.0 * reduction:+.1f} % burned area"
+        return f"{measure} n/a"
+    return f"{-100.0 * reduction:+.1f} % {measure}"
 
 
 def fuel_groups_present(landscape: Landscape) -> list[int]:
@@ -144,11 +145,11 @@ def _vmax(burn_probability) -> float:
 
 def evaluation_figure(landscape: Landscape, breaks: dict[str, torch.Tensor],
                       burn_probability: dict[str, torch.Tensor], reductions: dict[str, float] | None = None,
-                      title: str = ""):
+                      title: str = "", measure: str = "burned area"):
     """One row: the fuels, every method's breaks over the fuels (titled with its reduction of
-    burned area, ``reductions[method]`` a relative reduction such as 0.317), and burn
-    probability per fire with each method in ``burn_probability`` ("none": no treatment).
-    Returns the matplotlib Figure."""
+    burned area, or of ``measure``, ``reductions[method]`` a relative reduction such as 0.317),
+    and burn probability per fire with each method in ``burn_probability`` ("none": no
+    treatment). Returns the matplotlib Figure."""
     plt = _plt()
     reductions = reductions or {}
     methods = [m for m in breaks if m != "none"]
@@ -160,12 +161,12 @@ def evaluation_figure(landscape: Landscape, breaks: dict[str, torch.Tensor],
     axes[0].set_title("fuels", fontsize=9)
     for ax, m in zip(axes[1:], methods):
         ax.imshow(breaks_image(landscape, breaks[m]), interpolation="nearest")
-        ax.set_title(f"{method_label(m)}: {reduction_text(reductions.get(m))}", fontsize=9)
+        ax.set_title(f"{method_label(m)}: {reduction_text(reductions.get(m), measure)}", fontsize=9)
     vmax = _vmax(burn_probability)
     im = None
     for ax, name in zip(axes[1 + len(methods):], probs):
         im = _probability(ax, landscape, burn_probability[name], vmax)
-        suffix = f" ({reduction_text(reductions[name])})" if name in reductions and name != "none" else ""
+        suffix = f" ({reduction_text(reductions[name], measure)})" if name in reductions and name != "none" else ""
         ax.set_title(f"burn probability,\n{method_label(name)}{suffix}", fontsize=9)
     for ax in axes:
         ax.set_xticks([])
@@ -226,7 +227,7 @@ MAX_FIGURE_PIXELS = 12_000  # per side of the PNG (12,000 x 4,000 RGBA is about 
 
 
 def plan_figure(landscape: Landscape, breaks, p_before, p_after, *, reduction: float | None = None,
-                title: str = "", zoom_cells: int = 60):
+                title: str = "", zoom_cells: int = 60, measure: str = "burned area"):
     """qagent-plan's overview: fuels, the breaks on the whole raster, a zoom on the window of
     ``zoom_cells`` x ``zoom_cells`` cells with the most breaks, and burn probability per fire
     before and after (the latter titled with ``reduction``). The figure's dpi is set so that
@@ -246,7 +247,7 @@ def plan_figure(landscape: Landscape, breaks, p_before, p_after, *, reduction: f
     ax_fuel.imshow(fuel_image(landscape), interpolation="nearest", extent=extent)
     ax_fuel.set_title("fuels", fontsize=9)
     ax_breaks.imshow(breaks_image(landscape, b), interpolation="nearest", extent=extent)
-    ax_breaks.set_title(f"agent: {int(b.sum())} breaks, {reduction_text(reduction)}", fontsize=9)
+    ax_breaks.set_title(f"agent: {int(b.sum())} breaks, {reduction_text(reduction, measure)}", fontsize=9)
     r0, r1, c0, c1 = _zoom_window(b, zoom_cells)
     left, right, bottom, top = extent  # row 0 at top, row h at bottom (map or row/col units)
     cx, ry = (right - left) / w, (bottom - top) / h
@@ -259,7 +260,7 @@ def plan_figure(landscape: Landscape, breaks, p_before, p_after, *, reduction: f
     _probability(ax_before, landscape, p_before, vmax, extent)
     ax_before.set_title("burn probability: before treatment", fontsize=9)
     im = _probability(ax_after, landscape, p_after, vmax, extent)
-    ax_after.set_title(f"burn probability: after ({reduction_text(reduction)})", fontsize=9)
+    ax_after.set_title(f"burn probability: after ({reduction_text(reduction, measure)})", fontsize=9)
     from matplotlib.ticker import MaxNLocator
 
     for ax in axes:
@@ -281,7 +282,8 @@ def plan_figure(landscape: Landscape, breaks, p_before, p_after, *, reduction: f
 
 
 def comparison_figure(landscape: Landscape, breaks: dict, reductions: dict, *, intervals: dict | None = None,
-                      placement_s: dict | None = None, title: str = "", columns: int = 3):
+                      placement_s: dict | None = None, title: str = "", columns: int = 3,
+                      measure: str = "burned area"):
     """qagent-plan's ``comparison.png``: the fuels and each method's breaks on the whole raster,
     side by side (``breaks``: method -> bool [H, W], "none" not drawn), each panel titled
     "<label>: <change in burned area>" (``reductions[method]``, a relative reduction), then
@@ -318,7 +320,8 @@ def comparison_figure(landscape: Landscape, breaks: dict, reductions: dict, *, i
             detail.append(f"95 % CI {-100 * ci[1]:.1f} to {-100 * ci[0]:.1f} %")
         if placement_s.get(m) is not None:
             detail.append(f"placed in {placement_s[m]:.1f} s")
-        ax.set_title(f"{method_label(m)}: {reduction_text(reductions.get(m))}\n{', '.join(detail)}", fontsize=9)
+        ax.set_title(f"{method_label(m)}: {reduction_text(reductions.get(m), measure)}\n{', '.join(detail)}",
+                     fontsize=9)
     for ax in flat[n:]:
         ax.set_axis_off()
     for ax in flat[:n]:
@@ -362,8 +365,8 @@ def save_figure(fig, path: Path) -> Path:
 
 def landscape_figure(path: Path, landscape: Landscape, breaks: dict[str, torch.Tensor],
                      burn_probability: dict[str, torch.Tensor], title: str = "",
-                     reductions: dict[str, float] | None = None) -> Path:
+                     reductions: dict[str, float] | None = None, measure: str = "burned area") -> Path:
     """``evaluation_figure`` written to ``path`` (PNG)."""
-    fig = evaluation_figure(landscape, breaks, burn_probability, reductions, title)
+    fig = evaluation_figure(landscape, breaks, burn_probability, reductions, title, measure)
     fig.set_dpi(110)
     return save_figure(fig, path)

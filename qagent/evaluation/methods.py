@@ -21,6 +21,13 @@ from it, so a new method is one ``Method`` entry:
 - ``agent``: a trained Q-network, placing the k valid cells of highest Q per step and
   observing its own breaks, as in training (``AgentPolicy``).
 
+Values at risk (``values``, [H, W], None: every cell worth 1) reach the methods that can use
+them: ``dpv`` and ``dpv_rounds`` rank by the value a cell protects downstream, and the agent
+sees them in its value_at_risk observation channel. ``burn_probability`` stays unweighted (it
+ranks how often fire reaches a cell, which is where fire travels, not what it destroys: weighing
+it by the cell's own value would only treat valuable cells themselves, which DPV does better), and
+``random``, ``greedy_intensity`` and ``domirank`` ignore values as before.
+
 No placement sees the fires it is scored on. Heuristics and the agent see the landscape under
 the scenario's reference weather; ``burn_probability`` sees fires of its own, drawn from the
 same scenario (the distribution, not the draws).
@@ -53,7 +60,7 @@ from qagent.fire.scenario import DEFAULT_SCENARIO, FireScenario
 from qagent.fire.weather import Weather
 from qagent.landscape.core import Landscape
 from qagent.env.observation import NUM_CHANNELS, static_channels, with_fuel_breaks
-from qagent.train.checkpoint import load_checkpoint
+from qagent.train.checkpoint import check_observation_channels, load_checkpoint
 from qagent.train.config import Q_VALUE_SETTINGS, q_value_settings
 
 DEFAULT_PLACEMENT_IGNITIONS = 500
@@ -115,9 +122,7 @@ class AgentPolicy:
         models, settings = [], []
         for path in paths:
             state = load_checkpoint(path, map_location=device)
-            if state.get("in_channels", NUM_CHANNELS) != NUM_CHANNELS:
-                raise InputError(f"checkpoint {path}: made for {state['in_channels']} observation channels, "
-                                 f"this QAgent builds {NUM_CHANNELS}")
+            check_observation_channels(state, path)
             model = build_model(state["model_name"], NUM_CHANNELS, **dict(state.get("model_kwargs", {})))
             try:
                 model.load_state_dict(state["model"])
@@ -144,10 +149,11 @@ class AgentPolicy:
 
     @torch.no_grad()
     def place(self, landscape: Landscape, weather: Weather, budget_cells: int, cells_per_round: int | None = None,
-              existing_breaks: torch.Tensor | None = None) -> torch.Tensor:
+              existing_breaks: torch.Tensor | None = None, values=None) -> torch.Tensor:
         """Break ``budget_cells`` cells, ``cells_per_round`` at a time (default: the k the agent
         was trained with; larger rounds trade a little fidelity for speed on big rasters), the
-        observation updated after each round. Returns the bool [H, W] mask of new breaks."""
+        observation updated after each round. ``values`` (float [H, W], None: every cell worth
+        1) fill the value_at_risk channel. Returns the bool [H, W] mask of new breaks."""
         if isinstance(budget_cells, bool) or not isinstance(budget_cells, (int, np.integer)) or budget_cells < 0:
             raise InputError(f"budget_cells: must be an integer number of cells >= 0, got {budget_cells!r}")
         if cells_per_round is not None and (isinstance(cells_per_round, bool) or
@@ -156,7 +162,7 @@ class AgentPolicy:
                              f"got {cells_per_round!r}")
         device = next(self.models[0].parameters()).device
         k = cells_per_round or self.cells_per_step
-        static = static_channels(landscape, weather).to(device)
+        static = static_channels(landscape, weather, values=values).to(device)
         breaks = torch.zeros(landscape.shape, dtype=torch.bool, device=device)
         existing = (existing_breaks.to(device) if existing_breaks is not None
                     else torch.zeros_like(breaks))
@@ -188,6 +194,7 @@ class PlacementRequest:
     scenario: FireScenario = DEFAULT_SCENARIO
     device: str | torch.device | None = None
     ignition_density: object = None  # [H, W] grid burn_probability's fires ignite proportionally to
+    values: object = None  # [H, W] values at risk (None: every cell worth 1): DPV's and the agent's
 
 
 @dataclass(frozen=True)
@@ -235,7 +242,7 @@ def _dpv(r: PlacementRequest, rounds: int = 1) -> torch.Tensor:
     kwargs = {} if r.device is None else {"device": r.device}
     return baselines.dpv_breaks(r.landscape, r.scenario, r.budget_cells, n_ignitions=r.placement_ignitions,
                                 seed=placement_fire_seed(r.seed), ignition_density=r.ignition_density,
-                                rounds=rounds, **kwargs).to(r.landscape.device)
+                                values=r.values, rounds=rounds, **kwargs).to(r.landscape.device)
 
 
 def _dpv_rounds(r: PlacementRequest) -> torch.Tensor:
@@ -251,7 +258,8 @@ def _domirank(r: PlacementRequest) -> torch.Tensor:
 def _agent(r: PlacementRequest) -> torch.Tensor:
     if r.agent is None:
         raise InputError("method agent: needs a checkpoint")
-    return r.agent.place(r.landscape, r.weather, r.budget_cells, r.cells_per_round).to(r.landscape.device)
+    extra = {} if r.values is None else {"values": r.values}  # a policy without values keeps its old call
+    return r.agent.place(r.landscape, r.weather, r.budget_cells, r.cells_per_round, **extra).to(r.landscape.device)
 
 
 REGISTRY: dict[str, Method] = {m.name: m for m in (
@@ -272,12 +280,15 @@ HEURISTICS = tuple(name for name, m in REGISTRY.items() if not m.needs_agent)
 def place_breaks(method: str, landscape: Landscape, weather: Weather, budget_cells: int, seed: int,
                  agent: AgentPolicy | None = None, cells_per_round: int | None = None, *,
                  placement_ignitions: int = DEFAULT_PLACEMENT_IGNITIONS, scenario: FireScenario = DEFAULT_SCENARIO,
-                 device=None, ignition_density=None) -> torch.Tensor:
+                 device=None, ignition_density=None, values=None) -> torch.Tensor:
     """The bool [H, W] breaks of one method; exactly budget_cells cells (or every burnable cell
     if fewer), never on non-burnable cells. ``seed`` is the placement seed (``placement_seed``);
     ``placement_ignitions``, ``scenario`` and ``ignition_density`` (None: uniform) are
-    burn_probability's fires, ``device`` where they run (default: the landscape's)."""
+    burn_probability's and DPV's fires, ``device`` where they run (default: the landscape's);
+    ``values`` the values at risk DPV and the agent use (module docstring; None: every cell
+    worth 1)."""
     if method not in REGISTRY:
         raise InputError(f"method: unknown {method!r}; choose from {METHODS}")
     return REGISTRY[method].place(PlacementRequest(landscape, weather, budget_cells, seed, agent, cells_per_round,
-                                                   placement_ignitions, scenario, device, ignition_density))
+                                                   placement_ignitions, scenario, device, ignition_density,
+                                                   values))

@@ -221,3 +221,36 @@ def check_ignition_density(ignition_density, landscape, name: str = "ignition_de
     if not (d[burnable] > 0).any():
         raise InputError(f"{name}: zero on every burnable cell, so no fire can start")
     return d
+
+
+def check_values(values, landscape, name: str = "values") -> np.ndarray:
+    """Values at risk (a non-negative value per cell: structures, habitat; any unit) as float32
+    [H, W], checked: the landscape's grid shape, finite, non-negative, and positive on at least
+    one burnable cell (else nothing is at risk and no objective is defined). ``name`` prefixes
+    the errors (the CLIs pass the file's name). None means every cell is worth 1 and is
+    returned as None."""
+    if values is None:
+        return None
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().numpy()
+    try:
+        v = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise InputError(f"{name}: expected a numeric [H, W] grid of values at risk ({e})") from None
+    shape = tuple(landscape.shape)
+    if v.shape != shape:
+        raise InputError(f"{name}: values at risk of shape {v.shape}, but the landscape's grid is {shape}")
+    if not np.isfinite(v).all():
+        bad = ~np.isfinite(v)
+        r, c = np.argwhere(bad)[0]
+        raise InputError(f"{name}: {int(bad.sum())} cells of the values at risk are NaN or infinite (first at row {r}, "
+                         f"column {c}); values must be finite (0 where nothing is at risk, or flag them as nodata)")
+    if (v < 0).any():
+        r, c = np.argwhere(v < 0)[0]
+        raise InputError(f"{name}: {int((v < 0).sum())} cells of the values at risk are negative (min {v.min():g}, "
+                         f"first at row {r}, column {c}); values must be >= 0")
+    burnable = landscape.burnable_mask().cpu().numpy().reshape(shape)
+    if not (v[burnable] > 0).any():
+        raise InputError(f"{name}: the values at risk are zero on every burnable cell, so no fire can burn any value")
+    return v.astype(np.float32)
+

@@ -100,7 +100,7 @@ import torch
 
 from qagent import fuels
 from qagent._validation import InputError
-from qagent.landscape.core import FLOAT_LAYERS, Landscape, check_ignition_density
+from qagent.landscape.core import FLOAT_LAYERS, Landscape, check_ignition_density, check_values
 from qagent.landscape.legacy_tiles import TILE_FILE, TILE_LAYOUT_LAYERS, is_tile_layout, tile_layers
 
 log = logging.getLogger(__name__)
@@ -820,3 +820,37 @@ def load_ignition_density(path, landscape: Landscape) -> np.ndarray:
                          f"column {c}); give 0 where no fire may start")
     d[outside] = 0.0
     return check_ignition_density(d, landscape, name=str(path))
+
+
+def load_values(path, landscape: Landscape) -> np.ndarray:
+    """A single-band GeoTIFF of values at risk (a non-negative value per cell in any unit:
+    structures, habitat) on ``landscape``'s grid, as float32 [H, W] (``qagent.env`` sources,
+    ``qagent-eval --values``, ``qagent-plan --values``). Nodata cells (the file's nodata value,
+    its mask, or a LANDFIRE fill value) are worth 0. Refused, with errors naming the file and
+    what is wrong: a shape, transform or CRS other than the landscape's, NaN (not flagged as
+    nodata), infinite or negative cells, and values zero on every burnable cell."""
+    path = Path(path)
+    band = _read_band(path, "values")
+    if band.shape != tuple(landscape.shape):
+        raise InputError(f"{path}: values at risk of {band.shape[0]} x {band.shape[1]} cells, but the landscape is "
+                         f"{landscape.shape[0]} x {landscape.shape[1]}; it must lie on the LANDFIRE layers' grid")
+    t = landscape.transform
+    if (band.transform is None) != (t is None) or (
+            t is not None and not band.transform.almost_equals(t, precision=1e-6 * abs(t.a))):
+        raise InputError(f"{path}: values at risk transform {tuple(band.transform or ())[:6]} differs from the "
+                         f"landscape's {tuple(t or ())[:6]}; it must lie on the LANDFIRE layers' grid (same origin "
+                         "and cell size)")
+    if band.crs != landscape.crs:
+        raise InputError(f"{path}: values at risk CRS {band.crs.to_string() if band.crs else None} differs from the "
+                         f"landscape's {landscape.crs.to_string() if landscape.crs else None}; it must lie on the "
+                         "LANDFIRE layers' grid")
+    v = band.data.astype(np.float64)
+    v[~band.valid] = 0.0
+    checked = check_values(v, landscape, name=str(path))
+    unburnable = ~landscape.burnable_mask().cpu().numpy()
+    lost = float(v[unburnable].sum())
+    if lost > 0:  # e.g. structures on NB1 (urban) cells: never at risk in the model
+        log.warning("%s: %.1f %% of the value lies on %d cells fire cannot burn (non-burnable fuel or nodata); it is "
+                    "never at risk", path, 100.0 * lost / float(v.sum()), int((unburnable & (v > 0)).sum()))
+    return checked
+

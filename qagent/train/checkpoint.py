@@ -27,8 +27,8 @@ import torch
 from qagent import distributed as dist_util
 from qagent._validation import InputError
 from qagent.fire.scenario import DEFAULT_SCENARIO
-from qagent.env.observation import NUM_CHANNELS
-from qagent.train.config import TrainConfig, q_value_settings
+from qagent.env.observation import NUM_CHANNELS, OBSERVATION_CHANNELS
+from qagent.train.config import LEGACY_OBSERVATION_CHANNELS, TrainConfig, q_value_settings
 from qagent.train.presets import memory_report
 
 log = logging.getLogger("qagent.train")
@@ -133,6 +133,27 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict[str, Any]:
     return state
 
 
+def check_observation_channels(state: dict[str, Any], path: str | Path) -> None:
+    """Refuse (InputError) a checkpoint whose network reads another set of observation
+    channels than this QAgent builds (``qagent.env.observation.OBSERVATION_CHANNELS``): its
+    first convolution would not fit, and its Q-values were learnt from other inputs."""
+    names = state.get("observation_channels")
+    count = int(state.get("in_channels", len(names) if names else len(LEGACY_OBSERVATION_CHANNELS)))
+    if names is None and count == len(LEGACY_OBSERVATION_CHANNELS):
+        names = LEGACY_OBSERVATION_CHANNELS
+    if count == NUM_CHANNELS and (names is None or tuple(names) == OBSERVATION_CHANNELS):
+        return
+    detail = ""
+    if names is not None:
+        added = [c for c in OBSERVATION_CHANNELS if c not in names]
+        dropped = [c for c in names if c not in OBSERVATION_CHANNELS]
+        detail = "".join([f"; this QAgent adds {', '.join(added)}" if added else "",
+                          f"; it had {', '.join(dropped)}" if dropped else ""])
+    raise InputError(f"checkpoint {path}: observation channel mismatch: its network was trained on {count} "
+                     f"observation channels, this QAgent builds {NUM_CHANNELS}{detail}; train a new agent "
+                     "(qagent-train) with this version")
+
+
 def rng_state(env_state: dict, sample_rng: np.random.Generator) -> dict[str, Any]:
     state = {"python": random.getstate(), "torch": torch.get_rng_state(), "env": env_state,
              "sample": sample_rng.bit_generator.state}
@@ -179,6 +200,7 @@ class RunCheckpoints:
         return {"model": self.learner.model.state_dict(), "target": self.learner.target.state_dict(),
                 "counters": dict(self.counters), "config": self.cfg.to_dict(), "model_name": self.cfg.model,
                 "model_kwargs": self.learner.model_kwargs, "in_channels": NUM_CHANNELS,
+                "observation_channels": list(OBSERVATION_CHANNELS),
                 "grid_size": self.cfg.grid_size, "scenario": DEFAULT_SCENARIO.to_dict()}
 
     def write(self, name: str, wall_s: float) -> Path:
@@ -213,13 +235,15 @@ class RunCheckpoints:
     def restore(self, resume: str | Path) -> None:
         """Continue the run of checkpoint ``resume`` (last.pt or final.pt; best.pt is refused):
         the learner, counters, this rank's replay and RNG states. Refused when this
-        configuration changes what the run's Q-values mean (reward, scale, discount, k)."""
+        configuration changes what the run's Q-values mean (reward, scale, discount, k), or
+        when its network reads other observation channels."""
         device = next(self.learner.model.parameters()).device
         state = load_checkpoint(resume, map_location=device)
         lacking = [key for key in ("target", "optimizer", "scheduler") if key not in state]
         if lacking:
             raise InputError(f"--resume {resume}: holds no {', '.join(lacking)} state (best.pt keeps only the "
                              f"networks); resume from last.pt or final.pt")
+        check_observation_channels(state, resume)
         theirs, ours = q_value_settings(state.get("config", {})), q_value_settings(self.cfg.to_dict())
         differ = [name for name in ours if theirs[name] != ours[name]]
         if differ:  # its Q-values and replayed rewards would change meaning mid-run

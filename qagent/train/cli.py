@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     _cli.add_fuel_argument(run)
     _cli.add_ignition_density_argument(run, "; with a LANDFIRE folder as --landscapes, cropped to each tile "
                                             "(tiles where it is zero on every burnable cell are left out)")
+    _cli.add_values_argument(run, "; with a LANDFIRE folder as --landscapes, cut into the same tiles (tiles "
+                                  "whose burnable cells hold no value are left out)")
+    _cli.add_synthetic_values_argument(run, "mixed, so that the agent learns with and without values")
     run.add_argument("--grid-size", type=_cli.positive_int, metavar="N",
                      help="tile side in cells, N x N cells per landscape (default: the preset's)")
     run.add_argument("--device", help="auto (default: cuda if available, else cpu), cpu, cuda or cuda:N")
@@ -148,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
 
         cfg = build_config(
             args.config, preset=args.preset, model=args.model, landscapes=args.landscapes, fuel=args.fuel,
-            ignition_density=args.ignition_density,
+            ignition_density=args.ignition_density, values=args.values, synthetic_values=args.synthetic_values,
             grid_size=args.grid_size, device=args.device, steps=args.steps, out=args.out, seed=args.seed,
             budget_fraction=args.budget_fraction, cells_per_step=args.cells_per_step, ignitions=args.ignitions,
             reward=args.reward, num_envs=args.num_envs, learning_rate=args.learning_rate, gamma=args.gamma,

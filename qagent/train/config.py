@@ -37,6 +37,8 @@ class TrainConfig:
     landscapes: str = "synthetic"       # "synthetic", a tile dataset, a LANDFIRE folder, or several joined by "+"
     fuel: str = "F40"                   # LANDFIRE fuel product of a LANDFIRE folder: F40 | F13
     ignition_density: str | None = None  # GeoTIFF on a LANDFIRE folder's grid; None: uniform ignitions
+    values: str | None = None           # values at risk, GeoTIFF on a LANDFIRE folder's grid; None: 1 per cell
+    synthetic_values: str | None = None  # synthetic landscapes' values: ones | synthetic | mixed (default)
     grid_size: int | None = None        # default: the preset's
     device: str = "auto"                # auto | cpu | cuda | cuda:N
     steps: int | None = None            # environment steps (transitions); default: the preset's
@@ -99,6 +101,8 @@ class TrainConfig:
         c.extra = dict(c.extra)
         if isinstance(c.fuel, str):
             c.fuel = c.fuel.upper()
+        if c.synthetic_values is None and c.landscapes == "synthetic":
+            c.synthetic_values = DEFAULT_TRAINING_SYNTHETIC_VALUES
         if preset_name == p.name and self.model is None:
             c.extra.setdefault("model_kwargs", dict(p.model_kwargs))
         _check(c)
@@ -107,6 +111,12 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+
+# Values at risk of synthetic training landscapes: half the landscapes value every cell at 1
+# (the burned area), half carry synthetic houses (qagent.env.sources), so that the default agent
+# learns both to cut burned area and to protect the value its observation's value_at_risk
+# channel shows.
+DEFAULT_TRAINING_SYNTHETIC_VALUES = "mixed"
 
 # Multipliers of the reward (a fraction) that bring a step's reward near 0.1-1 Q units: an absolute
 # step (k = 5 cells) saves about 0.0004-0.004 of a tile, a relative one about 0.03 of the untreated
@@ -117,6 +127,17 @@ REWARD_SCALES = {"absolute": 100.0, "relative": 10.0}
 # before a setting existed were trained with: resuming a run or averaging networks in an
 # ensemble needs them equal.
 Q_VALUE_SETTINGS = {"reward": "absolute", "reward_scale": 100.0, "gamma": 0.99, "cells_per_step": 5}
+
+
+# What a network's Q-values are computed from: the observation channels. Checkpoints record
+# theirs ("in_channels", and since values at risk "observation_channels"); these are the 13 of
+# checkpoints written before the value_at_risk channel. A checkpoint whose channels differ from
+# qagent.env.observation.OBSERVATION_CHANNELS is refused by
+# qagent.train.checkpoint.check_observation_channels (resume, qagent-eval, qagent-plan).
+LEGACY_OBSERVATION_CHANNELS = (
+    "slope", "aspect_sin", "aspect_cos", "canopy_cover", "canopy_base_height", "burnable", "head_spread_rate",
+    "intensity_north", "intensity_east", "intensity_south", "intensity_west", "burn_probability", "fuel_break",
+)
 
 
 def q_value_settings(config: dict[str, Any]) -> dict[str, Any]:
@@ -154,6 +175,17 @@ def _check(c: TrainConfig) -> None:
 
     if c.fuel not in FUEL_PRODUCTS:
         raise InputError(f"fuel: expected {' or '.join(FUEL_PRODUCTS)}, got {c.fuel!r}")
+    from qagent.env.sources import VALUE_MODES
+
+    if c.synthetic_values is not None:
+        if c.synthetic_values not in VALUE_MODES:
+            raise InputError(f"synthetic_values: expected one of {', '.join(VALUE_MODES)}, got {c.synthetic_values!r}")
+        if c.landscapes != "synthetic" and c.synthetic_values != "ones":
+            raise InputError(f"synthetic_values: {c.synthetic_values!r} only applies to synthetic landscapes; give "
+                             f"{c.landscapes} its values at risk with values (--values FILE.tif)")
+    if c.values is not None and c.landscapes == "synthetic":
+        raise InputError("values: synthetic landscapes have no map grid to align values at risk with; use "
+                         "synthetic_values (--synthetic-values), or landscapes from a folder of LANDFIRE GeoTIFFs")
     from qagent.env.fuel_break_env import REWARDS
 
     if c.reward not in REWARDS:

@@ -211,7 +211,9 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
     rank_seed = cfg.seed + 1_000_003 * ctx.rank  # each rank its own environments and samples
     sample_rng = seed_everything(cfg.seed, rank_seed)
     grid = (cfg.grid_size, cfg.grid_size)
-    source = make_source(cfg.landscapes, grid, "train", fuel=cfg.fuel, ignition_density=cfg.ignition_density)
+    values = {name: getattr(cfg, name) for name in ("values", "synthetic_values") if getattr(cfg, name) is not None}
+    source = make_source(cfg.landscapes, grid, "train", fuel=cfg.fuel, ignition_density=cfg.ignition_density,
+                         **values)
     cache = StaticObservationCache(source, DEFAULT_SCENARIO, device)
     env = BatchedFuelBreakEnv(source, cfg.num_envs, env_config(cfg), DEFAULT_SCENARIO, device, seed=rank_seed,
                               observation_cache=cache)

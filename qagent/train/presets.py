@@ -17,7 +17,7 @@ Memory estimate (:func:`estimate_memory_bytes`)
 -----------------------------------------------
 The estimate is for the run ``qagent-train --preset NAME`` starts: the network
 ``qagent.train.dqn`` builds (``build_model`` with the preset's model and settings and the
-agent's C = ``NUM_CHANNELS`` = 13 observation channels, ``qagent.env.observation``), the
+agent's C = ``NUM_CHANNELS`` = 14 observation channels, ``qagent.env.observation``), the
 preset's grid and the trainer's k = ``TrainConfig.cells_per_step`` = 5 cells per action
 (tested against what the trainer builds). GPU bytes = weights + optimizer state + activations
 + observations + simulation:
@@ -51,9 +51,9 @@ x 2 for what the estimate leaves out (the caching allocator's rounding and fragm
 cuDNN convolution workspaces, autograd temporaries) and for its own error until it has been
 checked against ``torch.cuda.max_memory_reserved`` on GPUs, and 1 GiB for the CUDA
 libraries' kernels and handles (cuBLAS, cuDNN), which load only at first use, after ``free``
-was read. The largest fitting preset wins. At the presets' grids the estimates (C = 13
-channels, k = 5; ``format_presets_table()`` prints them) are about 22 MiB (demo), 124 MiB
-(low), 0.44 GiB (medium) and 1.43 GiB (high), asking for 1.04, 1.24, 1.89 and 3.86 GiB free.
+was read. The largest fitting preset wins. At the presets' grids the estimates (C = 14
+channels, k = 5; ``format_presets_table()`` prints them) are about 22 MiB (demo), 125 MiB
+(low), 0.45 GiB (medium) and 1.43 GiB (high), asking for 1.04, 1.24, 1.89 and 3.86 GiB free.
 So a 3.68 GiB GPU gets ``medium``; ``high`` needs a 4 GiB card with 3.86 GiB free. Should an
 estimate still be short, ``qagent.oom.OOMRetry`` halves the micro-batch instead of
 crashing. Activations grow with the cell count: at 613 x 549 a training micro-batch of 16
