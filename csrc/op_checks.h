@@ -15,6 +15,7 @@
 #endif
 
 #include "qagent/fire_behavior_kernel.h"
+#include "qagent/spread_sources.h"
 
 namespace qagent {
 
@@ -25,16 +26,56 @@ inline void check_tensor(const at::Tensor& t, const char* name, at::ScalarType d
     TORCH_CHECK(t.device() == device, "qagent: ", name, " is on ", t.device(), " but the op runs on ", device);
 }
 
-using FireBehaviorOutputs = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
+// The names of the ops' integer codes, as Python spells them (qagent._C.constants(), which
+// qagent/_ops.py reads: the one list of the codes).
+struct NamedCode {
+    const char* name;
+    int code;
+};
+constexpr NamedCode kLengthToBreadthModelNames[] = {{"behave", kLwBehave}, {"rothermel", kLwRothermel}};
+constexpr NamedCode kSpreadAlgorithmNames[] = {
+    {"auto", kSpreadAuto}, {"dijkstra", kSpreadDijkstra}, {"relax", kSpreadRelax},
+    {"dijkstra_uncached", kSpreadDijkstraUncached}};
+constexpr NamedCode kFireTypeNames[] = {
+    {"unburnable", kUnburnable}, {"surface", kSurfaceFire}, {"passive crown", kPassiveCrownFire},
+    {"active crown", kActiveCrownFire}};
 
-// Checks the fire_behavior / spread_params arguments, allocates the outputs (the six
-// behavior tensors, or the one spread_params tensor when spread_params is not null) and
-// packs raw pointers. Inputs must be contiguous.
-inline FireBehaviorArgs prepare_fire_behavior(const at::Tensor& terrain, const at::Tensor& fuel_model,
-                                              const at::Tensor& weather, const at::Tensor& landscape_index,
-                                              double azimuth_deg, int64_t length_to_breadth_model,
-                                              bool use_wind_limit, double crown_max_length_to_breadth,
-                                              FireBehaviorOutputs* outputs, at::Tensor* spread_params = nullptr) {
+// The spread op's stencils: 16 or kMaxStencilSize (32) directions of travel.
+constexpr int kSmallStencilSize = 16;
+
+// The behaviour options of fire_behavior, spread_params and the spread op's lazy sources, checked.
+inline BehaviorOptions behavior_options(int64_t length_to_breadth_model, bool use_wind_limit,
+                                        double crown_max_length_to_breadth) {
+    TORCH_CHECK(length_to_breadth_model == kLwBehave || length_to_breadth_model == kLwRothermel,
+                "qagent: length_to_breadth_model must be ", int(kLwBehave), " (behave) or ", int(kLwRothermel),
+                " (rothermel), got ", length_to_breadth_model);
+    TORCH_CHECK(crown_max_length_to_breadth >= 1.0, "qagent: crown_max_length_to_breadth must be >= 1, got ",
+                crown_max_length_to_breadth);
+    BehaviorOptions o;
+    o.length_to_breadth_model = static_cast<int>(length_to_breadth_model);
+    o.use_wind_limit = use_wind_limit;
+    o.crown_max_length_to_breadth = static_cast<float>(crown_max_length_to_breadth);
+    return o;
+}
+
+// The inputs of fire_behavior / spread_params, contiguous (held while the kernels run).
+struct BehaviorTensors {
+    at::Tensor terrain, fuel_model, weather, landscape_index;
+
+    BehaviorTensors(const at::Tensor& t, const at::Tensor& f, const at::Tensor& w, const at::Tensor& l)
+        : terrain(t.contiguous()), fuel_model(f.contiguous()), weather(w.contiguous()), landscape_index(l.contiguous()) {}
+    int64_t rows() const { return weather.size(0); }
+    int64_t num_landscapes() const { return terrain.size(0); }
+    int64_t num_cells() const { return terrain.size(2); }
+};
+
+// Checks the inputs of fire_behavior / spread_params and packs their raw pointers (the
+// outputs are each op's own). azimuth_deg: NaN for the head fire.
+inline FireBehaviorArgs fire_behavior_args(const BehaviorTensors& in, double azimuth_deg,
+                                           int64_t length_to_breadth_model, bool use_wind_limit,
+                                           double crown_max_length_to_breadth) {
+    const at::Tensor &terrain = in.terrain, &fuel_model = in.fuel_model, &weather = in.weather,
+                     &landscape_index = in.landscape_index;
     const at::Device device = terrain.device();
     check_tensor(terrain, "terrain", at::kFloat, 3, device);
     check_tensor(fuel_model, "fuel_model", at::kInt, 2, device);
@@ -53,10 +94,8 @@ inline FireBehaviorArgs prepare_fire_behavior(const at::Tensor& terrain, const a
                 "qagent: weather's last dimension must be 1 (uniform) or N = ", num_cells, ", got ", weather.size(2));
     TORCH_CHECK(landscape_index.size(0) == rows, "qagent: landscape_index must have B = ", rows,
                 " entries, got ", landscape_index.size(0));
-    TORCH_CHECK(length_to_breadth_model == kLwBehave || length_to_breadth_model == kLwRothermel,
-                "qagent: length_to_breadth_model must be 0 (behave) or 1 (rothermel), got ", length_to_breadth_model);
-    TORCH_CHECK(crown_max_length_to_breadth >= 1.0, "qagent: crown_max_length_to_breadth must be >= 1, got ",
-                crown_max_length_to_breadth);
+    const BehaviorOptions options =
+        behavior_options(length_to_breadth_model, use_wind_limit, crown_max_length_to_breadth);
     if (rows > 0 && num_landscapes == 0) TORCH_CHECK(false, "qagent: landscape_index refers to an empty terrain batch");
     if (rows > 0) {  // one device sync on CUDA; an index out of range would read out of bounds
         auto [lo, hi] = at::aminmax(landscape_index);
@@ -65,41 +104,35 @@ inline FireBehaviorArgs prepare_fire_behavior(const at::Tensor& terrain, const a
     }
 
     FireBehaviorArgs a{};
-    if (spread_params != nullptr) {
-        *spread_params = at::empty({rows, kNumSpreadParams, num_cells}, terrain.options());
-        a.spread_params = spread_params->data_ptr<float>();
-    } else {
-        auto float_opts = terrain.options().dtype(at::kFloat);
-        *outputs = FireBehaviorOutputs(at::empty({rows, num_cells}, terrain.options().dtype(at::kByte)),
-                                       at::empty({rows, num_cells}, float_opts), at::empty({rows, num_cells}, float_opts),
-                                       at::empty({rows, num_cells}, float_opts), at::empty({rows, num_cells}, float_opts),
-                                       at::empty({rows, num_cells}, float_opts));
-        a.fire_type = std::get<0>(*outputs).data_ptr<uint8_t>();
-        a.spread_rate_m_per_min = std::get<1>(*outputs).data_ptr<float>();
-        a.spread_direction_deg = std::get<2>(*outputs).data_ptr<float>();
-        a.fireline_intensity_kw_per_m = std::get<3>(*outputs).data_ptr<float>();
-        a.flame_length_m = std::get<4>(*outputs).data_ptr<float>();
-        a.length_to_breadth = std::get<5>(*outputs).data_ptr<float>();
-    }
     a.terrain = terrain.data_ptr<float>();
     a.fuel_model = fuel_model.data_ptr<int32_t>();
     a.weather = weather.data_ptr<float>();
     a.landscape_index = landscape_index.data_ptr<int64_t>();
     a.num_cells = num_cells;
     a.weather_cells = weather.size(2);
-    a.options.length_to_breadth_model = static_cast<int>(length_to_breadth_model);
-    a.options.use_wind_limit = use_wind_limit;
-    a.options.crown_max_length_to_breadth = static_cast<float>(crown_max_length_to_breadth);
+    a.options = options;
     a.has_azimuth = !std::isnan(azimuth_deg);
     a.azimuth_deg = a.has_azimuth ? static_cast<float>(azimuth_deg) : 0.0f;
     return a;
 }
 
-}  // namespace qagent
+// The fire_behavior op's outputs: fire_type (uint8), spread_rate, spread_direction,
+// fireline_intensity, flame_length, length_to_breadth ([B, N] each).
+using FireBehaviorOutputs = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
 
-#include "qagent/spread_sources.h"
+inline FireBehaviorOutputs empty_fire_behavior_outputs(int64_t rows, int64_t num_cells, const at::TensorOptions& opts) {
+    auto f = opts.dtype(at::kFloat);
+    return FireBehaviorOutputs(at::empty({rows, num_cells}, opts.dtype(at::kByte)), at::empty({rows, num_cells}, f),
+                               at::empty({rows, num_cells}, f), at::empty({rows, num_cells}, f),
+                               at::empty({rows, num_cells}, f), at::empty({rows, num_cells}, f));
+}
 
-namespace qagent {
+inline FireBehaviorOut fire_behavior_out(const FireBehaviorOutputs& o) {
+    return FireBehaviorOut{std::get<0>(o).data_ptr<uint8_t>(), std::get<1>(o).data_ptr<float>(),
+                           std::get<2>(o).data_ptr<float>(),   std::get<3>(o).data_ptr<float>(),
+                           std::get<4>(o).data_ptr<float>(),   std::get<5>(o).data_ptr<float>()};
+}
+
 
 using SpreadOutputs = std::tuple<at::Tensor, at::Tensor, at::Tensor>;
 
@@ -188,12 +221,11 @@ inline SpreadBatch prepare_spread(const at::Tensor& params, const at::Tensor& bl
         TORCH_CHECK(lo >= 0 && hi < num_landscapes, "qagent: weather_landscape values must lie in [0, ", num_landscapes,
                     "), got [", lo, ", ", hi, "]");
     }
-    TORCH_CHECK(length_to_breadth_model == kLwBehave || length_to_breadth_model == kLwRothermel,
-                "qagent: length_to_breadth_model must be 0 (behave) or 1 (rothermel), got ", length_to_breadth_model);
-    TORCH_CHECK(crown_max_length_to_breadth >= 1.0, "qagent: crown_max_length_to_breadth must be >= 1, got ",
-                crown_max_length_to_breadth);
+    const BehaviorOptions options =
+        behavior_options(length_to_breadth_model, use_wind_limit, crown_max_length_to_breadth);
     TORCH_CHECK(num_count_rows >= 0, "qagent: num_count_rows must be >= 0");
-    TORCH_CHECK(stencil_size == 16 || stencil_size == kMaxStencilSize, "qagent: stencil_size must be 16 or 32, got ",
+    TORCH_CHECK(stencil_size == kSmallStencilSize || stencil_size == kMaxStencilSize, "qagent: stencil_size must be ",
+                kSmallStencilSize, " or ", kMaxStencilSize, ", got ",
                 stencil_size);
     TORCH_CHECK(std::isfinite(cell_size_m) && cell_size_m > 0.0, "qagent: cell_size_m must be positive, got ",
                 cell_size_m);
@@ -235,9 +267,7 @@ inline SpreadBatch prepare_spread(const at::Tensor& params, const at::Tensor& bl
         b.lazy.weather_cells = weather.size(2);
     }
     b.lazy.num_cells = cells;
-    b.lazy.options.length_to_breadth_model = static_cast<int>(length_to_breadth_model);
-    b.lazy.options.use_wind_limit = use_wind_limit;
-    b.lazy.options.crown_max_length_to_breadth = static_cast<float>(crown_max_length_to_breadth);
+    b.lazy.options = options;
     b.lazy.has_azimuth = false;
     b.lazy.azimuth_deg = 0.0f;
     b.num_weather_rows = rows;

@@ -1,7 +1,7 @@
-// The qagent op library: schemas (TORCH_LIBRARY), and the Python module qagent._C with build
-// facts and the fuel model table. The CPU implementations live in cpu/, the CUDA ones in
-// cuda/, each registered for its dispatch key next to its code; fake (meta) kernels are
-// registered in Python (qagent/_ops.py).
+// The qagent op library: schemas (TORCH_LIBRARY), their implementations for each dispatch
+// key (the op wrappers of op_wrappers.h over the launches of cpu/ and cuda/, backends.h), and
+// the Python module qagent._C with build facts, the ops' constants and the fuel model table.
+// Fake (meta) kernels and the typed Python wrappers are in qagent/_ops.py.
 #include <torch/extension.h>
 #include <torch/library.h>
 
@@ -9,7 +9,8 @@
 #include <omp.h>
 #endif
 
-#include "qagent/fire_behavior_kernel.h"
+#include "backends.h"
+#include "op_wrappers.h"
 #include "qagent/fuel_models.h"
 
 TORCH_LIBRARY(qagent, m) {
@@ -71,6 +72,12 @@ TORCH_LIBRARY(qagent, m) {
         "Tensor? value_index=None, bool return_dpv=False) -> (Tensor, Tensor, Tensor, Tensor, Tensor)");
 }
 
+TORCH_LIBRARY_IMPL(qagent, CPU, m) { qagent::register_ops<qagent::CpuOps>(m); }
+
+#ifdef QAGENT_WITH_CUDA
+TORCH_LIBRARY_IMPL(qagent, CUDA, m) { qagent::register_ops<qagent::CudaOps>(m); }
+#endif
+
 namespace qagent {
 int64_t spread_scratch_bytes();  // csrc/cpu/spread_cpu.cpp
 void release_spread_scratch();
@@ -96,6 +103,26 @@ pybind11::dict build_info() {
     return d;
 }
 
+template <size_t N>
+pybind11::dict named_codes(const qagent::NamedCode (&codes)[N]) {
+    pybind11::dict d;
+    for (const auto& c : codes) d[c.name] = c.code;
+    return d;
+}
+
+// The ops' layout and codes, the one source of these numbers for Python (qagent/_ops.py).
+pybind11::dict constants() {
+    pybind11::dict d;
+    d["num_terrain_channels"] = int(qagent::kNumTerrainChannels);
+    d["num_weather_channels"] = int(qagent::kNumWeatherChannels);
+    d["num_spread_params"] = int(qagent::kNumSpreadParams);
+    d["stencil_sizes"] = pybind11::make_tuple(qagent::kSmallStencilSize, qagent::kMaxStencilSize);
+    d["algorithms"] = named_codes(qagent::kSpreadAlgorithmNames);
+    d["length_to_breadth_models"] = named_codes(qagent::kLengthToBreadthModelNames);
+    d["fire_types"] = named_codes(qagent::kFireTypeNames);
+    return d;
+}
+
 // The fuel model table as rows of floats, for validation, documentation and tests:
 // code, burnable, dynamic, depth (ft), Mx_dead, heat (Btu/lb), loads 1h/10h/100h/herb/woody
 // (lb/ft^2), SAV 1h/herb/woody (1/ft).
@@ -118,6 +145,8 @@ std::vector<std::vector<double>> fuel_model_table() {
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
     m.doc() = "QAgent compiled ops (registered under torch.ops.qagent)";
     m.def("build_info", &build_info, "Facts about this build of the extension");
+    m.def("constants", &constants, "The ops' constants: channel counts (terrain, weather, spread parameters), "
+          "stencil sizes, and the codes of the spread algorithms, length-to-breadth models and fire types by name");
     m.def("fuel_model_table", &fuel_model_table, "Rows: code, burnable, dynamic, depth_ft, mx_dead, heat_btu_lb, "
           "load 1h/10h/100h/herb/woody lb/ft^2, sav 1h/herb/woody 1/ft");
     m.def("spread_scratch_bytes", &qagent::spread_scratch_bytes,

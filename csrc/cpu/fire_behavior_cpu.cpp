@@ -1,10 +1,8 @@
-// CPU loops of the fire_behavior and spread_params ops: one OpenMP iteration per (row, cell).
-#include <ATen/ATen.h>
-#include <torch/library.h>
-
+// CPU loops of the fire_behavior and spread_params ops: one OpenMP iteration per (row, cell)
+// (the op wrappers, csrc/op_wrappers.h, check the arguments and allocate the outputs).
 #include <vector>
 
-#include "op_checks.h"
+#include "backends.h"
 
 namespace qagent {
 namespace {
@@ -12,12 +10,14 @@ namespace {
 // With uniform weather rows, the no-wind, no-slope surface fire depends only on the fuel model
 // and the row's moistures: compute it once per (row, burnable fuel model present) and share it
 // by every cell (about 3 times faster; same results to the bit). Gridded weather evaluates it
-// per cell.
-void run_cells(const FireBehaviorArgs& a, int64_t rows, int64_t num_landscapes) {
+// per cell. element: FireBehaviorElement or SpreadParamsElement (csrc/qagent/fire_behavior_kernel.h).
+template <class Element>
+void run_cells(const Element& element, int64_t rows, int64_t num_landscapes) {
+    const FireBehaviorArgs& a = element.a;
     const int64_t total = rows * a.num_cells;
     if (a.weather_cells != 1) {
 #pragma omp parallel for schedule(static) if (total > 4096)
-        for (int64_t k = 0; k < total; ++k) fire_behavior_element(a, k / a.num_cells, k % a.num_cells);
+        for (int64_t k = 0; k < total; ++k) element(k / a.num_cells, k % a.num_cells);
         return;
     }
     std::vector<int16_t> slot(kMaxTabledCode, -1);
@@ -43,41 +43,18 @@ void run_cells(const FireBehaviorArgs& a, int64_t rows, int64_t num_landscapes) 
         const int64_t row = k / a.num_cells, cell = k % a.num_cells;
         const int code = a.fuel_model[a.landscape_index[row] * a.num_cells + cell];
         const int s = code >= 0 && code < kMaxTabledCode ? slot[code] : -1;
-        fire_behavior_element(a, row, cell, s >= 0 ? &table[row * num_models + s] : nullptr);
+        element(row, cell, s >= 0 ? &table[row * num_models + s] : nullptr);
     }
-}
-
-FireBehaviorOutputs fire_behavior_cpu(const at::Tensor& terrain, const at::Tensor& fuel_model,
-                                      const at::Tensor& weather, const at::Tensor& landscape_index,
-                                      double azimuth_deg, int64_t length_to_breadth_model, bool use_wind_limit,
-                                      double crown_max_length_to_breadth) {
-    FireBehaviorOutputs out;
-    at::Tensor w = weather.contiguous();
-    run_cells(prepare_fire_behavior(terrain.contiguous(), fuel_model.contiguous(), w, landscape_index.contiguous(),
-                                    azimuth_deg, length_to_breadth_model, use_wind_limit,
-                                    crown_max_length_to_breadth, &out),
-              w.size(0), terrain.size(0));
-    return out;
-}
-
-at::Tensor spread_params_cpu(const at::Tensor& terrain, const at::Tensor& fuel_model, const at::Tensor& weather,
-                             const at::Tensor& landscape_index, int64_t length_to_breadth_model, bool use_wind_limit,
-                             double crown_max_length_to_breadth) {
-    FireBehaviorOutputs unused;
-    at::Tensor params;
-    at::Tensor w = weather.contiguous();
-    run_cells(prepare_fire_behavior(terrain.contiguous(), fuel_model.contiguous(), w, landscape_index.contiguous(),
-                                    NAN, length_to_breadth_model, use_wind_limit, crown_max_length_to_breadth,
-                                    &unused, &params),
-              w.size(0), terrain.size(0));
-    return params;
 }
 
 }  // namespace
 
-TORCH_LIBRARY_IMPL(qagent, CPU, m) {
-    m.impl("fire_behavior", &fire_behavior_cpu);
-    m.impl("spread_params", &spread_params_cpu);
+void CpuOps::fire_behavior(const FireBehaviorElement& e, int64_t rows, int64_t num_landscapes) {
+    run_cells(e, rows, num_landscapes);
+}
+
+void CpuOps::spread_params(const SpreadParamsElement& e, int64_t rows, int64_t num_landscapes) {
+    run_cells(e, rows, num_landscapes);
 }
 
 }  // namespace qagent

@@ -31,9 +31,6 @@
 // the step-time cache are kept for the next fires of the thread while they share the source
 // (and, for step times, the fuel-break layout): simulations are ordered by landscape, so
 // ignitions of one landscape and weather reuse them.
-#include <ATen/ATen.h>
-#include <torch/library.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -44,7 +41,7 @@
 #include <omp.h>
 #endif
 
-#include "op_checks.h"
+#include "backends.h"
 #include "qagent/dpv.h"
 
 namespace qagent {
@@ -486,10 +483,21 @@ int64_t dijkstra_simulation(const SpreadGrid<P>& g, int64_t ignition, float dura
     return int64_t(s.burned.size());
 }
 
-void count_burned(const SpreadBatch& b, int64_t sim, int32_t cell) {
-    int32_t* counts = b.burn_count + b.count_index[sim] * b.cells();
+// Additions to the outputs that threads share (burn-count and DPV rows); the Atomics of
+// csrc/qagent/dpv.h.
+struct OmpAtomics {
+    void add_count(int32_t* at) const {
 #pragma omp atomic
-    counts[cell] += 1;
+        *at += 1;
+    }
+    void add_value(double* at, float v) const {
+#pragma omp atomic
+        *at += double(v);
+    }
+};
+
+void count_burned(const SpreadBatch& b, int64_t sim, int32_t cell) {
+    OmpAtomics{}.add_count(b.burn_count + b.count_index[sim] * b.cells() + cell);
 }
 
 void accumulate_dijkstra(const SpreadBatch& b, int64_t sim, const std::vector<Burned>& burned) {
@@ -504,11 +512,6 @@ void accumulate_dijkstra(const SpreadBatch& b, int64_t sim, const std::vector<Bu
     }
 }
 
-inline void atomic_add(double* at, float v) {
-#pragma omp atomic
-    *at += double(v);
-}
-
 // Burned value and downstream protection value of a Dijkstra fire (csrc/qagent/dpv.h):
 // subtree sums start at each cell's value, and in reverse settle order (children settle
 // after their predecessor) each burned cell adds its subtree sum to its DPV row and to its
@@ -516,7 +519,7 @@ inline void atomic_add(double* at, float v) {
 void accumulate_dijkstra_values(const SpreadBatch& b, int64_t sim, ThreadScratch& s) {
     const float* value = b.values_of(sim);
     const std::vector<Burned>& burned = s.burned;
-    const bool dpv = b.dpv != nullptr && b.count_index[sim] >= 0;
+    const bool dpv = b.wants_dpv(sim);
     const int width = b.width;
     double total = 0.0;
     for (const Burned& x : burned) {
@@ -538,7 +541,7 @@ void accumulate_dijkstra_values(const SpreadBatch& b, int64_t sim, ThreadScratch
         const int local = page_local(row, col);
         const float sub = page->sub[local];
         if (sub == 0.0f) continue;  // adds nothing here or upstream
-        atomic_add(out + cell, sub);
+        OmpAtomics{}.add_value(out + cell, sub);
         if (i == 0) continue;  // the ignition, the root
         const uint8_t d = page->pred[local];
         if (d == kNoPredecessor) continue;
@@ -557,7 +560,7 @@ void run_dijkstra(const SpreadBatch& b, int64_t sim, ThreadScratch& s, bool allo
     const bool use_cache = allow_cache && shared;
     if (use_cache) s.use_steps(source, b.layout_index[sim]);
     // The propagation tree only when this fire's DPV is asked for.
-    const bool tree = b.dpv != nullptr && b.count_index[sim] >= 0;
+    const bool tree = b.wants_dpv(sim);
     if (tree) {
         s.dpv.bind(b.height, b.width);
         s.dpv.reset();
@@ -581,87 +584,44 @@ void run_dijkstra(const SpreadBatch& b, int64_t sim, ThreadScratch& s, bool allo
 }
 
 // The CUDA algorithm itself, run by one lane (tests check it against Dijkstra): the same
-// windows, lazy parameters and overflow-and-rerun as the kernel (csrc/cuda/spread_cuda.cu).
+// windows, lazy parameters and overflow-and-rerun as the kernel (csrc/cuda/spread_cuda.cu), and
+// the same fire (relax_fire, relax_add_fire: csrc/qagent/dpv.h).
 void run_relax(const SpreadBatch& b, int64_t sim, ThreadScratch& s) {
     const int64_t ignition = b.ignition[sim];
     const int ign_row = int(ignition / b.width), ign_col = int(ignition % b.width);
-    const float duration = b.duration_min[sim];
+    // The propagation tree (return_dpv): predecessors of the window's burned cells.
+    const bool tree = b.wants_dpv(sim);
     SerialTeam team;
     int region[4];
     for (int side = b.relax_window;; side = next_relax_window(side)) {
         const int64_t cells = int64_t(imin(side, b.height)) * imin(side, b.width);
         if (int64_t(s.window_arrival.size()) < cells) s.window_arrival.resize(cells);
         const RelaxWindow w = place_relax_window(s.window_arrival.data(), side, b.height, b.width, ign_row, ign_col);
-        // The propagation tree (return_dpv): predecessors of the window's burned cells.
-        const bool tree = b.dpv != nullptr && b.count_index[sim] >= 0;
         if (tree && int64_t(s.window_pred.size()) < cells) s.window_pred.resize(cells);
-        int64_t burned;
-        if (b.is_lazy(sim)) {
-            if (int64_t(s.window_params.size()) < cells * kNumSpreadParams) s.window_params.resize(cells * kNumSpreadParams);
-            const auto g = b.grid(sim, b.window_params(sim, w, s.window_params.data()));
-            burned = relax_simulation(g, host_step_plans(), ignition, duration, w, team, region);
-            if (tree && burned != kRelaxOverflow) {
-                relax_predecessors(g, host_step_plans(), duration, w, region, s.window_pred.data(), team);
-            }
-        } else {
-            const auto g = b.grid(sim, b.grid_params(sim));
-            burned = relax_simulation(g, host_step_plans(), ignition, duration, w, team, region);
-            if (tree && burned != kRelaxOverflow) {
-                relax_predecessors(g, host_step_plans(), duration, w, region, s.window_pred.data(), team);
-            }
+        if (b.is_lazy(sim) && int64_t(s.window_params.size()) < cells * kNumSpreadParams) {
+            s.window_params.resize(cells * kNumSpreadParams);
         }
+        uint8_t* pred = tree ? s.window_pred.data() : nullptr;
+        const int64_t burned = relax_fire(b, sim, host_step_plans(), w, s.window_params.data(), pred, team, region);
         if (burned == kRelaxOverflow) {
             TORCH_CHECK(!relax_window_covers(side, b.height, b.width), "qagent: relaxation overflowed the whole grid");
             continue;
         }
         b.burned_cells[sim] = int32_t(burned);
-        const bool count = b.burn_count != nullptr && b.count_index[sim] >= 0;
-        float* out = b.arrival_min != nullptr ? b.arrival_min + sim * b.cells() : nullptr;
-        const float* value = b.values_of(sim);
-        double total_value = 0.0;
-        if (out != nullptr) std::fill(out, out + b.cells(), kInf);
-        for (int row = region[0]; row <= region[1]; ++row) {
-            for (int col = region[2]; col <= region[3]; ++col) {
-                const float t = w.at(row, col);
-                if (!(t <= duration)) continue;
-                const int32_t cell = row * b.width + col;
-                if (count) count_burned(b, sim, cell);
-                if (out != nullptr) out[cell] = t;
-                if (b.burned_value != nullptr) total_value += value != nullptr ? value[cell] : 1.0f;
-            }
+        if (b.arrival_min != nullptr) {
+            float* out = b.arrival_min + sim * b.cells();
+            std::fill(out, out + b.cells(), kInf);
         }
+        const double total_value = relax_add_fire(b, sim, host_step_plans(), w, region, pred, team, OmpAtomics{});
         if (b.burned_value != nullptr) b.burned_value[sim] = float(total_value);
-        if (tree) {
-            relax_accumulate_dpv(host_step_plans(), duration, w, region, s.window_pred.data(), value, b.width,
-                                 b.dpv + b.count_index[sim] * b.cells(), team, atomic_add);
-        }
         return;
     }
 }
 
-SpreadValueOutputs spread_cpu(const at::Tensor& params, const at::Tensor& blocked, const at::Tensor& ignition,
-                         const at::Tensor& param_index, const at::Tensor& layout_index, const at::Tensor& count_index,
-                         const at::Tensor& duration_min, int64_t num_count_rows, double cell_size_m,
-                         int64_t stencil_size, bool return_arrival, int64_t algorithm,
-                         const std::optional<at::Tensor>& terrain, const std::optional<at::Tensor>& fuel_model,
-                         const std::optional<at::Tensor>& weather, const std::optional<at::Tensor>& weather_landscape,
-                         int64_t length_to_breadth_model, bool use_wind_limit, double crown_max_length_to_breadth,
-                         int64_t relax_window, const std::optional<at::Tensor>& values,
-                         const std::optional<at::Tensor>& value_index, bool return_dpv) {
-    TORCH_CHECK(algorithm >= kSpreadAuto && algorithm <= kSpreadDijkstraUncached,
-                "qagent: algorithm must be 0 (auto), 1 (dijkstra), 2 (relax) or 3 (dijkstra, no cache), got ", algorithm);
-    at::Tensor p = params.contiguous(), bl = blocked.contiguous(), ig = ignition.contiguous(),
-               pi = param_index.contiguous(), li = layout_index.contiguous(), ci = count_index.contiguous(),
-               du = duration_min.contiguous();
-    const LazyInputs lz = lazy_inputs(p, terrain, fuel_model, weather, weather_landscape);
-    SpreadOutputs out;
-    SpreadBatch b = prepare_spread(p, bl, ig, pi, li, ci, du, num_count_rows, cell_size_m, stencil_size,
-                                         return_arrival, lz.terrain, lz.fuel_model, lz.weather, lz.weather_landscape,
-                                         length_to_breadth_model, use_wind_limit, crown_max_length_to_breadth,
-                                         relax_window, &out);
-    const DpvInputs dpv = prepare_dpv(values, value_index, return_dpv, num_count_rows, p, &b);
+}  // namespace
+
+void CpuOps::spread(const SpreadBatch& b, int64_t algorithm, const at::Tensor&, const SpreadOutputs&) {
     const int64_t n = b.num_sims;
-    if (n == 0) return spread_outputs(out, dpv);
 #pragma omp parallel if (n > 1)
     {
         ThreadScratch& s = thread_scratch();
@@ -676,10 +636,7 @@ SpreadValueOutputs spread_cpu(const at::Tensor& params, const at::Tensor& blocke
         }
         s.end_call();
     }
-    return spread_outputs(out, dpv);
 }
-
-}  // namespace
 
 // Bytes of spread scratch retained by all threads between calls (qagent._C.spread_scratch_bytes).
 int64_t spread_scratch_bytes() { return g_retained_bytes.load(); }
@@ -687,7 +644,5 @@ int64_t spread_scratch_bytes() { return g_retained_bytes.load(); }
 // Drops every thread's scratch at its next call (qagent._C.release_spread_scratch): the next
 // fires start from fresh pools, as tests compare.
 void release_spread_scratch() { ++g_scratch_epoch; }
-
-TORCH_LIBRARY_IMPL(qagent, CPU, m) { m.impl("spread", &spread_cpu); }
 
 }  // namespace qagent

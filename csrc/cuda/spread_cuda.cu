@@ -16,13 +16,10 @@
 // predecessors of the window's burned cells go to a per-block buffer of 1 B per window cell
 // (global memory), and each burned cell adds its value up its chain with atomicAdd into the
 // dpv row (float64, returned as float32).
-#include <ATen/ATen.h>
 #include <c10/cuda/CUDAException.h>
-#include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
-#include <torch/library.h>
 
-#include "op_checks.h"
+#include "backends.h"
 #include "qagent/dpv.h"
 
 namespace qagent {
@@ -73,8 +70,10 @@ __device__ inline void atomic_add_double(double* at, double v) {
 #endif
 }
 
-struct AtomicAddValue {
-    __device__ void operator()(double* at, float v) const { atomic_add_double(at, double(v)); }
+// The Atomics of csrc/qagent/dpv.h.
+struct DeviceAtomics {
+    __device__ void add_count(int32_t* at) const { atomicAdd(at, 1); }
+    __device__ void add_value(double* at, float v) const { atomic_add_double(at, double(v)); }
 };
 
 // One pass: simulations sims[0..num) (all of them when sims is null) in windows of `side`.
@@ -86,7 +85,6 @@ __global__ void spread_kernel(SpreadBatch b, const int64_t* sims, int64_t num, i
     __shared__ int team_ints[4];
     __shared__ unsigned long long burned_total;
     __shared__ double value_total;
-    const int64_t n = b.cells();
     const int64_t window_cells = int64_t(imin(side, b.height)) * imin(side, b.width);
     float* arrival = use_shared ? shared_arrival : global_arrival + int64_t(blockIdx.x) * window_cells;
     float* params = global_params != nullptr ? global_params + int64_t(blockIdx.x) * window_cells * kNumSpreadParams
@@ -103,47 +101,18 @@ __global__ void spread_kernel(SpreadBatch b, const int64_t* sims, int64_t num, i
         }
         __syncthreads();
         const int64_t ignition = b.ignition[sim];
-        const float duration = b.duration_min[sim];
         const RelaxWindow w = place_relax_window(arrival, side, b.height, b.width, int(ignition / b.width),
                                                  int(ignition % b.width));
         int region[4];
-        int64_t mine;
-        const bool tree = pred != nullptr && b.dpv != nullptr && b.count_index[sim] >= 0;
-        if (b.is_lazy(sim)) {
-            const auto g = b.grid(sim, b.window_params(sim, w, params));
-            mine = relax_simulation(g, plans, ignition, duration, w, team, region);
-            if (tree && mine != kRelaxOverflow) relax_predecessors(g, plans, duration, w, region, pred, team);
-        } else {
-            const auto g = b.grid(sim, b.grid_params(sim));
-            mine = relax_simulation(g, plans, ignition, duration, w, team, region);
-            if (tree && mine != kRelaxOverflow) relax_predecessors(g, plans, duration, w, region, pred, team);
-        }
+        uint8_t* tree = b.wants_dpv(sim) ? pred : nullptr;  // the propagation tree, with return_dpv
+        const int64_t mine = relax_fire(b, sim, plans, w, params, tree, team, region);
         if (mine == kRelaxOverflow) {  // every lane returned it; run again in a larger window
             if (threadIdx.x == 0) overflow[sim] = 1;
             __syncthreads();
             continue;
         }
         __syncthreads();
-        int32_t* counts = b.burn_count != nullptr && b.count_index[sim] >= 0 ? b.burn_count + b.count_index[sim] * n
-                                                                             : nullptr;
-        float* out = b.arrival_min != nullptr ? b.arrival_min + sim * n : nullptr;  // pre-filled with +inf
-        const float* value = b.values_of(sim);
-        double my_value = 0.0;
-        const int region_width = region[3] - region[2] + 1;
-        const int64_t region_cells = int64_t(region[1] - region[0] + 1) * region_width;
-        for (int64_t c = threadIdx.x; c < region_cells; c += blockDim.x) {
-            const int row = region[0] + int(c / region_width), col = region[2] + int(c % region_width);
-            const float t = w.at(row, col);
-            if (!(t <= duration)) continue;
-            const int64_t cell = int64_t(row) * b.width + col;
-            if (counts != nullptr) atomicAdd(&counts[cell], 1);
-            if (out != nullptr) out[cell] = t;
-            if (b.burned_value != nullptr) my_value += value != nullptr ? value[cell] : 1.0f;
-        }
-        if (tree) {
-            relax_accumulate_dpv(plans, duration, w, region, pred, value, b.width, b.dpv + b.count_index[sim] * n,
-                                 team, AtomicAddValue{});
-        }
+        const double my_value = relax_add_fire(b, sim, plans, w, region, tree, team, DeviceAtomics{});
         atomicAdd(&burned_total, static_cast<unsigned long long>(mine));
         if (b.burned_value != nullptr) atomic_add_double(&value_total, my_value);
         __syncthreads();
@@ -155,33 +124,15 @@ __global__ void spread_kernel(SpreadBatch b, const int64_t* sims, int64_t num, i
     }
 }
 
-SpreadValueOutputs spread_cuda(const at::Tensor& params, const at::Tensor& blocked, const at::Tensor& ignition,
-                          const at::Tensor& param_index, const at::Tensor& layout_index, const at::Tensor& count_index,
-                          const at::Tensor& duration_min, int64_t num_count_rows, double cell_size_m,
-                          int64_t stencil_size, bool return_arrival, int64_t algorithm,
-                          const std::optional<at::Tensor>& terrain, const std::optional<at::Tensor>& fuel_model,
-                          const std::optional<at::Tensor>& weather, const std::optional<at::Tensor>& weather_landscape,
-                          int64_t length_to_breadth_model, bool use_wind_limit, double crown_max_length_to_breadth,
-                          int64_t relax_window, const std::optional<at::Tensor>& values,
-                          const std::optional<at::Tensor>& value_index, bool return_dpv) {
-    TORCH_CHECK(algorithm == kSpreadAuto || algorithm == kSpreadRelax,
-                "qagent: on CUDA the spread algorithm is relaxation (0 auto or 2 relax), got ", algorithm);
-    const c10::cuda::CUDAGuard guard(params.device());
-    at::Tensor p = params.contiguous(), bl = blocked.contiguous(), ig = ignition.contiguous(),
-               pi = param_index.contiguous(), li = layout_index.contiguous(), ci = count_index.contiguous(),
-               du = duration_min.contiguous();
-    const LazyInputs lz = lazy_inputs(p, terrain, fuel_model, weather, weather_landscape);
-    SpreadOutputs out;
-    SpreadBatch b = prepare_spread(p, bl, ig, pi, li, ci, du, num_count_rows, cell_size_m, stencil_size,
-                                         return_arrival, lz.terrain, lz.fuel_model, lz.weather, lz.weather_landscape,
-                                         length_to_breadth_model, use_wind_limit, crown_max_length_to_breadth,
-                                         relax_window, &out);
-    const DpvInputs dpv = prepare_dpv(values, value_index, return_dpv, num_count_rows, p, &b);
+}  // namespace
+
+// The batch's passes (b.num_sims > 0): every simulation in windows of b.relax_window, then the
+// ones that overflowed in windows 4 times larger, until a window covers the grid.
+void CudaOps::spread(const SpreadBatch& b, int64_t, const at::Tensor& p, const SpreadOutputs& out) {
     const int64_t n = b.num_sims;
-    if (n == 0) return spread_outputs(out, dpv);
-    if (return_arrival) std::get<2>(out).fill_(INFINITY);  // kernels write the burned cells only
+    if (b.arrival_min != nullptr) std::get<2>(out).fill_(INFINITY);  // kernels write the burned cells only
     int sms = 0;
-    C10_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, params.device().index()));
+    C10_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, p.device().index()));
     const auto stream = c10::cuda::getCurrentCUDAStream();
     at::Tensor overflow = at::zeros({n}, p.options().dtype(at::kByte));
     at::Tensor sims;  // undefined in the first pass: every simulation
@@ -212,11 +163,6 @@ SpreadValueOutputs spread_cuda(const at::Tensor& params, const at::Tensor& block
         if (num == 0) break;
         overflow.zero_();
     }
-    return spread_outputs(out, dpv);
 }
-
-}  // namespace
-
-TORCH_LIBRARY_IMPL(qagent, CUDA, m) { m.impl("spread", &spread_cuda); }
 
 }  // namespace qagent

@@ -42,6 +42,7 @@
 #pragma once
 
 #include "spread.h"
+#include "spread_sources.h"
 
 namespace qagent {
 
@@ -87,11 +88,12 @@ QAGENT_HD void relax_predecessors(const SpreadGrid<P>& g, const StepPlans& plans
 
 // Adds this fire's DPV to dpv_row ([H, W], a dpv output row): every burned cell of the region
 // adds its value (value_grid[cell], or 1 when value_grid is null) to itself and to each of
-// its ancestors, through add(double* at, float v), an atomic add. Cells of value 0 add nothing.
-template <class Team, class Add>
+// its ancestors, through atomics.add_value(double* at, float v) (RelaxAtomics, below). Cells of
+// value 0 add nothing.
+template <class Team, class Atomics>
 QAGENT_HD void relax_accumulate_dpv(const StepPlans& plans, float duration_min, const RelaxWindow& w, const int* region,
                                     const uint8_t* pred, const float* value_grid, int width, double* dpv_row, Team& team,
-                                    Add add) {
+                                    const Atomics& atomics) {
     const int region_width = region[3] - region[2] + 1;
     const int64_t region_cells = int64_t(region[1] - region[0] + 1) * region_width;
     for (int64_t k = team.lane(); k < region_cells; k += team.size()) {
@@ -100,13 +102,79 @@ QAGENT_HD void relax_accumulate_dpv(const StepPlans& plans, float duration_min, 
         const float v = value_grid != nullptr ? value_grid[int64_t(row) * width + col] : 1.0f;
         if (v == 0.0f) continue;
         for (;;) {
-            add(dpv_row + int64_t(row) * width + col, v);
+            atomics.add_value(dpv_row + int64_t(row) * width + col, v);
             const uint8_t d = pred[window_index(w, row, col)];
             if (d == kNoPredecessor) break;
             row -= plans.plan[d].d_row;
             col -= plans.plan[d].d_col;
         }
     }
+}
+
+// A relaxation fire of the spread op's batch, shared by the CUDA kernel (a thread block as the
+// team, csrc/cuda/spread_cuda.cu) and the CPU build (SerialTeam, csrc/cpu/spread_cpu.cpp), so
+// the two run the same code to the letter.
+//
+// Atomics: how lanes (and the CPU's threads, which share the output rows) add to the outputs:
+//   void add_count(int32_t* at) const;         *at += 1
+//   void add_value(double* at, float v) const; *at += double(v)
+
+template <class Team, class P>
+QAGENT_HD int64_t relax_fire_on(const SpreadGrid<P>& g, const StepPlans& plans, int64_t ignition, float duration_min,
+                                const RelaxWindow& w, uint8_t* pred, Team& team, int* region) {
+    const int64_t burned = relax_simulation(g, plans, ignition, duration_min, w, team, region);
+    if (pred != nullptr && burned != kRelaxOverflow) relax_predecessors(g, plans, duration_min, w, region, pred, team);
+    return burned;
+}
+
+// Simulation sim of batch b in window w: relax_simulation on its parameter source (its
+// precomputed grid, or for a weather row the lazy window_params buffer, kNumSpreadParams
+// floats per window cell) and, with pred (only when its DPV is asked for, b.wants_dpv(sim)),
+// the predecessors of its burned cells. Returns what relax_simulation returns (this lane's
+// burned cells, or kRelaxOverflow: run it again in a larger window), its region in *region.
+template <class Team>
+QAGENT_HD int64_t relax_fire(const SpreadBatch& b, int64_t sim, const StepPlans& plans, const RelaxWindow& w,
+                             float* window_params, uint8_t* pred, Team& team, int* region) {
+    const int64_t ignition = b.ignition[sim];
+    const float duration = b.duration_min[sim];
+    if (b.is_lazy(sim)) {
+        return relax_fire_on(b.grid(sim, b.window_params(sim, w, window_params)), plans, ignition, duration, w, pred,
+                             team, region);
+    }
+    return relax_fire_on(b.grid(sim, b.grid_params(sim)), plans, ignition, duration, w, pred, team, region);
+}
+
+// Adds a relaxation fire that did not overflow (relax_fire, same pred) to the batch's outputs:
+// its burned cells to burn-count row count_index[sim], their arrival times to arrival_min
+// (pre-filled with +inf), and with pred its DPV to dpv row count_index[sim]. Returns this
+// lane's sum of the burned cells' values (1 per cell without a value grid; in row-major order
+// of the region with one lane), for the caller to sum over the lanes into burned_value.
+template <class Team, class Atomics>
+QAGENT_HD double relax_add_fire(const SpreadBatch& b, int64_t sim, const StepPlans& plans, const RelaxWindow& w,
+                                const int* region, const uint8_t* pred, Team& team, const Atomics& atomics) {
+    const float duration = b.duration_min[sim];
+    const int64_t n = b.cells();
+    int32_t* counts = b.burn_count != nullptr && b.count_index[sim] >= 0 ? b.burn_count + b.count_index[sim] * n
+                                                                         : nullptr;
+    float* out = b.arrival_min != nullptr ? b.arrival_min + sim * n : nullptr;
+    const float* value = b.values_of(sim);
+    double my_value = 0.0;
+    const int region_width = region[3] - region[2] + 1;
+    const int64_t region_cells = int64_t(region[1] - region[0] + 1) * region_width;
+    for (int64_t c = team.lane(); c < region_cells; c += team.size()) {
+        const int row = region[0] + int(c / region_width), col = region[2] + int(c % region_width);
+        const float t = w.at(row, col);
+        if (!(t <= duration)) continue;
+        const int64_t cell = int64_t(row) * b.width + col;
+        if (counts != nullptr) atomics.add_count(&counts[cell]);
+        if (out != nullptr) out[cell] = t;
+        if (b.burned_value != nullptr) my_value += value != nullptr ? value[cell] : 1.0f;
+    }
+    if (pred != nullptr) {
+        relax_accumulate_dpv(plans, duration, w, region, pred, value, b.width, b.dpv + b.count_index[sim] * n, team,
+                             atomics);
+    }
+    return my_value;
 }
 
 }  // namespace qagent

@@ -43,6 +43,8 @@ inline bool tabled_fuel_model(int code, FuelModelSpec* fm) {
     return code >= 0 && code < kMaxTabledCode && lookup_fuel_model(code, fm) && fm->burnable;
 }
 
+// The inputs of the fire_behavior and spread_params ops (and of the spread op's lazy
+// parameter sources): what every cell's fire behavior is computed from.
 struct FireBehaviorArgs {
     const float* terrain;             // [E, 6, N]
     const int32_t* fuel_model;        // [E, N]
@@ -51,15 +53,18 @@ struct FireBehaviorArgs {
     int64_t num_cells;                // N
     int64_t weather_cells;            // K: 1 or N
     BehaviorOptions options;
-    bool has_azimuth;
+    bool has_azimuth;                 // false for the head fire (always so for spread parameters)
     float azimuth_deg;
-    uint8_t* fire_type;               // [B, N] outputs of fire_behavior (null for spread_params)
+};
+
+// The outputs of the fire_behavior op, [B, N] each.
+struct FireBehaviorOut {
+    uint8_t* fire_type;
     float* spread_rate_m_per_min;
     float* spread_direction_deg;
     float* fireline_intensity_kw_per_m;
     float* flame_length_m;
     float* length_to_breadth;
-    float* spread_params;             // [B, kNumSpreadParams, N] output of spread_params (or null)
 };
 
 QAGENT_HD CellFuelTerrain load_cell_fuel_terrain(const float* terrain, const int32_t* fuel_model, int64_t num_cells,
@@ -133,24 +138,36 @@ QAGENT_HD void spread_params_element(const FireBehaviorArgs& a, int64_t row, int
     pack_spread_params(b, out, stride);
 }
 
-// Computes output element (row, cell) of the fire_behavior or spread_params op (see
-// element_fire_behavior for base).
-QAGENT_HD void fire_behavior_element(const FireBehaviorArgs& a, int64_t row, int64_t cell,
-                                     const SurfaceFireBase* base = nullptr) {
-    if (a.spread_params != nullptr) {
-        spread_params_element(a, row, cell, base, a.spread_params + row * kNumSpreadParams * a.num_cells + cell,
-                              a.num_cells);
-        return;
+// The per-element bodies of the two ops, run by the CPU loop (csrc/cpu/fire_behavior_cpu.cpp)
+// and the CUDA kernel (csrc/cuda/fire_behavior_cuda.cu) alike: element(row, cell, base)
+// computes output element (row, cell) (see element_fire_behavior for base).
+
+// The fire_behavior op: the six [B, N] outputs.
+struct FireBehaviorElement {
+    FireBehaviorArgs a;
+    FireBehaviorOut out;
+
+    QAGENT_HD void operator()(int64_t row, int64_t cell, const SurfaceFireBase* base = nullptr) const {
+        CellFuelTerrain c;
+        const CellFireBehavior b = element_fire_behavior(a, row, cell, base, &c);
+        const int64_t o = row * a.num_cells + cell;
+        out.fire_type[o] = b.fire_type;
+        out.spread_rate_m_per_min[o] = b.spread_rate_m_per_min;
+        out.spread_direction_deg[o] = xy_to_azimuth_deg(b.spread_direction.x, b.spread_direction.y);
+        out.fireline_intensity_kw_per_m[o] = b.fireline_intensity_kw_per_m;
+        out.flame_length_m[o] = b.flame_length_m;
+        out.length_to_breadth[o] = b.length_to_breadth;
     }
-    CellFuelTerrain c;
-    const CellFireBehavior b = element_fire_behavior(a, row, cell, base, &c);
-    int64_t o = row * a.num_cells + cell;
-    a.fire_type[o] = b.fire_type;
-    a.spread_rate_m_per_min[o] = b.spread_rate_m_per_min;
-    a.spread_direction_deg[o] = xy_to_azimuth_deg(b.spread_direction.x, b.spread_direction.y);
-    a.fireline_intensity_kw_per_m[o] = b.fireline_intensity_kw_per_m;
-    a.flame_length_m[o] = b.flame_length_m;
-    a.length_to_breadth[o] = b.length_to_breadth;
-}
+};
+
+// The spread_params op: [B, kNumSpreadParams, N] at out (head fire: a.has_azimuth is false).
+struct SpreadParamsElement {
+    FireBehaviorArgs a;
+    float* out;
+
+    QAGENT_HD void operator()(int64_t row, int64_t cell, const SurfaceFireBase* base = nullptr) const {
+        spread_params_element(a, row, cell, base, out + row * kNumSpreadParams * a.num_cells + cell, a.num_cells);
+    }
+};
 
 }  // namespace qagent

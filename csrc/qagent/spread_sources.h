@@ -22,7 +22,7 @@ struct WindowParams {
     float* buf;              // [rows * cols * kNumSpreadParams], cell-major
     int row0, col0, cols;    // the window (RelaxWindow)
     int width;               // of the grid
-    FireBehaviorArgs args;   // the lazy inputs (spread_params = null)
+    FireBehaviorArgs args;   // the lazy inputs
     int64_t weather_row;
 
     QAGENT_HD_HOT int64_t index(int row, int col) const { return int64_t(row - row0) * cols + (col - col0); }
@@ -71,6 +71,8 @@ struct SpreadBatch {
         return values != nullptr && value_index != nullptr && value_index[sim] >= 0 ? values + value_index[sim] * cells()
                                                                                      : nullptr;
     }
+    // Whether a simulation's downstream protection value is asked for (csrc/qagent/dpv.h).
+    QAGENT_HD bool wants_dpv(int64_t sim) const { return dpv != nullptr && count_index[sim] >= 0; }
     QAGENT_HD bool is_lazy(int64_t sim) const { return param_index[sim] >= num_grids; }
     QAGENT_HD int64_t weather_row(int64_t sim) const { return param_index[sim] - num_grids; }
     QAGENT_HD const uint8_t* blocked_of(int64_t sim) const {

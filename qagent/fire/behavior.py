@@ -7,13 +7,14 @@ from dataclasses import dataclass
 
 import torch
 
+from qagent import _ops
 from qagent._validation import InputError, resolve_device
 from qagent.fire.weather import Weather
 from qagent.landscape.core import Landscape
 
-LENGTH_TO_BREADTH_MODELS = {"behave": 0, "rothermel": 1}
+LENGTH_TO_BREADTH_MODELS = _ops.LENGTH_TO_BREADTH_MODELS  # name -> the ops' code
 
-FIRE_TYPE_NAMES = {0: "unburnable", 1: "surface", 2: "passive crown", 3: "active crown"}
+FIRE_TYPE_NAMES = {code: name for name, code in _ops.FIRE_TYPES.items()}
 
 
 @dataclass
@@ -85,7 +86,7 @@ def behavior(
     fuel = ls.fuel_model.reshape(1, -1).contiguous()
     wx = weather.as_op_tensor(ls.shape, dev).unsqueeze(0)
     index = torch.zeros(1, dtype=torch.int64, device=dev)
-    outs = torch.ops.qagent.fire_behavior(
+    outs = _ops.fire_behavior(
         terrain, fuel, wx, index, float("nan") if azimuth is None else float(azimuth), lw, bool(use_wind_limit),
         float(crown_max_length_to_breadth),
     )

@@ -35,6 +35,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from qagent import _ops
 from qagent._validation import InputError, as_tensor, resolve_device
 from qagent.oom import ChunkedRunner
 from qagent.fire.behavior import _lw_model_code
@@ -42,8 +43,8 @@ from qagent.fire.weather import WEATHER_FIELDS, Weather, WeatherSamples
 from qagent.landscape.core import Landscape
 
 DEFAULT_MEMORY_BUDGET_BYTES = 512 * 2**20
-ALGORITHMS = {"auto": 0, "dijkstra": 1, "relax": 2, "dijkstra_uncached": 3}
-DEFAULT_STENCIL = 32
+ALGORITHMS = _ops.ALGORITHMS  # name -> the spread op's code
+DEFAULT_STENCIL = max(_ops.STENCIL_SIZES)
 
 
 @dataclass
@@ -228,10 +229,9 @@ class LandscapeStack:
         row b on landscape ``landscape_index[b]``. Computed once for the whole grid, they serve
         any number of ignitions and fuel-break layouts (:func:`run_spread`); see
         :meth:`lazy_params` for parameters computed only where fires go."""
-        p = torch.ops.qagent.spread_params(self.terrain, self.fuel, weather.to(self.device),
-                                           landscape_index.to(self.device), _lw_model_code(lw_ratio_model),
-                                           bool(use_wind_limit), float(crown_max_length_to_breadth))
-        return p.reshape(p.shape[0], 6, *self.shape)
+        p = _ops.spread_params(self.terrain, self.fuel, weather.to(self.device), landscape_index.to(self.device),
+                               _lw_model_code(lw_ratio_model), use_wind_limit, crown_max_length_to_breadth)
+        return p.reshape(p.shape[0], _ops.NUM_SPREAD_PARAMS, *self.shape)
 
     def lazy_params(self, weather: torch.Tensor, landscape_index: torch.Tensor, *, lw_ratio_model: str = "behave",
                     use_wind_limit: bool = True, crown_max_length_to_breadth: float = 1e10) -> "LazyParams":
@@ -290,7 +290,7 @@ def run_spread(params: torch.Tensor | None, param_index: torch.Tensor, ignition:
         if lazy is None:
             raise InputError("params: give precomputed params, lazy sources, or both")
         dev = lazy.terrain.device
-        params = torch.empty((0, 6, *lazy.shape), dtype=torch.float32, device=dev)
+        params = torch.empty((0, _ops.NUM_SPREAD_PARAMS, *lazy.shape), dtype=torch.float32, device=dev)
     dev = params.device
     h, w = params.shape[2], params.shape[3]
     if fuel_breaks is None:
@@ -302,21 +302,18 @@ def run_spread(params: torch.Tensor | None, param_index: torch.Tensor, ignition:
             raise InputError("layout_index: required with fuel_breaks")
     if count_index is None:
         count_index = torch.full((n,), 0 if num_count_rows > 0 else -1, dtype=torch.int64, device=dev)
-    lazy_args = () if lazy is None else (lazy.terrain, lazy.fuel, lazy.weather, lazy.landscape_index, lazy.lw_code,
-                                         lazy.use_wind_limit, lazy.crown_max_length_to_breadth)
-    if relax_window and lazy is None:
-        lazy_args = (None, None, None, None, 0, True, 1e10)
+    lazy_args = {} if lazy is None else dict(
+        terrain=lazy.terrain, fuel_model=lazy.fuel, weather=lazy.weather, weather_landscape=lazy.landscape_index,
+        length_to_breadth_model=lazy.lw_code, use_wind_limit=lazy.use_wind_limit,
+        crown_max_length_to_breadth=lazy.crown_max_length_to_breadth)
     with_values = values is not None or bool(return_dpv)
-    value_args = dict(relax_window=int(relax_window)) if relax_window else {}
-    if with_values:
-        value_args.update(values=None if values is None else values.to(dev, torch.float32).contiguous(),
-                          value_index=None if value_index is None else value_index.to(dev, torch.int64),
-                          return_dpv=bool(return_dpv))
-    burned, counts, arrival, burned_value, dpv = torch.ops.qagent.spread(
+    burned, counts, arrival, burned_value, dpv = _ops.spread(
         params, blocked, ignition.to(dev, torch.int64), param_index.to(dev, torch.int64),
         layout_index.to(dev, torch.int64), count_index.to(dev, torch.int64), duration_min.to(dev, torch.float32),
-        int(num_count_rows), float(cell_size_m), int(stencil), bool(return_arrival), ALGORITHMS[algorithm],
-        *lazy_args, **value_args)
+        num_count_rows, cell_size_m, stencil, return_arrival, ALGORITHMS[algorithm], **lazy_args,
+        relax_window=relax_window, values=None if values is None else values.to(dev, torch.float32).contiguous(),
+        value_index=None if value_index is None or not with_values else value_index.to(dev, torch.int64),
+        return_dpv=return_dpv)
     if with_values:
         return burned, counts, (arrival if return_arrival else None), burned_value, (dpv if return_dpv else None)
     return burned, counts, (arrival if return_arrival else None)
@@ -402,8 +399,8 @@ def simulate(
     landscapes, batched = _as_landscapes(landscape)
     dev = resolve_device(device if device is not None else landscapes[0].device)
     _lw_model_code(lw_ratio_model)  # validates the name
-    if stencil not in (16, 32):
-        raise InputError(f"stencil: must be 16 or 32 directions, got {stencil!r}")
+    if stencil not in _ops.STENCIL_SIZES:
+        raise InputError(f"stencil: must be {' or '.join(map(str, _ops.STENCIL_SIZES))} directions, got {stencil!r}")
     if algorithm not in ALGORITHMS:
         raise InputError(f"algorithm: unknown {algorithm!r}; choose one of {sorted(ALGORITHMS)}")
     if params not in PARAM_MODES:
@@ -457,7 +454,7 @@ def simulate(
                              f"got {type(weather).__name__}")
         grids = [x.as_op_tensor((h, w), dev) for x in weathers]
         k = max(g.shape[1] for g in grids)
-        wt = torch.stack([g.expand(8, k) for g in grids]).contiguous()
+        wt = torch.stack([g.expand(_ops.NUM_WEATHER_CHANNELS, k) for g in grids]).contiguous()
         landscape_rows = torch.arange(e_count, device=dev)
         if params == "lazy" or (params == "auto" and _lazy_for_shared_weather(dev, s_count, n_cells)):
             lazy = stack.lazy_params(wt, landscape_rows, **opts)
@@ -465,7 +462,8 @@ def simulate(
         else:
             params_all = stack.spread_params(wt, landscape_rows, **opts)
 
-    per_sim_bytes = 24 * n_cells * (per_sim_weather is not None) + 4 * n_cells * return_arrival + _PER_SIM_BYTES
+    per_sim_bytes = (4 * _ops.NUM_SPREAD_PARAMS * n_cells * (per_sim_weather is not None)
+                     + 4 * n_cells * return_arrival + _PER_SIM_BYTES)
     chunk = max(1, min(total, memory_budget_bytes // max(1, per_sim_bytes))) if total else 1
     flat_ign = ign.reshape(-1)
     flat_dur = durations.reshape(-1)

@@ -192,7 +192,7 @@ class Landscape:
         Cached until a layer changes (do not modify the result)."""
         return self._cached("terrain", lambda: torch.stack(
             [self.slope, self.aspect, self.canopy_cover, self.canopy_height, self.canopy_base_height,
-             self.canopy_bulk_density]).reshape(6, -1).contiguous())
+             self.canopy_bulk_density]).flatten(1).contiguous())
 
     def __repr__(self) -> str:
         return f"Landscape(shape={self.shape}, cell_size_m={self.cell_size_m}, device={self.device})"
