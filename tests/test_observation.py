@@ -57,3 +57,33 @@ def test_bad_breaks():
     ls = synthetic(10, 10, seed=0)
     with pytest.raises(InputError, match=r"fuel_breaks: shape \(9, 10\) does not match"):
         observation_channels(ls, WEATHER, np.zeros((9, 10), dtype=bool))
+
+
+def test_reference_burn_probability_looks_alike_on_a_tile_and_a_whole_landscape():
+    """The channel's fires scale with the burnable cells (one per 16, at least 64), so a large
+    landscape is not a blank channel with a few hot spots (a fixed 64 fires on the whole
+    Worcester raster reached 0.5 % of its burnable cells, against 47 % on its tiles)."""
+    from qagent.env.observation import reference_fire_count, static_channels
+    from qagent.fire.scenario import DEFAULT_SCENARIO
+    from qagent.landscape import Landscape
+    from qagent.landscape.synthetic import synthetic
+
+    assert reference_fire_count(0) == 64 and reference_fire_count(1024) == 64
+    assert reference_fire_count(16 * 1000 + 1) == 1001
+    weather = DEFAULT_SCENARIO.reference_weather()
+    big = synthetic(192, 192, seed=4)
+    channel = 11
+    whole = static_channels(big, weather)[channel][big.burnable_mask()]
+    covered_whole = float((whole > 0).float().mean())
+    tile_cover = []
+    for r in range(0, 192, 64):
+        for c in range(0, 192, 64):
+            t = Landscape(**{n: getattr(big, n)[r:r + 32, c:c + 32].clone() for n in (
+                "slope", "aspect", "elevation", "fuel_model", "canopy_cover", "canopy_height",
+                "canopy_base_height", "canopy_bulk_density")}, cell_size_m=big.cell_size_m)
+            b = t.burnable_mask()
+            if b.sum() > 100:
+                tile_cover.append(float((static_channels(t, weather)[channel][b] > 0).float().mean()))
+    covered_tiles = sum(tile_cover) / len(tile_cover)
+    assert covered_whole > 0.5 * covered_tiles, (covered_whole, covered_tiles)
+    assert float(whole.mean()) > 0.02  # not dimmed by one hot spot (95th-percentile scale)

@@ -18,9 +18,10 @@ index  name                        value
 6      head_spread_rate            log(1 + R) / log(1 + 100), R head-fire spread rate in m/min
 7-10   intensity_north/east/       log(1 + I) / log(1 + 100 000), I fireline intensity (kW/m) of the
        south/west                  fire front heading north, east, south or west, crown fire included
-11     burn_probability            share of 64 fires (uniform burnable ignitions, 4 h, this weather;
-                                   seeded, so deterministic) that reach the cell with no breaks,
-                                   divided by the landscape's largest share
+11     burn_probability            share of the reference fires (one per 16 burnable cells, at
+                                   least 64; uniform burnable ignitions, 4 h, this weather; seeded,
+                                   so deterministic) that reach the cell with no breaks, divided by
+                                   its 95th percentile over the burnable cells, clipped to 1
 12     value_at_risk               value at risk / the landscape's largest value on a burnable cell,
                                    on burnable cells (0 where fire cannot burn, so nothing is at
                                    risk); with no values (every cell worth 1) the burnable mask
@@ -29,8 +30,8 @@ index  name                        value
 =====  ==========================  ==================================================================
 
 Channels 6-11 come from our own physics under the weather given (``qagent.fire.behavior``,
-``burn_probability``): the original project ran a separate pyretechnics pass for its
-directional intensities. Channel 11 shows where fire travels across the whole landscape,
+``burn_probability``; docs/history.md tells how the first project got its intensities).
+Channel 11 shows where fire travels across the whole landscape,
 which a convolutional network with a small receptive field cannot infer from local channels.
 Channel 12 says where the objective's value lies (``values``: a non-negative value per cell,
 ``qagent.env.sources``): scaled per landscape by its largest value, since the reward is a
@@ -61,7 +62,20 @@ NUM_CHANNELS = len(OBSERVATION_CHANNELS)
 _DIRECTIONS_DEG = (0.0, 90.0, 180.0, 270.0)
 _RATE_SCALE = math.log1p(100.0)          # m/min
 _INTENSITY_SCALE = math.log1p(100_000.0)  # kW/m
-_BURN_PROBABILITY_FIRES = 64
+# The reference burn probability's fires: as many per burnable cell on every landscape (one per
+# 16, at least 64), so the channel looks alike on a 32 x 32 training tile and on a whole raster.
+# (With a fixed 64 fires the whole Worcester raster, 222,371 burnable cells, showed a non-zero
+# probability on 0.5 % of them against 47 % on its 32 x 32 tiles: the agent trained on tiles saw
+# a blank channel at planning time, the largest cause found of its smaller margin there.)
+_BURN_PROBABILITY_MIN_FIRES = 64
+_BURNABLE_CELLS_PER_FIRE = 16
+
+
+def reference_fire_count(burnable_cells: int) -> int:
+    """Fires behind the burn-probability channel of a landscape with this many burnable cells."""
+    return max(_BURN_PROBABILITY_MIN_FIRES, -(-int(burnable_cells) // _BURNABLE_CELLS_PER_FIRE))
+
+
 _BURN_PROBABILITY_DURATION_MIN = 240.0
 _BURNABLE_CHANNEL = OBSERVATION_CHANNELS.index("burnable")
 
@@ -102,8 +116,13 @@ def static_channels(landscape: Landscape, weather: Weather, device=None, values=
         channels.append(torch.log1p(behavior(ls, weather, azimuth=az).fireline_intensity) / _INTENSITY_SCALE)
     probability = torch.zeros_like(ls.slope)
     if bool(ls.burnable_mask().any()):
-        probability = burn_probability(ls, _BURN_PROBABILITY_FIRES, weather, _BURN_PROBABILITY_DURATION_MIN, seed=0)
-        probability = probability / probability.max().clamp(min=1.0 / _BURN_PROBABILITY_FIRES)
+        fires = reference_fire_count(int(ls.burnable_mask().sum()))
+        probability = burn_probability(ls, fires, weather, _BURN_PROBABILITY_DURATION_MIN, seed=0)
+        # scaled by its 95th percentile over the burnable cells, not its maximum: the maximum of
+        # a whole raster's many fires is a rarer hot spot than a tile's and would dim the rest
+        reached = probability[ls.burnable_mask().to(probability.device)]
+        scale = reached.kthvalue(max(1, -(-95 * reached.numel() // 100))).values
+        probability = probability / scale.clamp(min=1.0 / fires)
     channels.append(probability.to(ls.slope.device))
     channels.append(value_channel(ls, values))
     channels.append(torch.zeros_like(ls.slope))
