@@ -1,87 +1,13 @@
 """Real landscapes: LANDFIRE GeoTIFFs in (``load_landfire``), results out (``save_geotiff``).
 
-Sources ``load_landfire`` reads
--------------------------------
-1. **A folder of LANDFIRE products**, recognised by the product token in each file name
-   (case-insensitive; tokens are the parts of the name between ``_``, ``-``, ``.`` or
-   spaces, so ``LC20_SlpP_220.tif`` and ``US_220_SlpP.tif`` both name SlpP):
-
-   token             layer key             stored as (LANDFIRE)                  -> SI
-   Elev              elevation             m                                     m
-   SlpP              slope_percent         percent rise                          rise/run (x 0.01)
-   SlpD              slope_degrees         degrees                               rise/run (tan)
-   Asp               aspect                degrees from north, -1 = flat         degrees (flat -> 0)
-   F40 or FBFM40     fuel_model            Scott & Burgan 40 (91-99, 101-204)    code
-   F13 or FBFM13     fuel_model            Anderson 13 (1-13, 91-99)             code
-   CC                canopy_cover          percent                               fraction (x 0.01)
-   CH                canopy_height         m x 10                                m (x 0.1)
-   CBH               canopy_base_height    m x 10                                m (x 0.1)
-   CBD               canopy_bulk_density   kg/m3 x 100                           kg/m3 (x 0.01)
-
-   Storage units from LANDFIRE's product descriptions (landfire.gov: "Forest Canopy Bulk
-   Density ... kg m-3 * 100", ch.php "meters * 10", cbh.php "meters * 10", and the CC, SlpP,
-   SlpD, Asp and Elev pages). Where a folder holds both SlpP and SlpD, SlpP is used (whole
-   percent resolves slope finer than whole degrees); ``fuel`` picks F40 or F13.
-2. **An explicit mapping** of layer key (the middle column above, with ``slope_percent`` or
-   ``slope_degrees``) to path; each file must hold that LANDFIRE product in LANDFIRE's units.
-   Passed as ``layers`` together with a folder, it replaces what the folder provides.
-3. **QNetFires tiles** (the project QAgent grew from; docs/history.md; found by
-   ``qagent.landscape.legacy_tiles``), ``<root>/<layer>/<name>_<k>_<layer>.tif`` with layer
-   folders ``slp asp dem cc cbd cbh ch fbfm``: pass ``(root, k)`` or the path of any one of
-   tile k's files. The layers hold LANDFIRE products in LANDFIRE's units, slope in degrees and
-   ``fbfm`` Scott & Burgan codes, and are read as such.
-4. **A FlamMap / FARSITE landscape file** (``.lcp``), read through GDAL's LCP driver
-   (gdal.org/drivers/raster/lcp.html; the format is FARSITE 4's, Finney 1998, RMRS-RP-4,
-   revised 2004). An LCP is one file of 16-bit integer bands: elevation, slope, aspect, fuel
-   model and canopy cover always; canopy height, canopy base height and canopy bulk density
-   when its header says it has crown fuels; duff and coarse woody debris when it has ground
-   fuels (those two are not used here). The header records each band's unit, which GDAL
-   reports as band metadata (``ELEVATION_UNIT``, ``SLOPE_UNIT``, ``ASPECT_UNIT``,
-   ``FUEL_MODEL_OPTION``, ``CANOPY_COV_UNIT``, ``CANOPY_HT_UNIT``, ``CBH_UNIT``, ``CBD_UNIT``),
-   and bands are recognised by those items, not by position (a file with ground fuels but no
-   crown fuels has duff and woody debris as bands 6 and 7). Units and their conversion to SI:
-
-   band                  header code: stored unit -> SI
-   elevation             0: m; 1: ft (x 0.3048)
-   slope                 0: degrees (tan); 1: percent rise (x 0.01)
-   aspect                2: azimuth degrees clockwise from north, -1 flat (flat -> 0);
-                         1: GRASS degrees, counterclockwise from east, 0 flat
-                         (azimuth = (90 - a) mod 360; GRASS r.slope.aspect manual);
-                         0: GRASS categories, refused (convert the aspect to degrees)
-   fuel model            codes as stored (any known Anderson 13 / Scott & Burgan 40 code);
-                         option 0 or 1 (no conversion file); 2 or 3, codes that need a
-                         conversion file, refused
-   canopy cover          1: percent (x 0.01); 0: cover categories, refused (convert to percent)
-   canopy height, base   1: m; 2: ft (x 0.3048); 3: m x 10 (x 0.1); 4: ft x 10 (x 0.03048)
-   canopy bulk density   1: kg/m3; 2: lb/ft3 (x 16.018463); 3: kg/m3 x 100 (x 0.01);
-                         4: lb/ft3 x 1000 (x 0.016018463)
-
-   Unit codes and names as GDAL's driver reports them (the GDAL page above and FlamMap's help,
-   "Landscape (.LCP) File"); 1 ft = 0.3048 m exactly and 1 lb/ft3 = 0.45359237 kg / 0.3048^3
-   m3 = 16.018463 kg/m3 (NIST SP 811, 2008, appendix B). Without crown fuel bands, canopy
-   height, base height and bulk density are zero (surface fire only) and a warning is logged.
-   The CRS comes from the ``.prj`` file beside the ``.lcp`` when there is one; the cell size
-   in m from a projected CRS, else from the header's linear unit (meters or feet), else
-   ``cell_size_m``. Nodata is as below (LCPs mark it -9999 by convention). ``layers`` cannot
-   replace an LCP's bands, and ``fuel`` is not used (the fuel band may hold either family).
-
-Nodata
-------
-A cell is nodata when any layer's GDAL mask flags it (the file's nodata value, NaN nodata, an
-internal mask) or holds one of LANDFIRE's fill values -9999, -32768 or 32767 (none of which is
-a physical value of any layer). Nodata cells become non-burnable bare ground (fuel model 99,
-NB9) with no canopy, zero slope and aspect, and the lowest valid elevation (so that the
-elevation layer keeps its valid range), and are recorded in ``Landscape.nodata_mask``.
-
-Errors
-------
-Every problem raises ``qagent._validation.InputError`` naming the file (and, in an ``.lcp``,
-the band; or the folder and the product missing from it) and the problem: an unreadable,
-truncated or corrupt file, a missing layer, grids that differ in shape, transform or CRS, NaN
-outside the nodata mask, values outside the product's physical range (reported in the file's
-own units, at their (row, col)), unknown fuel model codes, units that cannot be converted.
-rasterio is needed to read and write GeoTIFFs; without it these functions raise
-``ImportError`` saying so.
+``load_landfire`` reads a folder of LANDFIRE GeoTIFFs (products recognised by the token in each
+file name: Elev, SlpP/SlpD, Asp, F40/F13, CC, CH, CBH, CBD), an explicit mapping of layer to
+path, QNetFires tiles (``qagent.landscape.legacy_tiles``) or a FlamMap / FARSITE ``.lcp`` (GDAL's
+LCP driver, units from its header), and converts every layer to SI. Nodata cells (GDAL masks or
+LANDFIRE's fill values) become non-burnable bare ground recorded in ``Landscape.nodata_mask``.
+Every problem raises ``InputError`` naming the file (and band) and what is wrong. The tables of
+products, storage units and conversions, with their sources: docs/landfire_inputs.md.
+rasterio is needed to read and write GeoTIFFs; without it these functions raise ``ImportError``.
 """
 
 from __future__ import annotations

@@ -8,82 +8,14 @@ detail: flat grass prairies cut by roads, rugged timbered mountains with bare ri
 hills with lakes, closed hardwood litter that barely burns. The regime depends on the seed
 alone, so one seed's landscapes at different sizes are alike in character.
 
-Method
-------
-1. **Gaussian random fields by spectral synthesis** (Saupe 1988, "Algorithms for random
-   fractals", in Peitgen & Saupe, *The Science of Fractal Images*, ch. 2.4): complex white
-   noise in the Fourier domain times an amplitude spectrum, inverse FFT; the real and
-   imaginary parts are two independent fields with that spectrum. The spectrum is a power
-   law with a low-frequency roll-off, P(k) ~ (k^2 + k0^2)^(-beta/2) (a Matern spectrum):
-   fractional Brownian surfaces (beta = 2 H + 2, H the Hurst exponent; Voss 1985, in the
-   same book, ch. 1) below the correlation length, stationary beyond it. Fields are
-   synthesised on a grid a quarter larger than the landscape and cropped, so the FFT's
-   periodicity does not show at the edges.
-2. **Terrain**: elevation is such a field, smoothed below a hillslope scale (where real
-   topography's spectrum rolls off: Perron, Kirchner & Dietrich 2008, J. Geophys. Res.
-   113:F04003), shaped by f(z) = (exp(g z) - 1) / g (flat valley floors and sharp peaks for
-   g > 0) and scaled so that its expected mean slope (computed exactly from the spectrum and
-   the Horn operator's transfer function) equals the regime's: 1 % (plains) to 60 %
-   (mountains); on 50 x 50 tiles of 30 m cells the relief is 15-450 m for 80 % of seeds
-   (median about 100 m, extremes 7 m and 1 km).
-   Slope (rise/run) and aspect (degrees clockwise from north of the downslope direction; 0
-   where flat) are derived from the elevation with Horn's (1981) 3x3 finite differences, the
-   method of ArcGIS and of LANDFIRE's slope and aspect layers (Horn, B.K.P. 1981, "Hill
-   shading and the reflectance map", Proc. IEEE 69(1):14-47; Burrough & McDonnell 1998,
-   *Principles of GIS*, ch. 8). Edges use one-sided differences.
-3. **Fuels**: a patch field (the regime's patch scale) plus a terrain moisture index
-   (northness, Amatulli et al. 2018, Sci. Data 5:180040; and valley/ridge position, the
-   topographic position index of Weiss 2001, "Topographic position and landforms analysis",
-   ESRI User Conference) is ranked, and the ranks are cut by the regime's group fractions
-   along the open-to-closed gradient GR < GS < SH < TU < TL: grass on dry south slopes,
-   timber on north slopes, and (per seed) either moist valley forests or valley meadows.
-   Within each group a finer field picks among the one to three models of the seed's
-   palette. Slash-blowdown (SB) replaces the sparsest part of the timber when drawn.
-4. **Canopy** follows the fuel model: none for grass, shrub and slash; for timber, canopy
-   cover and bulk density rise together with stand density, canopy base height with canopy
-   height, within per-model ranges (see ``_CANOPY``).
-5. **Non-burnable features**: open water (98) in the lowest topographic positions, bare
-   rock (99) on the highest, steepest ridges, agriculture (93) as patches on gentle ground,
-   roads (91, NB1 developed, as LANDFIRE maps them) as 1-cell-wide 4-connected polylines
-   (so that no fire crosses them diagonally) traced by persistent random walks: through
-   roads from side to side and spurs branching off them. Each is absent on many seeds.
-
-All random numbers come from ``numpy.random.Generator(PCG64(seed))``: the same seed and size
-give bit-identical arrays on a given platform.
-
-Values at risk
---------------
-``synthetic_values(landscape_or_shape, seed)`` places houses on a landscape and returns the value
-they put at risk per cell, for planning that protects what people own rather than area alone.
-Houses are a point process in two parts:
-
-- **Settlements along roads**: a Neyman-Scott cluster process (Neyman & Scott 1958, "Statistical
-  approach to problems of cosmology", J. R. Stat. Soc. B 20:1-43): settlement centres are a
-  Poisson process on the road cells (a number per km of road), each with a Poisson number of
-  houses displaced from the centre by an isotropic Gaussian (the Thomas process; Thomas 1949,
-  Biometrika 36:18-25). Each house is kept with probability exp(-(d - c) / s), d its distance to
-  the nearest road cell, c the cell size and s a setback scale (none on a road cell itself: a
-  road is not a lot), so settlements string out along the roads they grew from. Housing density
-  rises with road density (Hawbaker, Radeloff, Hammer & Clayton 2005, "Road density and
-  landscape pattern in relation to housing density, and ownership, land cover, and soils",
-  Landscape Ecology 20:609-625).
-- **Scattered houses**: a homogeneous Poisson process over the tile, of a density per km^2 that
-  spans the wildland-urban interface threshold of 6.17 housing units per km^2 (one per 40 acres;
-  Radeloff et al. 2005, "The wildland-urban interface in the United States", Ecological
-  Applications 15:799-805).
-
-Each house's value is log-normal with mean 1 (sigma 0.5: houses differ). A cell's value is the
-sum over the houses in it; houses that land on cells fire cannot burn (water, rock, roads,
-agriculture, nodata) are dropped, so the map is zero there. Per seed, a regime (log-uniform:
-0.05-0.6 settlements per km of road, 10-150 houses per settlement, settlement radius 80-400 m,
-setback 30-150 m, 0.5-8 scattered houses per km^2) is drawn first, independently of the size.
-The unit is a **relative value per cell**: by default (``normalize=True``) the map is scaled to a
-mean of 1 over the burnable cells (all zero if no house lands on one); with
-``normalize=False`` it is house-equivalents per cell (expected value 1 per house). Roads are the
-NB1 (91, urban/developed) cells, as ``synthetic`` draws them and as LANDFIRE maps developed land.
-Values are sparse, as houses are at 30 m: on 512 x 512 synthetic tiles (seeds 0-19) 0.04-0.8 %
-of the burnable cells hold a house (median 0.25 %), so normalised values are in the hundreds
-where they are not zero.
+Method, in short: Gaussian random fields by spectral synthesis (Saupe 1988) for terrain,
+fuel patches and canopy; slope and aspect by Horn's (1981) differences; fuels ranked along a
+terrain moisture index and cut by the regime's group fractions; water, rock, agriculture and
+roads as non-burnable features. ``synthetic_values(landscape_or_shape, seed)`` puts houses on a
+landscape (settlements along roads, a Neyman-Scott process, and scattered houses, a Poisson
+process) and returns the value at risk per cell. Every equation, parameter range and source is
+in docs/synthetic_landscapes.md. All random numbers come from
+``numpy.random.Generator(PCG64(seed))``: the same seed and size give bit-identical arrays on a given platform.
 """
 
 from __future__ import annotations
