@@ -198,29 +198,43 @@ class Landscape:
         return f"Landscape(shape={self.shape}, cell_size_m={self.cell_size_m}, device={self.device})"
 
 
+def _check_cell_grid(grid, landscape, name: str, what: str, finite_hint: str, empty_consequence: str) -> np.ndarray:
+    """A per-cell grid (ignition density, values at risk) as float64 [H, W], checked: numeric,
+    the landscape's grid shape, finite, non-negative, and positive on at least one burnable
+    cell. Errors start with ``name`` and call the grid ``what``; ``finite_hint`` ends the NaN
+    error, ``empty_consequence`` the all-zero one."""
+    if isinstance(grid, torch.Tensor):
+        grid = grid.detach().cpu().numpy()
+    try:
+        g = np.asarray(grid, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise InputError(f"{name}: expected a numeric [H, W] grid of {what} ({e})") from None
+    shape = tuple(landscape.shape)
+    if g.shape != shape:
+        raise InputError(f"{name}: {what} of shape {g.shape}, but the landscape's grid is {shape}")
+
+    def refuse(cells: np.ndarray, problem: str, hint: str):
+        r, c = np.argwhere(cells)[0]
+        raise InputError(f"{name}: {int(cells.sum())} cells of the {what} are {problem} (first at row {r}, "
+                         f"column {c}); {hint}")
+
+    finite = np.isfinite(g)
+    if not finite.all():
+        refuse(~finite, "NaN or infinite", finite_hint)
+    if (g < 0).any():
+        refuse(g < 0, f"negative (min {g.min():g})", f"{what} must be >= 0")
+    burnable = landscape.burnable_mask().cpu().numpy().reshape(shape)
+    if not (g[burnable] > 0).any():
+        raise InputError(f"{name}: {what} zero on every burnable cell, so {empty_consequence}")
+    return g
+
+
 def check_ignition_density(ignition_density, landscape, name: str = "ignition_density") -> np.ndarray:
     """``ignition_density`` as float64 [H, W], checked: the landscape's grid shape, finite,
     non-negative, and positive on at least one burnable cell. ``name`` prefixes the errors
     (the CLIs pass the file's name)."""
-    if isinstance(ignition_density, torch.Tensor):
-        ignition_density = ignition_density.detach().cpu().numpy()
-    try:
-        d = np.asarray(ignition_density, dtype=np.float64)
-    except (TypeError, ValueError) as e:
-        raise InputError(f"{name}: expected a numeric [H, W] grid ({e})") from None
-    shape = tuple(landscape.shape)
-    if d.shape != shape:
-        raise InputError(f"{name}: shape {d.shape} differs from the landscape's grid {shape}")
-    if not np.isfinite(d).all():
-        raise InputError(f"{name}: {int((~np.isfinite(d)).sum())} cells are NaN or infinite; the density must be "
-                         "finite (zero where no fire may start)")
-    if (d < 0).any():
-        raise InputError(f"{name}: {int((d < 0).sum())} cells are negative (min {d.min():g}); the density must be "
-                         ">= 0")
-    burnable = landscape.burnable_mask().cpu().numpy().reshape(shape)
-    if not (d[burnable] > 0).any():
-        raise InputError(f"{name}: zero on every burnable cell, so no fire can start")
-    return d
+    return _check_cell_grid(ignition_density, landscape, name, "ignition density",
+                            "the density must be finite (zero where no fire may start)", "no fire can start")
 
 
 def check_values(values, landscape, name: str = "values") -> np.ndarray:
@@ -231,26 +245,7 @@ def check_values(values, landscape, name: str = "values") -> np.ndarray:
     returned as None."""
     if values is None:
         return None
-    if isinstance(values, torch.Tensor):
-        values = values.detach().cpu().numpy()
-    try:
-        v = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as e:
-        raise InputError(f"{name}: expected a numeric [H, W] grid of values at risk ({e})") from None
-    shape = tuple(landscape.shape)
-    if v.shape != shape:
-        raise InputError(f"{name}: values at risk of shape {v.shape}, but the landscape's grid is {shape}")
-    if not np.isfinite(v).all():
-        bad = ~np.isfinite(v)
-        r, c = np.argwhere(bad)[0]
-        raise InputError(f"{name}: {int(bad.sum())} cells of the values at risk are NaN or infinite (first at row {r}, "
-                         f"column {c}); values must be finite (0 where nothing is at risk, or flag them as nodata)")
-    if (v < 0).any():
-        r, c = np.argwhere(v < 0)[0]
-        raise InputError(f"{name}: {int((v < 0).sum())} cells of the values at risk are negative (min {v.min():g}, "
-                         f"first at row {r}, column {c}); values must be >= 0")
-    burnable = landscape.burnable_mask().cpu().numpy().reshape(shape)
-    if not (v[burnable] > 0).any():
-        raise InputError(f"{name}: the values at risk are zero on every burnable cell, so no fire can burn any value")
-    return v.astype(np.float32)
+    return _check_cell_grid(values, landscape, name, "values at risk",
+                            "values must be finite (0 where nothing is at risk, or flag them as nodata)",
+                            "no fire can burn any value").astype(np.float32)
 

@@ -304,21 +304,32 @@ def _check_values(band: _Band, key: str, fuel: str | None, product: _Product | N
         _raise_at(band, out, f"is outside the {p.what} range [{p.lo:g}, {p.hi:g}] {p.unit}", p.hint)
 
 
-def _check_same_grid(band: _Band, ref: _Band) -> None:
-    if band.shape != ref.shape:
-        raise InputError(f"{band.path}: grid shape {band.shape} (rows, cols) differs from {ref.path.name}'s "
-                         f"{ref.shape}; all layers must share one grid")
-    if (band.transform is None) != (ref.transform is None) or (
-            band.transform is not None
-            and not band.transform.almost_equals(ref.transform, precision=1e-6 * abs(ref.transform.a))):
+def _check_on_grid(band: _Band, shape, transform, crs, *, what: str, other: str, rule: str) -> None:
+    """Refuse ``band`` unless it lies on the grid (shape, transform, CRS) of ``other``; errors
+    name the band's file, call it ``what`` and end with ``rule``."""
+    if band.shape != tuple(shape):
+        raise InputError(f"{band.path}: {what} grid of {band.shape[0]} x {band.shape[1]} cells (shape {band.shape}) "
+                         f"differs from {other}'s {tuple(shape)}; {rule}")
+    if (band.transform is None) != (transform is None) or (
+            transform is not None and not band.transform.almost_equals(transform, precision=1e-6 * abs(transform.a))):
         def coefficients(t):
             return tuple(t)[:6] if t is not None else None
 
-        raise InputError(f"{band.path}: transform {coefficients(band.transform)} differs from {ref.path.name}'s "
-                         f"{coefficients(ref.transform)}; all layers must share one grid (same origin and cell size)")
-    if band.crs != ref.crs:
-        raise InputError(f"{band.path}: CRS {band.crs.to_string() if band.crs else None} differs from "
-                         f"{ref.path.name}'s {ref.crs.to_string() if ref.crs else None}; all layers must share one CRS")
+        raise InputError(f"{band.path}: {what} transform {coefficients(band.transform)} differs from {other}'s "
+                         f"{coefficients(transform)}; {rule} (same origin and cell size)")
+    if band.crs != crs:
+        raise InputError(f"{band.path}: {what} CRS {band.crs.to_string() if band.crs else None} differs from "
+                         f"{other}'s {crs.to_string() if crs else None}; {rule}")
+
+
+def _check_same_grid(band: _Band, ref: _Band) -> None:
+    _check_on_grid(band, ref.shape, ref.transform, ref.crs, what="layer", other=ref.path.name,
+                   rule="all layers must share one grid and CRS")
+
+
+def _check_on_landscape_grid(band: _Band, landscape: Landscape, what: str) -> None:
+    _check_on_grid(band, landscape.shape, landscape.transform, landscape.crs, what=what, other="the landscape",
+                   rule="it must lie on the LANDFIRE layers' grid")
 
 
 def _cell_size_m(ref: _Band, cell_size_m, header_unit_m: float | None = None) -> float:
@@ -722,21 +733,13 @@ def save_geotiff(landscape: Landscape, path, array, *, nodata: float | int | Non
 def load_ignition_density(path, landscape: Landscape) -> np.ndarray:
     """A single-band GeoTIFF of ignition density (any non-negative unit: relative weights, zero
     where no fire may start) on ``landscape``'s grid, as float64 [H, W]
-    (``FireScenario.draw(ignition_density=)``). Refused, with errors naming the file: a shape
-    or transform other than the landscape's, NaN, infinite, negative or nodata cells (nodata is
+    (``FireScenario.draw(ignition_density=)``). Refused, with errors naming the file: a shape,
+    transform or CRS other than the landscape's, NaN, infinite, negative or nodata cells (nodata is
     allowed only where the landscape itself has none), and a density zero on every burnable
     cell."""
     path = Path(path)
     band = _read_band(path, "ignition density")
-    if band.shape != tuple(landscape.shape):
-        raise InputError(f"{path}: ignition density of {band.shape[0]} x {band.shape[1]} cells, but the landscape is "
-                         f"{landscape.shape[0]} x {landscape.shape[1]}; it must lie on the LANDFIRE layers' grid")
-    t = landscape.transform
-    if (band.transform is None) != (t is None) or (
-            t is not None and not band.transform.almost_equals(t, precision=1e-6 * abs(t.a))):
-        raise InputError(f"{path}: ignition density transform {tuple(band.transform or ())[:6]} differs from the "
-                         f"landscape's {tuple(t or ())[:6]}; it must lie on the LANDFIRE layers' grid (same origin "
-                         "and cell size)")
+    _check_on_landscape_grid(band, landscape, "ignition density")
     d = band.data.astype(np.float64)
     outside = landscape.nodata_mask.cpu().numpy() if landscape.nodata_mask is not None else np.zeros(d.shape, bool)
     missing = ~band.valid & ~outside
@@ -757,19 +760,7 @@ def load_values(path, landscape: Landscape) -> np.ndarray:
     nodata), infinite or negative cells, and values zero on every burnable cell."""
     path = Path(path)
     band = _read_band(path, "values")
-    if band.shape != tuple(landscape.shape):
-        raise InputError(f"{path}: values at risk of {band.shape[0]} x {band.shape[1]} cells, but the landscape is "
-                         f"{landscape.shape[0]} x {landscape.shape[1]}; it must lie on the LANDFIRE layers' grid")
-    t = landscape.transform
-    if (band.transform is None) != (t is None) or (
-            t is not None and not band.transform.almost_equals(t, precision=1e-6 * abs(t.a))):
-        raise InputError(f"{path}: values at risk transform {tuple(band.transform or ())[:6]} differs from the "
-                         f"landscape's {tuple(t or ())[:6]}; it must lie on the LANDFIRE layers' grid (same origin "
-                         "and cell size)")
-    if band.crs != landscape.crs:
-        raise InputError(f"{path}: values at risk CRS {band.crs.to_string() if band.crs else None} differs from the "
-                         f"landscape's {landscape.crs.to_string() if landscape.crs else None}; it must lie on the "
-                         "LANDFIRE layers' grid")
+    _check_on_landscape_grid(band, landscape, "values at risk")
     v = band.data.astype(np.float64)
     v[~band.valid] = 0.0
     checked = check_values(v, landscape, name=str(path))
