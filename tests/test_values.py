@@ -17,8 +17,8 @@ from qagent.env.observation import NUM_CHANNELS, OBSERVATION_CHANNELS, observati
 from qagent.env.sources import SyntheticSource, make_source
 from qagent.fire.scenario import DEFAULT_SCENARIO
 from qagent.landscape import synthetic
-from test_draws import _write_density
-from test_evaluation import _save_agent, write_landfire_folder
+from test_draws import _write_density, landfire  # noqa: F401  (landfire: the LANDFIRE folder fixture)
+from test_evaluation import _save_agent
 
 VALUE = OBSERVATION_CHANNELS.index("value_at_risk")
 
@@ -36,17 +36,6 @@ class GivenValues(SyntheticSource):
 
 def _ones(ls, _):
     return np.ones(ls.shape, np.float32)
-
-
-@pytest.fixture
-def landfire(tmp_path):
-    pytest.importorskip("rasterio")
-    from rasterio.transform import from_origin
-
-    transform = from_origin(1_700_000.0, 2_600_000.0, 30.0, 30.0)
-    ls = synthetic(37, 45, seed=5)
-    write_landfire_folder(tmp_path / "lf", ls, transform, "EPSG:5070")
-    return tmp_path / "lf", ls, transform
 
 
 # ----------------------------------------------------------------------------- the reader

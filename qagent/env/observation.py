@@ -103,24 +103,26 @@ def static_channels(landscape: Landscape, weather: Weather, device=None, values=
     ls = landscape if device is None or landscape.device == torch.device(device) else landscape.to(device)
     aspect = torch.deg2rad(ls.aspect)
     head = behavior(ls, weather)
+    burnable = ls.burnable_mask()
     channels = [
         ls.slope.clamp(0.0, 1.0),
         0.5 * (1.0 + torch.sin(aspect)),
         0.5 * (1.0 + torch.cos(aspect)),
         ls.canopy_cover,
         (ls.canopy_base_height / 10.0).clamp(0.0, 1.0),
-        ls.burnable_mask().to(torch.float32),
+        burnable.to(torch.float32),
         torch.log1p(head.spread_rate) / _RATE_SCALE,
     ]
     for az in _DIRECTIONS_DEG:
         channels.append(torch.log1p(behavior(ls, weather, azimuth=az).fireline_intensity) / _INTENSITY_SCALE)
     probability = torch.zeros_like(ls.slope)
-    if bool(ls.burnable_mask().any()):
-        fires = reference_fire_count(int(ls.burnable_mask().sum()))
+    burnable_cells = int(burnable.sum())
+    if burnable_cells:
+        fires = reference_fire_count(burnable_cells)
         probability = burn_probability(ls, fires, weather, _BURN_PROBABILITY_DURATION_MIN, seed=0)
         # scaled by its 95th percentile over the burnable cells, not its maximum: the maximum of
         # a whole raster's many fires is a rarer hot spot than a tile's and would dim the rest
-        reached = probability[ls.burnable_mask().to(probability.device)]
+        reached = probability[burnable.to(probability.device)]
         scale = reached.kthvalue(max(1, -(-95 * reached.numel() // 100))).values
         probability = probability / scale.clamp(min=1.0 / fires)
     channels.append(probability.to(ls.slope.device))

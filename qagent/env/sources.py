@@ -353,7 +353,7 @@ def make_source(spec: str, grid_size: int | tuple[int, int] = 50, split: str = "
     from qagent.landscape.landfire import _check_fuel
 
     if "+" in spec and not Path(spec).exists():
-        parts = [part for part in spec.split("+")]
+        parts = spec.split("+")
         if any(not part for part in parts):
             raise InputError(f"landscapes: {spec!r} has an empty part; join sources as 'synthetic+DIR'")
         subs = []

@@ -381,16 +381,20 @@ def burn_probability_breaks(landscape: Landscape, fire, budget_cells: int, *, n_
 
     Deterministic for a seed: the same arguments give the same breaks.
     """
-    _check_landscape(landscape)
-    budget = _check_budget(budget_cells)
-    n = _check_count("n_ignitions", n_ignitions, 1)
-    seed = _check_count("seed", seed, 0)
-    rounds = _check_count("rounds", rounds, 1)
-    existing = _mask_array("existing_breaks", existing_breaks, landscape.shape)
+    budget, n, seed, rounds, existing = _ranking_args(landscape, budget_cells, n_ignitions, seed, rounds,
+                                                      existing_breaks)
     _, weather, duration = _fires_of(landscape, fire, n, seed, duration_min, ignition_density, name="fire")
     return _ranked_in_rounds(landscape, existing, budget, rounds, lambda closed: burn_probability(
         landscape, n, weather, duration, seed, fuel_breaks=torch.from_numpy(closed),
         ignition_density=ignition_density, **simulate_kwargs))
+
+
+def _ranking_args(landscape, budget_cells, n_ignitions, seed, rounds, existing_breaks):
+    """The checked arguments of the fire-based rankings (burn probability, DPV): budget, fires,
+    seed, rounds and the existing breaks as a bool [H, W] array."""
+    _check_landscape(landscape)
+    return (_check_budget(budget_cells), _check_count("n_ignitions", n_ignitions, 1), _check_count("seed", seed, 0),
+            _check_count("rounds", rounds, 1), _mask_array("existing_breaks", existing_breaks, landscape.shape))
 
 
 def _ranked_in_rounds(landscape: Landscape, existing: np.ndarray, budget: int, rounds: int, score) -> torch.Tensor:
@@ -429,12 +433,8 @@ def dpv_breaks(landscape: Landscape, fire, budget_cells: int, *, n_ignitions: in
       (row * W + col). ``simulate_kwargs`` go to ``qagent.fire.simulate``. Deterministic for a
       seed.
     """
-    _check_landscape(landscape)
-    budget = _check_budget(budget_cells)
-    n = _check_count("n_ignitions", n_ignitions, 1)
-    seed = _check_count("seed", seed, 0)
-    rounds = _check_count("rounds", rounds, 1)
-    existing = _mask_array("existing_breaks", existing_breaks, landscape.shape)
+    budget, n, seed, rounds, existing = _ranking_args(landscape, budget_cells, n_ignitions, seed, rounds,
+                                                      existing_breaks)
     values = _value_grid(values, 1, False, landscape.shape, "cpu")  # checked even for a zero budget
     _, weather, duration = _fires_of(landscape, fire, n, seed, duration_min, ignition_density, name="fire")
     return _ranked_in_rounds(landscape, existing, budget, rounds, lambda closed: downstream_protection_value(

@@ -210,6 +210,20 @@ def _map_extent(landscape: Landscape):
     return (-0.5, w - 0.5, h - 0.5, -0.5), "column", "row"
 
 
+def _map_axis(ax, xlabel: str, ylabel: str | None = None) -> None:
+    """Map coordinates on an axis: plain tick labels (no offset), a few ticks, small type."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_xlabel(xlabel, fontsize=7)
+    if ylabel is not None:
+        ax.set_ylabel(ylabel, fontsize=7)
+    ax.ticklabel_format(useOffset=False, style="plain")
+    ax.xaxis.set_major_locator(MaxNLocator(4))
+    ax.yaxis.set_major_locator(MaxNLocator(5))
+    ax.tick_params(labelsize=6)
+    ax.tick_params(axis="x", labelrotation=30)
+
+
 def _zoom_window(breaks: np.ndarray, size: int) -> tuple[int, int, int, int]:
     """(row0, row1, col0, col1): the size x size window (clipped to the grid) holding most breaks."""
     h, w = breaks.shape
@@ -261,15 +275,8 @@ def plan_figure(landscape: Landscape, breaks, p_before, p_after, *, reduction: f
     ax_before.set_title("burn probability: before treatment", fontsize=9)
     im = _probability(ax_after, landscape, p_after, vmax, extent)
     ax_after.set_title(f"burn probability: after ({reduction_text(reduction, measure)})", fontsize=9)
-    from matplotlib.ticker import MaxNLocator
-
     for ax in axes:
-        ax.set_xlabel(xlabel, fontsize=7)
-        ax.ticklabel_format(useOffset=False, style="plain")
-        ax.xaxis.set_major_locator(MaxNLocator(4))
-        ax.yaxis.set_major_locator(MaxNLocator(5))
-        ax.tick_params(labelsize=6)
-        ax.tick_params(axis="x", labelrotation=30)
+        _map_axis(ax, xlabel)
     ax_fuel.set_ylabel(ylabel, fontsize=7)
     fig.subplots_adjust(bottom=1.35 / fig_h, top=1.0 - 0.75 / fig_h, left=0.05, right=0.93, wspace=0.4)
     cbar = fig.colorbar(im, ax=[ax_before, ax_after], fraction=0.046, pad=0.04)
@@ -291,8 +298,6 @@ def comparison_figure(landscape: Landscape, breaks: dict, reductions: dict, *, i
     coordinates as in ``plan_figure``, at least one pixel per cell (up to MAX_FIGURE_PIXELS a
     side). Returns the matplotlib Figure."""
     plt = _plt()
-    from matplotlib.ticker import MaxNLocator
-
     intervals, placement_s = intervals or {}, placement_s or {}
     methods = [m for m in breaks if m != "none"]
     n = 1 + len(methods)
@@ -325,13 +330,7 @@ def comparison_figure(landscape: Landscape, breaks: dict, reductions: dict, *, i
     for ax in flat[n:]:
         ax.set_axis_off()
     for ax in flat[:n]:
-        ax.set_xlabel(xlabel, fontsize=7)
-        ax.set_ylabel(ylabel, fontsize=7)
-        ax.ticklabel_format(useOffset=False, style="plain")
-        ax.xaxis.set_major_locator(MaxNLocator(4))
-        ax.yaxis.set_major_locator(MaxNLocator(5))
-        ax.tick_params(labelsize=6)
-        ax.tick_params(axis="x", labelrotation=30)
+        _map_axis(ax, xlabel, ylabel)
     fig.subplots_adjust(bottom=bottom_in / fig_h, top=1.0 - top_in / fig_h, left=left_in / fig_w,
                         right=1.0 - right_in / fig_w, wspace=gap_w / ax_w, hspace=gap_h / ax_h)
     if title:
