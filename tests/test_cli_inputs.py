@@ -70,8 +70,6 @@ def test_device_fuel_and_methods_are_checked_at_parse_time(capsys):
     refused(capsys, eval_main, ["--fuel", "F99"], "--fuel")
     refused(capsys, plan_main, PLAN_REQUIRED + ["--fuel", "F99"], "--fuel")
     refused(capsys, eval_main, ["--methods", "none", "oracle"], "--methods")
-    err = refused(capsys, eval_main, ["--methods", "none", "agent"], "--methods")  # no --checkpoint
-    assert "needs --checkpoint" in err
 
 
 def test_compare_takes_heuristics_only_and_refuses_others_at_parse_time(capsys):

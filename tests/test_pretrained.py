@@ -11,6 +11,7 @@ from qagent._validation import InputError
 from qagent.evaluation import pretrained
 from qagent.evaluation.methods import AgentPolicy
 from qagent.train.checkpoint import export_policy, load_checkpoint, save_checkpoint
+from test_draws import landfire  # noqa: F401  (the LANDFIRE folder fixture)
 from test_evaluation import _save_agent
 
 
@@ -47,3 +48,30 @@ def test_default_agent_locator_names_what_is_missing(tmp_path, monkeypatch):
     paths = pretrained.default_agent_checkpoints()
     assert paths == [tmp_path / "a.pt"]
     assert AgentPolicy.load(paths).cells_per_step == 3
+
+
+def test_eval_and_plan_use_the_default_agent_without_checkpoint(landfire, tmp_path, monkeypatch):
+    """Without --checkpoint, qagent-eval (when 'agent' is among its methods) and qagent-plan load
+    the checkpoints the default agent's card lists, and their reports name those files; a
+    baselines-only evaluation loads no agent at all."""
+    from qagent.evaluation.cli import eval_main, plan_main
+
+    shipped = tmp_path / "pretrained"
+    shipped.mkdir()
+    export_policy(_save_agent(tmp_path / "run.pt", 0), shipped / "a.pt")
+    (shipped / "default_agent.json").write_text(json.dumps({"checkpoints": ["a.pt"]}))
+    monkeypatch.setattr(pretrained, "PRETRAINED_DIR", shipped)
+    monkeypatch.setattr(pretrained, "DEFAULT_AGENT_CARD", shipped / "default_agent.json")
+    assert eval_main(["--count", "1", "--ignitions", "8", "--grid-size", "16", "--figures", "0",
+                      "--methods", "none", "agent", "--out", str(tmp_path / "ev")]) == 0
+    meta = json.loads((tmp_path / "ev" / "summary.json").read_text())
+    assert meta["checkpoint"] == [str(shipped / "a.pt")]
+    folder = landfire[0]
+    assert plan_main(["--landfire", str(folder), "--ignitions", "8", "--placement-ignitions", "8",
+                      "--compare", "none", "--out", str(tmp_path / "plan")]) == 0
+    assert json.loads((tmp_path / "plan" / "plan.json").read_text())["checkpoint"] == [str(shipped / "a.pt")]
+    (shipped / "default_agent.json").unlink()
+    assert eval_main(["--count", "1", "--ignitions", "8", "--grid-size", "16", "--figures", "0",
+                      "--methods", "none", "random", "--out", str(tmp_path / "baselines")]) == 0
+    assert json.loads((tmp_path / "baselines" / "summary.json").read_text())["checkpoint"] is None
+    assert plan_main(["--landfire", str(folder), "--ignitions", "8", "--out", str(tmp_path / "none")]) == 2

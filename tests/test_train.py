@@ -167,7 +167,7 @@ def test_training_curve_is_labelled_in_the_rewards_unit_with_domirank_and_random
     assert float(rows[-1]["domirank_return"]) == summary["domirank_return"]
     fig = training_curve_figure(rows, "relative")
     ax = fig.axes[0]
-    assert ax.get_ylabel() == "% of the untreated burned area saved per episode"
+    assert ax.get_ylabel() == "% of the untreated loss saved per episode"
     assert ax.get_xlabel() == "environment steps"
     assert ax.get_ylim()[0] == 0.0
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
@@ -176,7 +176,7 @@ def test_training_curve_is_labelled_in_the_rewards_unit_with_domirank_and_random
     lines = {line.get_label(): line for line in ax.get_lines()}
     assert list(lines["DomiRank (validation episodes)"].get_ydata()) == [summary["domirank_return"]] * 2
     assert list(lines["random placement (validation episodes)"].get_ydata()) == [summary["random_return"]] * 2
-    assert training_curve_figure(rows, "absolute").axes[0].get_ylabel() == "% of the landscape saved per episode"
+    assert training_curve_figure(rows, "absolute").axes[0].get_ylabel() == "% of the landscape's value saved per episode"
 
 
 def test_damaged_checkpoints_give_clear_errors(tiny_run, tmp_path):

@@ -78,7 +78,7 @@ def test_an_out_folder_holding_a_run_is_refused_and_overwrite_replaces_it(tmp_pa
     assert (out / "training_curve.png").read_bytes() != files["training_curve.png"]
 
     # the progress bar's return carries its unit
-    assert "% of untreated burned area per episode" in captured.err
+    assert "% of untreated loss per episode" in captured.err
     # the end: a few aligned lines, not a dict
     text = captured.out
     assert "{" not in text and "qagent-train: done" in text
@@ -87,7 +87,7 @@ def test_an_out_folder_holding_a_run_is_refused_and_overwrite_replaces_it(tmp_pa
     assert heads == ["steps        ", "wall time    ", "validation   ", "  agent      ", "  DomiRank   ",
                      "  random     ", "checkpoints  ", "curve        ", "log          "]
     assert lines[0].startswith("steps        48 environment steps")
-    assert lines[2] == "validation   % of the untreated burned area saved per episode, mean of 2 episodes:"
+    assert lines[2] == "validation   % of the untreated loss saved per episode, mean of 2 episodes:"
     for line in lines[3:6]:
         float(line[13:19])  # a number in the unit above
     assert str(out / "best.pt") in lines[6] and str(out / "last.pt") in lines[6]
@@ -253,7 +253,7 @@ def test_summary_of_a_run_without_validation_shows_dashes():
                "plot": None, "log": "o/training_log.csv"}
     lines = format_summary(summary).splitlines()
     assert lines[1] == "wall time    1 h 02 min in all, 1 min 05 s in this session"
-    assert lines[2] == "validation   % of the landscape saved per episode, mean of 32 episodes:"
+    assert lines[2] == "validation   % of the landscape's value saved per episode, mean of 32 episodes:"
     assert lines[3] == "  agent           -  greedy, at the end (best -: best.pt)"
     assert lines[4] == "  DomiRank     0.50" and lines[5] == "  random       0.25"
     assert lines[7] == "curve        -"

@@ -75,8 +75,9 @@ from qagent.oom import ChunkedRunner
 from qagent.env.sources import LandscapeSource, SyntheticSource
 
 
-# what a reward is a fraction of, per reward kind
-REWARD_UNITS = {"absolute": "landscape", "relative": "untreated burned area"}
+# what a reward is a fraction of, per reward kind; the loss is the value burned (with values at
+# risk), else the burned area
+REWARD_UNITS = {"absolute": "landscape's value", "relative": "untreated loss"}
 REWARDS = tuple(REWARD_UNITS)
 
 

@@ -1,20 +1,23 @@
 """Command lines of evaluation and planning.
 
 qagent-eval: compare the agent with no treatment, random placement, a greedy intensity
-heuristic, burn-probability ranking and DomiRank on held-out landscapes, from the same fires.
+heuristic, burn-probability ranking, DomiRank and DPV (one-shot and re-simulated) on held-out
+landscapes, from the same fires.
 
-  qagent-eval --checkpoint runs/qagent/best.pt --landscapes synthetic --budget 0.05 --ignitions 1000
+  qagent-eval --landscapes synthetic --budget 0.05 --ignitions 1000
+  qagent-eval --checkpoint runs/qagent/best.pt --landscapes DIR --methods agent dpv domirank
 
 qagent-plan: place breaks with the agent on a whole LANDFIRE landscape, compare its plan with
 every heuristic's at the same budget on the same fires (--compare), and write GeoTIFFs of the
 breaks and of burn probability before and after, georeferenced like the input.
 
-  qagent-plan --checkpoint runs/qagent/best.pt --landfire DIR --budget 0.05 --out plan/
+  qagent-plan --landfire DIR --budget 0.05 --out plan/
 
-Both take --values FILE.tif (values at risk on the LANDFIRE grid): every method is then scored
-on the expected value burned instead of the expected burned area, DPV ranks by the value a
-cell protects, and the agent sees the values in its observation; tables, plan.json and
-comparison.csv name the measure.
+Without --checkpoint both use the default agent shipped with QAgent (qagent/pretrained/,
+README "The default agent"). Both take --values FILE.tif (values at risk on the LANDFIRE
+grid): every method is then scored on the expected value burned instead of the expected
+burned area, DPV ranks by the value a cell protects, and the agent sees the values in its
+observation; tables, plan.json and comparison.csv name the measure.
 """
 
 from __future__ import annotations
@@ -56,7 +59,8 @@ def eval_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", nargs="+", metavar="CKPT",
                    help="trained agent (best.pt / final.pt); several: an ensemble averaging their Q-values "
-                        "(runs of one configuration with different seeds); without it only the baselines run")
+                        "(runs of one configuration with different seeds); default: the default agent shipped "
+                        "with QAgent (README 'The default agent')")
     p.add_argument("--landscapes", default="synthetic", metavar="SRC",
                    help="'synthetic' (held-out seeds, default), a tile dataset folder (qagent-tiles) or a folder "
                         "of LANDFIRE GeoTIFFs (its held-out eastern region, cut into tiles)")
@@ -72,7 +76,7 @@ def eval_parser() -> argparse.ArgumentParser:
                    help="fires simulated per landscape, the same for every method (default: 1000)")
     p.add_argument("--methods", nargs="+", choices=METHOD_CHOICES, default=None, metavar="METHOD",
                    help=f"methods to compare, from {', '.join(METHOD_CHOICES)}; 'none' (no treatment) is the "
-                        "reference and is always run (default: all; 'agent' only with --checkpoint)")
+                        "reference and is always run (default: all)")
     p.add_argument("--placement-ignitions", type=_cli.positive_int, default=DEFAULT_PLACEMENT_IGNITIONS, metavar="N",
                    help=PLACEMENT_IGNITIONS_HELP)
     p.add_argument("--seed", type=_cli.seed, default=0,
@@ -95,20 +99,23 @@ def eval_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _methods(args, parser) -> list[str]:
+def _methods(args) -> list[str]:
     if args.methods is None:
-        methods = list(METHOD_CHOICES) if args.checkpoint else [m for m in METHOD_CHOICES if m != "agent"]
-    else:
-        if "agent" in args.methods and not args.checkpoint:
-            parser.error("argument --methods: 'agent' needs --checkpoint")
-        methods = ["none"] + [m for m in dict.fromkeys(args.methods) if m != "none"]
-    return methods
+        return list(METHOD_CHOICES)
+    return ["none"] + [m for m in dict.fromkeys(args.methods) if m != "none"]
+
+
+def _agent_checkpoints(args) -> list[str]:
+    """--checkpoint's files, or the default agent's (qagent.evaluation.pretrained) without it."""
+    from qagent.evaluation.pretrained import default_agent_checkpoints
+
+    return list(args.checkpoint) if args.checkpoint else [str(p) for p in default_agent_checkpoints()]
 
 
 def eval_main(argv: list[str] | None = None) -> int:
     parser = eval_parser()
     args = parser.parse_args(argv)
-    methods = _methods(args, parser)
+    methods = _methods(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     try:
         from qagent import distributed
@@ -120,7 +127,8 @@ def eval_main(argv: list[str] | None = None) -> int:
         if args.distributed:
             main_rank = distributed.setup(args.device).is_main
 
-        agent = AgentPolicy.load(args.checkpoint, args.device) if args.checkpoint else None
+        checkpoints = _agent_checkpoints(args) if "agent" in methods else None
+        agent = AgentPolicy.load(checkpoints, args.device) if checkpoints else None
         grid = args.grid_size or (agent.grid_size if agent else 50)
         source = make_source(args.landscapes, grid, args.split, count=args.count, fuel=args.fuel,
                              ignition_density=args.ignition_density, values=args.values,
@@ -136,7 +144,7 @@ def eval_main(argv: list[str] | None = None) -> int:
         summary = summarize(rows, methods, args.seed)
         out = Path(args.out)
         meta = {"command": "qagent-eval " + " ".join(argv if argv is not None else sys.argv[1:]),
-                "checkpoint": args.checkpoint, "landscapes": source.describe(), "budget_fraction": args.budget,
+                "checkpoint": checkpoints, "landscapes": source.describe(), "budget_fraction": args.budget,
                 "ignitions": args.ignitions, "placement_ignitions": args.placement_ignitions, "seed": args.seed,
                 "fuel": args.fuel, "ignition_density": args.ignition_density, "values": args.values,
                 "synthetic_values": args.synthetic_values, "wall_s": time.perf_counter() - t0}
@@ -186,8 +194,9 @@ PLAN_PLACEMENT_IGNITIONS = 2000
 def plan_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qagent-plan", description=__doc__.split("\n\n")[3],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", required=True, nargs="+", metavar="CKPT",
-                   help="trained agent; several: an ensemble averaging their Q-values")
+    p.add_argument("--checkpoint", nargs="+", metavar="CKPT",
+                   help="trained agent; several: an ensemble averaging their Q-values (default: the default agent "
+                        "shipped with QAgent, README 'The default agent')")
     p.add_argument("--landfire", required=True, metavar="DIR", help="folder of LANDFIRE GeoTIFFs (any size)")
     _cli.add_fuel_argument(p)
     _cli.add_ignition_density_argument(p, "; both the evaluation fires and burn_probability's placement fires")
@@ -264,7 +273,8 @@ def plan_main(argv: list[str] | None = None) -> int:
         from qagent.fire.spread import simulate
         from qagent.landscape.landfire import load_ignition_density, load_landfire, load_values, save_geotiff
 
-        agent = AgentPolicy.load(args.checkpoint, args.device)
+        checkpoints = _agent_checkpoints(args)
+        agent = AgentPolicy.load(checkpoints, args.device)
         ls = load_landfire(args.landfire, fuel=args.fuel)
         burnable = ls.burnable_mask()
         if not bool(burnable.any()):
@@ -360,7 +370,7 @@ def plan_main(argv: list[str] | None = None) -> int:
                   "agent_loses_to": [m for m, v in entries.items() if v.get("agent_better") is False],
                   "warnings": warnings,
                   "geotiffs": {name: {"description": d, "units": u} for name, (d, u) in GEOTIFF_BANDS.items()},
-                  "checkpoint": args.checkpoint}
+                  "checkpoint": checkpoints}
         (out / "plan.json").write_text(json.dumps(report, indent=2))
     except InputError as e:
         print(f"qagent-plan: error: {e}", file=sys.stderr)

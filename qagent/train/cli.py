@@ -70,8 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     ep.add_argument("--ignitions", type=_cli.positive_int, metavar="S",
                     help="fires per episode that estimate the reward, S (32)")
     ep.add_argument("--reward", choices=["relative", "absolute"],
-                    help="drop in expected burned area as a fraction of the untreated burned area (relative, "
-                         "default: every landscape weighs alike) or of the landscape (absolute)")
+                    help="drop in the expected loss (value burned with values at risk, else burned area) as a "
+                         "fraction of the untreated loss (relative, default: every landscape weighs alike) or of "
+                         "the landscape's value (absolute)")
     ep.add_argument("--num-envs", type=_cli.positive_int, metavar="N",
                     help="environments stepped together (default: the preset's)")
     lr = p.add_argument_group("learning")

@@ -48,7 +48,7 @@ class TrainConfig:
     budget_fraction: float = 0.05
     cells_per_step: int = TRAINER_CELLS_PER_STEP
     ignitions: int = 32
-    reward: str = "relative"            # relative (of the untreated burned area) | absolute (of the landscape)
+    reward: str = "relative"            # relative (of the untreated loss) | absolute (of the landscape's value)
     num_envs: int | None = None         # default: the preset's
     # learning
     learning_rate: float = 3e-4
