@@ -71,7 +71,8 @@ def eval_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=_cli.positive_int, default=100, metavar="N",
                    help="at most this many landscapes (synthetic: how many seeds; default: 100)")
     p.add_argument("--budget", type=_cli.fraction, default=0.05, metavar="FRACTION",
-                   help="fuel breaks as a fraction of each landscape's burnable cells, in (0, 1] (default: 0.05 = 5 %%)")
+                   help="fuel breaks as a fraction of each landscape's burnable cells, in (0, 1] "
+                        "(default: 0.05 = 5 %%)")
     p.add_argument("--ignitions", type=_cli.positive_int, default=1000, metavar="N",
                    help="fires simulated per landscape, the same for every method (default: 1000)")
     p.add_argument("--methods", nargs="+", choices=METHOD_CHOICES, default=None, metavar="METHOD",
@@ -174,9 +175,9 @@ def _eval_figures(out: Path, kept: dict) -> None:
                          reductions=reductions, measure=measure)
 
 
-SEED_DERIVATION = ("evaluation fires: numpy default_rng([seed, 0]) (FireScenario.draw: ignitions uniform over burnable cells or "
-                   "proportional to --ignition-density, then "
-                   "the scenario's weather and durations), the same fires for every method; placements: "
+SEED_DERIVATION = ("evaluation fires: numpy default_rng([seed, 0]) (FireScenario.draw: ignitions uniform over "
+                   "burnable cells or proportional to --ignition-density, then the scenario's weather and durations), "
+                   "the same fires for every method; placements: "
                    "placement_seed(seed, 0), a 64-bit SeedSequence hash (spawn key 1) whose high word is >= 2^31, so "
                    "no placement generator starts from the evaluation fires' state; burn_probability's and DPV's "
                    "own fires: "
@@ -205,7 +206,8 @@ def plan_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", type=_cli.fraction, default=0.05, metavar="FRACTION",
                    help="fuel breaks as a fraction of the burnable cells, in (0, 1] (default: 0.05 = 5 %%)")
     p.add_argument("--ignitions", type=_cli.positive_int, default=2000, metavar="N",
-                   help="fires simulated for burn probability, the same fires for every plan and before (default: 2000)")
+                   help="fires simulated for burn probability, the same fires for every plan and before "
+                        "(default: 2000)")
     p.add_argument("--compare", nargs="+", choices=HEURISTICS, default=list(HEURISTICS), metavar="METHOD",
                    help=f"methods whose plans at the same budget the agent's is compared with, on the same fires: "
                         f"any of {', '.join(HEURISTICS)} (default: all; 'none' alone: only no treatment, which is "
@@ -291,8 +293,9 @@ def plan_main(argv: list[str] | None = None) -> int:
         plans, placement_times = {}, {}
         for method in methods:
             t0 = time.perf_counter()
-            plans[method] = place_breaks(method, ls, weather_ref, budget, seed=placement_seed(args.seed, 0), agent=agent,
-                                         cells_per_round=per_round, placement_ignitions=args.placement_ignitions,
+            plans[method] = place_breaks(method, ls, weather_ref, budget, seed=placement_seed(args.seed, 0),
+                                         agent=agent, cells_per_round=per_round,
+                                         placement_ignitions=args.placement_ignitions,
                                          scenario=DEFAULT_SCENARIO, device=args.device,
                                          ignition_density=density, values=values).cpu()
             placement_times[method] = time.perf_counter() - t0
