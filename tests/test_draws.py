@@ -210,7 +210,7 @@ def test_eval_crops_the_density_to_each_tile_and_refuses_it_for_synthetic(landfi
     meta = json.loads((tmp_path / "ev" / "summary.json").read_text())
     assert meta["ignition_density"] == str(path)
     assert eval_main(["--count", "2", "--ignitions", "8", "--figures", "0", "--ignition-density", str(path),
-                      "--out", str(tmp_path / "syn")]) == 2
+                      "--methods", "none", "random", "--out", str(tmp_path / "syn")]) == 2
     assert "synthetic landscapes" in capsys.readouterr().err
 
 

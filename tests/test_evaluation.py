@@ -145,6 +145,28 @@ def test_evaluation_is_reproducible_and_summarized(checkpoint):
     assert 0.0 <= summary["methods"]["random"]["agent_win_rate"] <= 1.0
 
 
+def test_summary_states_the_agents_advantage_in_points_and_the_placement_time():
+    """agent_minus_method is the mean over landscapes of the agent's reduction minus the
+    method's, computed by hand here, with a paired interval around it; placement seconds are
+    the mean per landscape; the printed table shows both."""
+    from qagent.evaluation.evaluate import LandscapeResult, format_table
+
+    none = [0.10, 0.20, 0.40, 0.05]
+    agent = [0.05, 0.12, 0.30, 0.04]   # reductions 0.5, 0.4, 0.25, 0.2
+    dpv = [0.06, 0.15, 0.20, 0.045]    # reductions 0.4, 0.25, 0.5, 0.1
+    rows = [LandscapeResult(i, m, 5, f[i], t) for m, f, t in (("none", none, 0.0), ("agent", agent, 1.0),
+                                                              ("dpv", dpv, 3.0)) for i in range(4)]
+    summary = summarize(rows, ["none", "agent", "dpv"], seed=1)
+    v = summary["methods"]["dpv"]
+    assert v["agent_minus_method"] == pytest.approx(np.mean([0.1, 0.15, -0.25, 0.1]))
+    low, high = v["agent_minus_method_ci95"]
+    assert low <= v["agent_minus_method"] <= high and low < 0 < high  # one landscape goes the other way
+    assert v["mean_placement_s"] == 3.0 and summary["methods"]["agent"]["mean_placement_s"] == 1.0
+    assert "agent_minus_method" not in summary["methods"]["agent"]
+    table = format_table(summary)
+    assert "+2.5 (" in table.splitlines()[2] and "3.000 s" in table.splitlines()[2]
+
+
 def test_eval_command_writes_tables_and_figures(checkpoint, tmp_path):
     assert eval_main(["--checkpoint", str(checkpoint), "--count", "3", "--ignitions", "16", "--figures", "1",
                       "--out", str(tmp_path)]) == 0
@@ -373,7 +395,8 @@ def test_eval_reads_the_fuel_product_of_a_landfire_folder(tmp_path, capsys):
     assert eval_main(argv + ["--fuel", "F13", "--out", str(tmp_path / "e")]) == 0
     assert json.loads((tmp_path / "e" / "summary.json").read_text())["fuel"] == "F13"
     capsys.readouterr()
-    assert eval_main(["--fuel", "F13", "--count", "1", "--out", str(tmp_path / "s")]) == 2  # synthetic
+    assert eval_main(["--fuel", "F13", "--count", "1", "--methods", "none", "random",
+                      "--out", str(tmp_path / "s")]) == 2  # synthetic
     assert "F13 only applies to a folder of LANDFIRE GeoTIFFs" in capsys.readouterr().err
 
 

@@ -162,31 +162,47 @@ def evaluate(source: LandscapeSource, methods: list[str], *, agent: AgentPolicy 
 
 
 def summarize(rows: list[LandscapeResult], methods: list[str], seed: int = 0) -> dict:
+    """Per method: the mean relative reduction over landscapes (of the burned area, or of the
+    value burned) with a 95 % bootstrap interval over landscapes, the pooled reduction, the mean
+    burned fraction and the mean placement seconds per landscape; with an agent, its win rate
+    against each method and ``agent_minus_method``, the mean of its reduction minus the
+    method's (a fraction: 0.05 is 5 points), with a paired 95 % interval. One set of 10,000
+    landscape resamples serves every method, so intervals of differences are paired."""
     by = {m: {r.landscape_id: r.burned_fraction for r in rows if r.method == m} for m in methods}
+    seconds = {m: [r.placement_s for r in rows if r.method == m] for m in methods}
     if "none" not in by:
         raise InputError("methods: the comparison needs 'none' (no treatment) as the reference")
     ids = sorted(lid for lid, v in by["none"].items() if v > 0)
     rng = np.random.default_rng(seed)
-    table = {}
+    resamples = rng.integers(0, len(ids), size=(10_000, len(ids))) if ids else None
     base = np.array([by["none"][i] for i in ids])
-    for m in methods:
-        if m == "none":
-            continue
+    rel = {m: 1.0 - np.array([by[m][i] for i in ids]) / base for m in methods if m != "none"}
+
+    def mean_and_ci(x: np.ndarray):
+        if resamples is None:
+            return float("nan"), [float("nan")] * 2
+        boots = x[resamples].mean(axis=1)
+        return float(x.mean()), [float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))]
+
+    table = {}
+    for m, r in rel.items():
         burned = np.array([by[m][i] for i in ids])
-        rel = 1.0 - burned / base
-        boots = rng.choice(rel, size=(10_000, len(rel)), replace=True).mean(axis=1) if len(rel) else np.array([np.nan])
-        table[m] = {"mean_relative_reduction": float(rel.mean()) if len(rel) else float("nan"),
-                    "ci95": [float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))],
-                    "pooled_reduction": float(1.0 - burned.sum() / base.sum()) if len(rel) else float("nan"),
-                    "mean_burned_fraction": float(burned.mean()) if len(rel) else float("nan")}
+        mean, ci = mean_and_ci(r)
+        table[m] = {"mean_relative_reduction": mean, "ci95": ci,
+                    "pooled_reduction": float(1.0 - burned.sum() / base.sum()) if ids else float("nan"),
+                    "mean_burned_fraction": float(burned.mean()) if ids else float("nan"),
+                    "mean_placement_s": float(np.mean(seconds[m])) if seconds[m] else float("nan")}
     if "agent" in by:
         agent = np.array([by["agent"][i] for i in ids])
         for m in methods:
-            if m in ("agent",):
+            if m == "agent":
                 continue
             other = np.array([by[m][i] for i in ids])
             wins = (agent < other).sum() + 0.5 * (agent == other).sum()
-            table.setdefault(m, {})["agent_win_rate"] = float(wins / len(ids)) if len(ids) else float("nan")
+            entry = table.setdefault(m, {})
+            entry["agent_win_rate"] = float(wins / len(ids)) if len(ids) else float("nan")
+            if m in rel:
+                entry["agent_minus_method"], entry["agent_minus_method_ci95"] = mean_and_ci(rel["agent"] - rel[m])
     with_values = any(r.values for r in rows)
     return {"landscapes": len(ids), "excluded_no_fire": len(by["none"]) - len(ids),
             "measure": MEASURES[with_values],
@@ -205,25 +221,37 @@ def write_outputs(out: Path, rows: list[LandscapeResult], summary: dict, meta: d
     with open(out / "summary.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["method", "mean_relative_reduction", "ci95_low", "ci95_high", "pooled_reduction",
-                    "mean_burned_fraction", "agent_win_rate"])
+                    "mean_burned_fraction", "agent_win_rate", "agent_minus_method", "agent_minus_method_ci95_low",
+                    "agent_minus_method_ci95_high", "mean_placement_s"])
         for m, v in summary["methods"].items():
             ci = v.get("ci95", [float("nan")] * 2)
+            dci = v.get("agent_minus_method_ci95", [None, None])
             w.writerow([m, v.get("mean_relative_reduction"), ci[0], ci[1], v.get("pooled_reduction"),
-                        v.get("mean_burned_fraction"), v.get("agent_win_rate")])
+                        v.get("mean_burned_fraction"), v.get("agent_win_rate"), v.get("agent_minus_method"),
+                        dci[0], dci[1], v.get("mean_placement_s")])
     (out / "summary.json").write_text(json.dumps({**meta, **summary}, indent=2))
 
 
 def format_table(summary: dict) -> str:
-    lines = [f"{'method':18s} {'mean reduction':>15s} {'95 % CI':>17s} {'pooled':>8s} {'agent wins':>10s}"]
+    """The printed summary: per method its mean reduction and interval, the pooled reduction,
+    the agent's win rate and its advantage in points (agent - method, paired interval) and the
+    mean placement time per landscape."""
+    lines = [f"{'method':18s} {'mean reduction':>15s} {'95 % CI':>17s} {'pooled':>8s} {'agent wins':>10s} "
+             f"{'agent - method (95 % CI)':>26s} {'placement':>10s}"]
     for m, v in summary["methods"].items():
         ci = v.get("ci95")
+        diff, dci = v.get("agent_minus_method"), v.get("agent_minus_method_ci95")
+        points = "-" if diff is None else f"{100 * diff:+.1f} ({100 * dci[0]:+.1f} .. {100 * dci[1]:+.1f})"
+        placement = v.get("mean_placement_s")
         lines.append(f"{m:18s} {_pct(v.get('mean_relative_reduction')):>15s} "
-                     f"{(_pct(ci[0]) + ' .. ' + _pct(ci[1])) if ci else '-':>17s} {_pct(v.get('pooled_reduction')):>8s} "
-                     f"{_pct(v.get('agent_win_rate')):>10s}")
+                     f"{(_pct(ci[0]) + ' .. ' + _pct(ci[1])) if ci else '-':>17s} "
+                     f"{_pct(v.get('pooled_reduction')):>8s} {_pct(v.get('agent_win_rate')):>10s} {points:>26s} "
+                     f"{'-' if placement is None else f'{placement:.3f} s':>10s}")
     measure = summary.get("measure", MEASURES[False])
     what = "of a landscape's value" if measure == MEASURES[True] else "of a landscape"
-    lines.append(f"{summary['landscapes']} landscapes; no treatment burns {_pct(summary['no_treatment_mean_burned_fraction'])}"
-                 f" {what} on average; reductions of {measure}")
+    lines.append(f"{summary['landscapes']} landscapes; no treatment burns "
+                 f"{_pct(summary['no_treatment_mean_burned_fraction'])} {what} on average; reductions of {measure}; "
+                 "agent - method in points; placement: mean seconds per landscape")
     return "\n".join(lines)
 
 
