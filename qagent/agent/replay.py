@@ -375,7 +375,8 @@ class PrioritizedReplay(ReplayBuffer):
     def __init__(self, capacity: int, grid_shape: tuple[int, int], cells_per_action: int,
                  alpha: float = 0.6, beta0: float = 0.4, eps: float = 1e-6):
         super().__init__(capacity, grid_shape, cells_per_action)
-        for name, value, lo, hi in (("alpha", alpha, 0.0, 1.0), ("beta0", beta0, 0.0, 1.0), ("eps", eps, 0.0, math.inf)):
+        for name, value, lo, hi in (("alpha", alpha, 0.0, 1.0), ("beta0", beta0, 0.0, 1.0),
+                                    ("eps", eps, 0.0, math.inf)):
             if not (isinstance(value, (int, float)) and lo <= value <= hi) or (name == "eps" and value <= 0):
                 raise InputError(f"{name}: {value!r} is outside {'(0, inf)' if name == 'eps' else f'[{lo}, {hi}]'}")
         self.alpha, self.beta0, self.eps = float(alpha), float(beta0), float(eps)

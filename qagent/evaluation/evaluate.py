@@ -218,11 +218,13 @@ def format_table(summary: dict) -> str:
     for m, v in summary["methods"].items():
         ci = v.get("ci95")
         lines.append(f"{m:18s} {_pct(v.get('mean_relative_reduction')):>15s} "
-                     f"{(_pct(ci[0]) + ' .. ' + _pct(ci[1])) if ci else '-':>17s} {_pct(v.get('pooled_reduction')):>8s} "
+                     f"{(_pct(ci[0]) + ' .. ' + _pct(ci[1])) if ci else '-':>17s} "
+                     f"{_pct(v.get('pooled_reduction')):>8s} "
                      f"{_pct(v.get('agent_win_rate')):>10s}")
     measure = summary.get("measure", MEASURES[False])
     what = "of a landscape's value" if measure == MEASURES[True] else "of a landscape"
-    lines.append(f"{summary['landscapes']} landscapes; no treatment burns {_pct(summary['no_treatment_mean_burned_fraction'])}"
+    lines.append(f"{summary['landscapes']} landscapes; no treatment burns "
+                 f"{_pct(summary['no_treatment_mean_burned_fraction'])}"
                  f" {what} on average; reductions of {measure}")
     return "\n".join(lines)
 

@@ -193,7 +193,8 @@ def estimate_memory_bytes(
         cells_per_action = trainer_cells_per_action()
     height, width = preset.grid_size if grid_shape is None else grid_shape
     cells = height * width
-    num_parameters, saved, largest = _activation_profile(preset.model, tuple(sorted(preset.model_kwargs.items())), in_channels)
+    num_parameters, saved, largest = _activation_profile(preset.model, tuple(sorted(preset.model_kwargs.items())),
+                                                         in_channels)
     saved_per_sample = saved[0] + saved[1] * cells
     largest_per_sample = largest[0] + largest[1] * cells
     training = preset.micro_batch * (saved_per_sample + 2 * largest_per_sample)
@@ -222,7 +223,8 @@ def trainer_cells_per_action() -> int:
 
 
 @functools.lru_cache(maxsize=None)
-def _activation_profile(model: str, kwargs: tuple, in_channels: int) -> tuple[int, tuple[float, float], tuple[float, float]]:
+def _activation_profile(model: str, kwargs: tuple,
+                        in_channels: int) -> tuple[int, tuple[float, float], tuple[float, float]]:
     """(parameter count, saved bytes per sample as (a, b) with bytes = a + b H W, largest
     feature map per sample likewise), from training-mode forward passes at 8 x 8 and 16 x 16."""
     with torch.random.fork_rng(devices=[]):  # building draws initial weights: leave the caller's RNG alone
