@@ -146,12 +146,14 @@ def load():
         )
     if info.get("build") == "cuda" and torch.version.cuda is None:
         raise ExtensionError(
-            "qagent: the compiled extension is a CUDA build but the installed torch is a CPU build. " + _rebuild_advice()
+            "qagent: the compiled extension is a CUDA build but the installed torch is a CPU build. "
+            + _rebuild_advice()
         )
     try:
         from qagent import _C  # noqa: F401  (registers the ops)
     except ImportError as e:
-        raise ExtensionError(f"qagent: the compiled extension qagent._C failed to load: {e}. {_rebuild_advice()}") from e
+        raise ExtensionError(
+            f"qagent: the compiled extension qagent._C failed to load: {e}. {_rebuild_advice()}") from e
     return _C
 
 
@@ -162,7 +164,8 @@ def build_info() -> dict[str, Any]:
     compiled = ext.build_info()
     devices = ["cpu"]
     if compiled["cuda"] and torch.cuda.is_available():
-        archs = {a.strip().replace("+PTX", "") for a in recorded.get("cuda_archs", "").replace(",", ";").split(";") if a.strip()}
+        archs = {a.strip().replace("+PTX", "")
+                 for a in recorded.get("cuda_archs", "").replace(",", ";").split(";") if a.strip()}
         for i in range(torch.cuda.device_count()):
             major, minor = torch.cuda.get_device_capability(i)
             ok = not archs or f"{major}.{minor}" in archs or any(

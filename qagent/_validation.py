@@ -62,7 +62,8 @@ def _raise_first(name: str, mask, values, what: str):
     pos = _where(mask)
     count = int(np.asarray(mask.detach().cpu().numpy() if isinstance(mask, torch.Tensor) else mask).sum())
     at = f" at (row, col) {pos}" if len(pos) == 2 else (f" at index {pos}" if pos else "")
-    raise InputError(f"{name}: value {_value_at(values, pos)}{at} {what} ({count} such value{'s' if count != 1 else ''})")
+    raise InputError(f"{name}: value {_value_at(values, pos)}{at} {what} "
+                     f"({count} such value{'s' if count != 1 else ''})")
 
 
 def check_finite(name: str, t: torch.Tensor) -> None:

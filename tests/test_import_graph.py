@@ -1,4 +1,6 @@
-"""QAgent's layers only point down, and no qagent module imports itself round a cycle.
+"""QAgent's layers only point down, and no qagent module imports itself round a cycle; and
+(at the end, from the same ``ast`` view of the source) every module has a short docstring and
+no overlong line.
 
 The graph is built from the source with ``ast``: every ``import`` and ``from ... import`` at
 any nesting level (module level, inside functions, methods, ``try`` blocks), except those under
@@ -265,3 +267,51 @@ def test_type_checking_imports_are_skipped():
                      "def f():\n    import qagent.env\n")
     names = [a.name for n in _import_nodes(tree) for a in n.names]
     assert "qagent.env" in names and "qagent.fire" not in names
+
+
+# ----------------------------------------------------------------------------- code style
+# A module docstring is a summary (what the module is for, its main entry points) and a pointer
+# to the docs/ page that holds the rationale; longer text belongs on that page.
+MAX_DOCSTRING_LINES = 40
+MAX_LINE_LENGTH = 120
+LINE_LENGTH_EXEMPT = ()  # modules allowed longer lines: none
+
+
+def _docstring_lines(source: str) -> int | None:
+    """The number of lines of a module's docstring, or None without one."""
+    doc = ast.get_docstring(ast.parse(source), clean=False)
+    return None if doc is None else len(doc.splitlines())
+
+
+def _long_lines(source: str) -> list[int]:
+    """The (1-based) numbers of the lines over ``MAX_LINE_LENGTH`` characters."""
+    return [n for n, line in enumerate(source.splitlines(), 1) if len(line) > MAX_LINE_LENGTH]
+
+
+def test_every_module_has_a_docstring_of_at_most_40_lines():
+    bad = []
+    for name, path in sorted(_modules().items()):
+        lines = _docstring_lines(path.read_text(encoding="utf-8"))
+        if lines is None:
+            bad.append(f"{name}: no module docstring")
+        elif lines > MAX_DOCSTRING_LINES:
+            bad.append(f"{name}: a module docstring of {lines} lines; keep a summary of at most "
+                       f"{MAX_DOCSTRING_LINES} and move the rest to a docs/ page")
+    assert not bad, "\n".join(bad)
+
+
+def test_no_line_is_over_120_characters():
+    bad = []
+    for path in sorted(ROOT.rglob("*.py")):
+        relative = path.relative_to(ROOT.parent).as_posix()
+        if relative in LINE_LENGTH_EXEMPT:
+            continue
+        bad += [f"{relative}:{n}" for n in _long_lines(path.read_text(encoding="utf-8"))]
+    assert not bad, f"lines over {MAX_LINE_LENGTH} characters:\n" + "\n".join(bad)
+
+
+def test_the_style_checks_see_what_they_check():
+    assert _docstring_lines('"""One line.\n\nTwo more\nlines.\n"""\nx = 1\n') == 4
+    assert _docstring_lines("x = 1\n") is None
+    assert _docstring_lines("# a comment\n'a docstring'\n") == 1
+    assert _long_lines("a\n" + "b" * 121 + "\n" + "c" * 120 + "\n" + "\u00e9" * 120 + "\n") == [2]

@@ -79,7 +79,8 @@ def _check_obs(obs: torch.Tensor, in_channels: int) -> None:
         shape = tuple(obs.shape) if isinstance(obs, torch.Tensor) else type(obs).__name__
         raise InputError(f"obs: expected a float tensor [B, C, H, W], got {shape}")
     if obs.shape[1] != in_channels:
-        raise InputError(f"obs: has {obs.shape[1]} channels (shape {tuple(obs.shape)}), the model expects {in_channels}")
+        raise InputError(f"obs: has {obs.shape[1]} channels (shape {tuple(obs.shape)}), "
+                         f"the model expects {in_channels}")
 
 
 def _conv_bn_relu(in_channels: int, out_channels: int, dilation: int = 1) -> nn.Sequential:
@@ -280,7 +281,8 @@ class DuelingQNet(nn.Module):
         for name, value in (("in_channels", in_channels), ("hidden", hidden), ("num_blocks", num_blocks)):
             _check_positive(name, value)
         self.in_channels = in_channels
-        self.trunk = nn.Sequential(_conv_bn_relu(in_channels, hidden), *(ResidualBlock(hidden) for _ in range(num_blocks)))
+        self.trunk = nn.Sequential(_conv_bn_relu(in_channels, hidden),
+                                   *(ResidualBlock(hidden) for _ in range(num_blocks)))
         self.advantage = _cell_head(hidden)
         self.value = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, 1))
 
@@ -300,7 +302,9 @@ class DuelingQNet(nn.Module):
     @staticmethod
     def _check_mask(valid_mask: torch.Tensor, q_shape: torch.Size) -> torch.Tensor:
         if not isinstance(valid_mask, torch.Tensor) or valid_mask.dtype != torch.bool:
-            raise InputError(f"valid_mask: expected a bool tensor, got {getattr(valid_mask, 'dtype', type(valid_mask))}")
+            raise InputError(
+                f"valid_mask: expected a bool tensor, got {getattr(valid_mask, 'dtype', type(valid_mask))}")
         if tuple(valid_mask.shape) not in (tuple(q_shape), tuple(q_shape[1:])):
-            raise InputError(f"valid_mask: shape {tuple(valid_mask.shape)} is neither [B, H, W] = {tuple(q_shape)} nor [H, W]")
+            raise InputError(f"valid_mask: shape {tuple(valid_mask.shape)} is neither "
+                             f"[B, H, W] = {tuple(q_shape)} nor [H, W]")
         return valid_mask.expand(q_shape)

@@ -1,49 +1,16 @@
 """Experience replay that stores compact states, uniform or prioritized.
 
-An observation is a pure function of (landscape, fuel-break mask): every channel but the
-break channel is the landscape's under the scenario's reference weather, the same at every
-step (``qagent.env.observation.static_channels``), and the break channel is the mask.
-So a transition is stored as
+A transition is stored as its landscape id, the bit-packed fuel-break mask before the step,
+the action's k cells, the reward and the done and demonstration flags (323 B + 4 k at 50 x 50):
+observations are rebuilt from the landscape's static channels and the masks when a batch is
+sampled, and the next state's mask is the mask before | the action's cells
+(:meth:`Batch.mask_after`). Storage is preallocated numpy arrays used as a ring.
+:class:`UniformReplay` samples uniformly; :class:`PrioritizedReplay` is Schaul et al.'s (2016)
+proportional prioritized replay on a :class:`SumTree`, whose priorities must be updated after
+the learning step on the indices it sampled, before anything else is added.
 
-==================  ==========================  ===================================
-field               dtype, shape per slot       bytes at 50 x 50, k cells
-==================  ==========================  ===================================
-``landscape_id``    int32                       4
-``mask_packed``     uint8 [ceil(H W / 8)]       313 (``numpy.packbits`` of the mask
-                                                BEFORE the step, flat row-major)
-``action_cells``    int32 [k]                   4 k (flat indices row * W + col)
-``reward``          float32                     4
-``done``            bool                        1
-``demo``            bool                        1 (a demonstration, e.g. DomiRank's)
-sum-tree share      float64, 2 to 4 nodes/slot  16 to 32 (prioritized only)
-==================  ==========================  ===================================
-
-i.e. 323 B + 4 k per transition at 50 x 50 (``bytes_per_transition()``). The next state is
-the same landscape with ``mask_after = mask_before | action cells`` (:meth:`Batch.mask_after`),
-so it is derived, not stored. The trainer rebuilds both observations of a sampled batch on
-the device from the landscape's cached static channels and the masks
-(``qagent.env.StaticObservationCache``). The fires that scored a step (its episode's
-ignitions and weather) are not needed for learning from it: its reward is stored. All buffers
-have a fixed grid shape and number of cells per action; storage is preallocated numpy arrays
-used as a ring, oldest transitions overwritten first.
-
-Prioritized replay
-------------------
-Schaul, Quan, Antonoglou & Silver (2016), "Prioritized experience replay", ICLR, the
-proportional variant: transition i is sampled with probability P(i) = p_i^alpha / sum_k
-p_k^alpha, p_i = |delta_i| + eps (delta the TD error); new transitions get the largest
-priority seen so far, so each is replayed at least once soon. The p^alpha are kept in a sum
-tree (a binary tree whose nodes hold the sums of their children), giving O(log N) updates
-and O(log N) sampling by descending from the root; a batch of B is drawn stratified, one
-draw uniform in each of B equal segments of [0, total) (the paper's Appendix B.2.1). The
-importance-sampling weights w_i = (N P(i))^-beta correct the bias of non-uniform sampling
-(beta annealed from ``beta0`` to 1 over training with :meth:`PrioritizedReplay.anneal_beta`)
-and are divided by their maximum, so they only scale updates down (the paper, Sec. 3.4);
-we take the maximum over the sampled batch (as e.g. Dopamine does) rather than over the whole
-buffer, which would need a second, min-priority tree.
-
-Priorities are updated after the learning step on the same indices it sampled; nothing may
-be added in between, or an update could land on a slot that now holds a newer transition.
+The layout with its byte counts, and prioritized replay with its equations: docs/training.md,
+"Replay".
 """
 
 from __future__ import annotations
@@ -158,14 +125,14 @@ def replay_bytes_per_transition(capacity: int, grid_shape: tuple[int, int], cell
     """What ``bytes_per_transition()`` of such a buffer returns, without allocating it (for
     memory estimates at sizes that should not be allocated just to be measured)."""
     height, width = grid_shape
-    slot = 4 + (height * width + 7) // 8 + 4 * cells_per_action + 4 + 1 + 1  # see the module docstring
+    slot = 4 + (height * width + 7) // 8 + 4 * cells_per_action + 4 + 1 + 1  # docs/training.md, "Replay"
     tree = SumTree.num_nodes(capacity) * 8 if prioritized else 0
     return slot + tree / capacity
 
 
 class ReplayBuffer:
     """Ring storage of compact transitions, shared by :class:`UniformReplay` and
-    :class:`PrioritizedReplay` (see the module docstring for the layout)."""
+    :class:`PrioritizedReplay` (the layout: docs/training.md, "Replay")."""
 
     kind = "base"
 
@@ -375,7 +342,8 @@ class PrioritizedReplay(ReplayBuffer):
     def __init__(self, capacity: int, grid_shape: tuple[int, int], cells_per_action: int,
                  alpha: float = 0.6, beta0: float = 0.4, eps: float = 1e-6):
         super().__init__(capacity, grid_shape, cells_per_action)
-        for name, value, lo, hi in (("alpha", alpha, 0.0, 1.0), ("beta0", beta0, 0.0, 1.0), ("eps", eps, 0.0, math.inf)):
+        for name, value, lo, hi in (("alpha", alpha, 0.0, 1.0), ("beta0", beta0, 0.0, 1.0),
+                                    ("eps", eps, 0.0, math.inf)):
             if not (isinstance(value, (int, float)) and lo <= value <= hi) or (name == "eps" and value <= 0):
                 raise InputError(f"{name}: {value!r} is outside {'(0, inf)' if name == 'eps' else f'[{lo}, {hi}]'}")
         self.alpha, self.beta0, self.eps = float(alpha), float(beta0), float(eps)

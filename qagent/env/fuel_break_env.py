@@ -1,60 +1,18 @@
 """The fuel-break placement environment: gymnasium's single-environment (``FuelBreakEnv``) and
 vector (``BatchedFuelBreakEnv``) APIs over one batched core.
 
-An episode places a budget of B fuel-break cells on one landscape, k cells per step (B is the
-budget fraction of the landscape's burnable cells, rounded to a multiple of k, at least k).
-Cells already broken or non-burnable are masked out of the action; invalid cells an action
-names anyway are skipped, and the step still uses k cells of the budget.
+An episode places a budget of fuel-break cells (``EnvConfig.budget_fraction`` of the
+landscape's burnable cells, :func:`budget_cells`) on one landscape, k cells per step. Its S
+fires are drawn once at reset and burned again after every step (common random numbers); the
+reward is the step's drop in expected value burned (burned area without values at risk), as a
+fraction of the episode's untreated loss (``reward="relative"``, the default) or of the
+landscape's value (``"absolute"``). ``BatchedFuelBreakEnv`` steps N environments with one
+call to the spread op, returns observations as torch tensors on its device and resets finished
+environments within the same step (gymnasium's ``final_obs`` / ``final_info``);
+:class:`StaticObservationCache` keeps the break-independent observation channels of recent
+landscapes.
 
-Reward: the drop in expected burned fraction (value burned / the landscape's total value,
-averaged over S fires) caused by the step's new breaks, divided by the episode's untreated
-expected burned fraction (``reward="relative"``, the default: the relative reduction of value
-burned, the measure ``qagent-eval`` reports, which weighs every landscape alike, whether its
-fires burn 0.5 % or 20 % of it), or that drop alone (``reward="absolute"``). The value is the
-source's values at risk (``LandscapeSource.values``); without them every cell is worth 1 and
-the burned fraction is burned cells / all cells, the burned area, exactly as before values
-existed. At reset the episode draws S
-fires with its ``FireScenario.draw``: ignitions (uniform over burnable cells, or proportional
-to the source's ignition density) and S weather scenarios and burn durations; the same fires are burned before and after every step of the episode
-(common random numbers), so a reward measures the breaks, not the luck of the draw, and
-rewards sum to the episode's total reduction. Since breaks never add burned cells, rewards are never negative.
-
-``BatchedFuelBreakEnv`` is a ``gymnasium.vector.VectorEnv`` of N environments on one device,
-stepped with a single call to the spread op (N x S simulations); the fires' per-cell
-parameters are computed once per episode and reused for every step. If that call runs out of
-GPU memory, the simulations run in chunks that halve until they fit
-(``qagent.oom.ChunkedRunner``, as in ``qagent.fire.simulate``), with the same results.
-``FuelBreakEnv`` is the gymnasium single-environment view of the same core.
-
-The vector API (gymnasium 1.x):
-
-- ``reset(seed=None, options=None) -> (obs, info)``, ``step(actions) -> (obs, reward,
-  terminated, truncated, info)``; ``single_observation_space`` Box(0, 1, (C, H, W), float32),
-  ``single_action_space`` MultiDiscrete([H*W] * k), batched as ``observation_space`` and
-  ``action_space``. Observations are float32 torch tensors [N, C, H, W] on the environment's
-  device (not numpy arrays: the trainer feeds them to the network where they are); actions
-  may be a numpy array or a tensor [N, k] of flat cell indices; rewards, terminated and
-  truncated are numpy [N]. Episodes end by their budget (terminated); truncated is always
-  False.
-- Autoreset: ``metadata["autoreset_mode"]`` is ``AutoresetMode.SAME_STEP`` (``autoreset=True``,
-  the training environment): an environment that finishes starts its next episode within the
-  same ``step``, whose observation and top-level info are the new episode's;
-  ``info["final_obs"]`` (object array, [C, H, W] tensors) and ``info["final_info"]`` hold the
-  finished episodes' last observation and info, where ``info["_final_obs"]`` and
-  ``info["_final_info"]`` are True (gymnasium's keys for same-step autoreset). With
-  ``autoreset=False`` the mode is ``AutoresetMode.DISABLED``: a finished environment ignores
-  further actions (reward 0, terminated stays True) until ``reset()``, which may take
-  ``options={"reset_mask": bool [N]}`` to restart only some environments.
-- Info: per environment, ``action_mask`` (bool [N, H*W] tensor: the cells the next action may
-  break, burnable and not broken), ``landscape_id``, ``budget_cells``, ``budget_used`` (k per
-  step taken), ``placed_cells`` (cells this step's action broke; invalid or repeated cells are
-  skipped), ``burned_fraction`` and ``baseline_burned_fraction`` (expected fractions of the
-  landscape's value burned, with the current breaks and with none; of its area without
-  values) and ``episode_return`` (the sum of the episode's rewards so far), each with
-  gymnasium's ``_key`` mask beside it. Info values are numpy arrays but for
-  ``action_mask`` (a tensor on the device, like the observations) and the tensors in
-  ``final_obs``; a wrapper that requires numpy infos (gymnasium's ``DictInfoToList``) needs
-  them converted first.
+Episodes, the reward, the vector API, autoreset and the info keys: docs/environment.md.
 """
 
 from __future__ import annotations
@@ -89,7 +47,7 @@ class EnvConfig:
     cells_per_step: int = 5            # k
     ignitions: int = 32                # S fires per episode
     stencil: int = DEFAULT_STENCIL
-    reward: str = "relative"           # relative | absolute (module docstring)
+    reward: str = "relative"           # relative | absolute (docs/environment.md, "Reward")
 
     def __post_init__(self):
         if self.reward not in REWARDS:
@@ -150,8 +108,8 @@ class StaticObservationCache:
 
 
 class BatchedFuelBreakEnv(VectorEnv):
-    """N fuel-break environments stepped together, a gymnasium vector environment (module
-    docstring). Tensors live on ``device``; observations are [N, C, H, W] float32, actions
+    """N fuel-break environments stepped together, a gymnasium vector environment
+    (docs/environment.md, "The vector API"). Tensors live on ``device``; observations are [N, C, H, W] float32, actions
     [N, k] flat cell indices. ``breaks`` (bool [N, H, W]) and ``landscape_id`` ([N]) are the
     environments' compact state, what replay stores."""
 
@@ -345,8 +303,8 @@ class BatchedFuelBreakEnv(VectorEnv):
         return self.valid.clone()
 
     def _info(self, placed_cells: np.ndarray) -> dict:
-        """The per-environment info of the module docstring, every key with its ``_key`` mask
-        (all True)."""
+        """The per-environment info (docs/environment.md, "Info"), every key with its ``_key``
+        mask (all True)."""
         info = {"action_mask": self.action_mask(), "landscape_id": self.landscape_id.copy(),
                 "budget_cells": self.budget.copy(), "budget_used": self.placed.copy(), "placed_cells": placed_cells,
                 "burned_fraction": self.burned_fraction.copy(),
@@ -356,7 +314,7 @@ class BatchedFuelBreakEnv(VectorEnv):
     def step(self, actions) -> tuple[torch.Tensor, np.ndarray, np.ndarray, np.ndarray, dict]:
         """Place each environment's k cells (actions [N, k] flat indices) and burn its fires
         again. Returns (observations, rewards [N], terminated [N], truncated [N], info), the
-        module docstring's vector API; with autoreset, finished environments start their next
+        vector API of docs/environment.md; with autoreset, finished environments start their next
         episode (same-step autoreset, ``info["final_obs"]`` / ``info["final_info"]``)."""
         k = self.config.cells_per_step
         a = torch.as_tensor(np.asarray(actions) if not isinstance(actions, torch.Tensor) else actions,
@@ -407,7 +365,7 @@ def _with_masks(info: dict, present: np.ndarray) -> dict:
 
 
 class FuelBreakEnv(gym.Env):
-    """One fuel-break environment with the gymnasium API (module docstring).
+    """One fuel-break environment with the gymnasium API (docs/environment.md).
 
     Observation: Box(0, 1, (C, H, W), float32) (``qagent.landscape.OBSERVATION_CHANNELS``).
     Action: MultiDiscrete([H*W] * k), the k flat cell indices to break this step. Info: the

@@ -29,16 +29,10 @@ index  name                        value
 13     fuel_break                  1 where a fuel break has been placed
 =====  ==========================  ==================================================================
 
-Channels 6-11 come from our own physics under the weather given (``qagent.fire.behavior``,
-``burn_probability``; docs/history.md tells how the first project got its intensities).
-Channel 11 shows where fire travels across the whole landscape,
-which a convolutional network with a small receptive field cannot infer from local channels.
-Channel 12 says where the objective's value lies (``values``: a non-negative value per cell,
-``qagent.env.sources``): scaled per landscape by its largest value, since the reward is a
-fraction of the landscape's value and only the relative values matter. For a given landscape,
-weather and values every channel but ``burnable`` and ``fuel_break`` is fixed:
-``static_channels`` computes them once and ``with_fuel_breaks`` adds breaks (cheap, for every
-step and for observations rebuilt from replay).
+Channels 6-11 come from QAgent's own fire physics under the weather given; channel 12 is
+scaled per landscape. Every channel but ``burnable`` and ``fuel_break`` is fixed for a
+landscape, weather and values: ``static_channels`` computes them once, ``with_fuel_breaks``
+adds breaks. Why these channels and scalings: docs/environment.md, "Observation".
 """
 
 from __future__ import annotations
@@ -81,7 +75,7 @@ _BURNABLE_CHANNEL = OBSERVATION_CHANNELS.index("burnable")
 
 
 def value_channel(landscape: Landscape, values=None) -> torch.Tensor:
-    """The value_at_risk channel [H, W] (module docstring): ``values`` ([H, W], finite, >= 0;
+    """The value_at_risk channel [H, W] (the table above): ``values`` ([H, W], finite, >= 0;
     None: every cell worth 1) on burnable cells over their largest, on the landscape's device."""
     burnable = landscape.burnable_mask().to(torch.float32)
     if values is None:

@@ -195,18 +195,10 @@ class TileSource(LandscapeSource):
         from qagent.fire.scenario import check_ignition_density
         from qagent.landscape.landfire import load_ignition_density
 
-        if isinstance(ignition_density, (str, Path)):
-            self._density_name = Path(ignition_density).name
-            self._density = load_ignition_density(ignition_density, full)
-        else:
-            self._density_name = "ignition_density"
-            self._density = check_ignition_density(ignition_density, full)
-        keep = [(r, c, t) for r, c, t in self._tiles
-                if (self._density[r:r + size, c:c + size][t.burnable_mask().cpu().numpy()] > 0).any()]
-        self.tiles_without_ignitions = len(self._tiles) - len(keep)
-        if not keep:
-            raise InputError(f"{self._density_name}: zero on the burnable cells of every tile")
-        self._tiles = keep
+        self._density_name, self._density = _full_grid_raster(ignition_density, full, load_ignition_density,
+                                                              check_ignition_density, "ignition_density")
+        self.tiles_without_ignitions = self._keep_tiles_positive_on(
+            self._density, size, f"{self._density_name}: zero on the burnable cells of every tile")
 
     def _set_values(self, values, full: Landscape, size: int) -> None:
         """Keep the raster's values at risk (a GeoTIFF path, checked against the folder's grid,
@@ -214,18 +206,30 @@ class TileSource(LandscapeSource):
         from qagent.landscape.core import check_values
         from qagent.landscape.landfire import load_values
 
-        if isinstance(values, (str, Path)):
-            self._values_name = Path(values).name
-            self._value_grid = load_values(values, full)
-        else:
-            self._values_name = "values"
-            self._value_grid = check_values(values, full)
+        self._values_name, self._value_grid = _full_grid_raster(values, full, load_values, check_values, "values")
+        self.tiles_without_values = self._keep_tiles_positive_on(
+            self._value_grid, size,
+            f"{self._values_name}: the values at risk are zero on the burnable cells of every tile")
+
+    def _keep_tiles_positive_on(self, raster: np.ndarray, size: int, none_left: str) -> int:
+        """Keep only the tiles where the full-grid ``raster`` is positive on some burnable cell
+        of the tile; returns how many were left out. InputError(``none_left``) if none is kept."""
         keep = [(r, c, t) for r, c, t in self._tiles
-                if (self._value_grid[r:r + size, c:c + size][t.burnable_mask().cpu().numpy()] > 0).any()]
-        self.tiles_without_values = len(self._tiles) - len(keep)
+                if (raster[r:r + size, c:c + size][t.burnable_mask().cpu().numpy()] > 0).any()]
         if not keep:
-            raise InputError(f"{self._values_name}: the values at risk are zero on the burnable cells of every tile")
+            raise InputError(none_left)
+        left_out = len(self._tiles) - len(keep)
         self._tiles = keep
+        return left_out
+
+    def _window(self, raster: np.ndarray | None, landscape_id: int) -> np.ndarray | None:
+        """The window of the full-grid ``raster`` under tile ``landscape_id`` (the rows and
+        columns the tile was cut from), or None without a raster (or for a tile dataset)."""
+        if self._tiles is None or raster is None:
+            return None
+        r, c, tile = self._tiles[int(self.ids[landscape_id])]
+        h, w = tile.shape
+        return raster[r:r + h, c:c + w]
 
     @property
     def values_key(self):
@@ -233,20 +237,12 @@ class TileSource(LandscapeSource):
 
     def values(self, landscape_id: int) -> np.ndarray | None:
         """The values' window under tile ``landscape_id``, or None without values."""
-        if self._tiles is None or getattr(self, "_value_grid", None) is None:
-            return None
-        r, c, tile = self._tiles[int(self.ids[landscape_id])]
-        h, w = tile.shape
-        return self._value_grid[r:r + h, c:c + w]
+        return self._window(getattr(self, "_value_grid", None), landscape_id)
 
     def ignition_density(self, landscape_id: int) -> np.ndarray | None:
         """The density's window under tile ``landscape_id`` (the rows and columns the tile was
         cut from), or None without a density."""
-        if self._tiles is None or self._density is None:
-            return None
-        r, c, tile = self._tiles[int(self.ids[landscape_id])]
-        h, w = tile.shape
-        return self._density[r:r + h, c:c + w]
+        return self._window(getattr(self, "_density", None), landscape_id)
 
     def describe(self) -> str:
         text = super().describe()
@@ -314,6 +310,15 @@ class MixedSource(LandscapeSource):
 
     def describe(self) -> str:
         return " + ".join(s.describe() for s in self.sources)
+
+
+def _full_grid_raster(raster, full: Landscape, read_file, check_array, array_name: str) -> tuple[str, np.ndarray]:
+    """(name, raster) of a per-cell raster on a LANDFIRE folder's grid: a GeoTIFF path read with
+    ``read_file`` (checked against ``full``'s grid) and named by its file, or an array checked
+    with ``check_array`` and named ``array_name``."""
+    if isinstance(raster, (str, Path)):
+        return Path(raster).name, read_file(raster, full)
+    return array_name, check_array(raster, full)
 
 
 def check_value_mode(mode: str) -> str:

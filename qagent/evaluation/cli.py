@@ -182,7 +182,7 @@ SEED_DERIVATION = ("evaluation fires: numpy default_rng([seed, 0]) (FireScenario
                    "no placement generator starts from the evaluation fires' state; burn_probability's and DPV's "
                    "own fires: "
                    "placement_fire_seed of that (spawn key 2); bootstrap resamples: bootstrap_seed(seed) (spawn key 3) "
-                   "(qagent.evaluation.methods)")
+                   "(docs/evaluation.md)")
 
 
 # burn_probability's fires in qagent-plan: on whole Worcester (613 x 549, a 5 % budget of 11,118

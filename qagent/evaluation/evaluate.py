@@ -4,7 +4,7 @@ For every landscape, every method places the same budget of breaks, and the expe
 area is estimated from the same fires for every method (ignitions uniform over burnable
 cells, weather and duration per ignition from the scenario; common random numbers, seeded per
 landscape with ``methods.evaluation_rng``, a stream no placement draws from: see "Seeds" in
-``qagent.evaluation.methods``). Per landscape, a method's relative reduction is 1 - burned(method) /
+docs/evaluation.md). Per landscape, a method's relative reduction is 1 - burned(method) /
 burned(none); the table gives its mean over landscapes with a 95 % confidence interval
 (percentile bootstrap over landscapes, 10 000 resamples), the pooled reduction
 (1 - sum burned(method) / sum burned(none)) and the agent's win rate against each other

@@ -5,9 +5,9 @@ fire before and after (a labelled colour bar). Cells without data in the source 
 
 ``evaluation_figure``, ``plan_figure`` and ``comparison_figure`` build and return a matplotlib
 Figure (tests read titles, legend and colour-bar labels back from it); ``save_figure`` writes
-one as PNG. ``plan_figure`` and ``comparison_figure`` size their resolution so that one cell of the whole raster is at least one
-pixel, labels its axes in map coordinates when the landscape is georeferenced (row and column
-otherwise) and adds a zoomed panel of the breaks.
+one as PNG. ``plan_figure`` and ``comparison_figure`` size their resolution so that one cell of
+the whole raster is at least one pixel, label its axes in map coordinates when the landscape is
+georeferenced (row and column otherwise) and add a zoomed panel of the breaks.
 """
 
 from __future__ import annotations

@@ -1,47 +1,17 @@
 """Fuel-break placement methods compared by ``qagent-eval`` and ``qagent-plan``, all with the
 same budget. One registry, ``REGISTRY``, lists them (name, label, how to place); the command
 lines' ``--methods`` and ``--compare`` choices, the figures' labels and the tables all come
-from it, so a new method is one ``Method`` entry:
+from it, so a new method is one ``Method`` entry: ``none``, ``random``, ``greedy_intensity``,
+``burn_probability``, ``dpv``, ``dpv_rounds``, ``domirank`` and ``agent`` (``AgentPolicy``, a
+trained Q-network or an ensemble). :func:`place_breaks` runs one of them.
 
-- ``none``: no treatment (the reference of every reduction);
-- ``random``: uniform over burnable cells (``qagent.evaluation.baselines.random_breaks``);
-- ``greedy_intensity``: the cells of highest head-fire fireline intensity
-  (``qagent.evaluation.baselines.greedy_intensity_breaks``);
-- ``burn_probability``: the cells that simulated fires burn most often
-  (``qagent.evaluation.baselines.burn_probability_breaks``, ranked once), from its own
-  ``placement_ignitions`` fires (default ``DEFAULT_PLACEMENT_IGNITIONS`` = 500, qagent-plan's
-  2000) drawn from the scenario with ``placement_fire_seed``;
-- ``dpv``: the cells of highest downstream protection value (Pais et al. 2021, Computers &
-  Operations Research 131, 105252; ``qagent.evaluation.baselines.dpv_breaks``, ranked once): the value
-  that simulated fires pass on through a cell, summed over each fire's propagation tree, from
-  the same placement fires as ``burn_probability``;
-- ``dpv_rounds``: DPV re-scored ``DPV_ROUNDS`` times, after each part of the budget, with the
-  breaks placed so far (the same fires);
-- ``domirank``: DomiRank centrality of the spread network (``qagent.evaluation.baselines.domirank_breaks``);
-- ``agent``: a trained Q-network, placing the k valid cells of highest Q per step and
-  observing its own breaks, as in training (``AgentPolicy``).
+No placement sees the fires it is scored on, and values at risk reach only the methods that
+can use them (DPV and the agent). The evaluation fires, the placements and the bootstrap draw
+from separate seeds: :func:`evaluation_rng`, :func:`placement_seed`,
+:func:`placement_fire_seed`, :func:`bootstrap_seed`.
 
-Values at risk (``values``, [H, W], None: every cell worth 1) reach the methods that can use
-them: ``dpv`` and ``dpv_rounds`` rank by the value a cell protects downstream, and the agent
-sees them in its value_at_risk observation channel. ``burn_probability`` stays unweighted (it
-ranks how often fire reaches a cell, which is where fire travels, not what it destroys: weighing
-it by the cell's own value would only treat valuable cells themselves, which DPV does better), and
-``random``, ``greedy_intensity`` and ``domirank`` ignore values as before.
-
-No placement sees the fires it is scored on. Heuristics and the agent see the landscape under
-the scenario's reference weather; ``burn_probability`` sees fires of its own, drawn from the
-same scenario (the distribution, not the draws).
-
-Seeds. In a run seeded ``seed``, the evaluation fires of landscape ``i`` (``qagent-plan``:
-``i = 0``) are drawn with ``numpy.random.default_rng([seed, i])`` (``evaluation_rng``);
-placements are seeded with ``placement_seed(seed, i)`` (random placement draws its cells
-with it) and burn-probability placement fires with ``placement_fire_seed`` of that. Both are
-64-bit hashes (numpy ``SeedSequence`` with their own spawn key) whose high 32-bit word is at
-least 2^31, so their generators never start from the evaluation fires' state: numpy seeds
-``default_rng`` from an integer's 32-bit words, trailing zero words ignored, and the
-evaluation entropy ``[seed, i]`` has a high word ``i`` < 2^31 (for seeds below 2^32; above,
-a collision needs a 64-bit hash to equal the seed). A plain ``seed * c + i`` would not do:
-``default_rng(0)`` is ``default_rng([0, 0])``, the fires of landscape 0 in a run seeded 0.
+What each method places and sees, values at risk, and how the seeds are derived (and why they
+never collide with the evaluation fires): docs/evaluation.md.
 """
 
 from __future__ import annotations
@@ -83,7 +53,7 @@ def evaluation_rng(seed: int, landscape_id: int = 0) -> np.random.Generator:
 
 def placement_seed(seed: int, landscape_id: int = 0) -> int:
     """The seed every placement method gets for landscape ``landscape_id`` in a run seeded
-    ``seed`` (see "Seeds" above); never the state of the evaluation fires."""
+    ``seed`` (docs/evaluation.md, "Seeds"); never the state of the evaluation fires."""
     return _derived_seed([int(seed), int(landscape_id)], _PLACEMENT_KEY)
 
 
@@ -285,8 +255,8 @@ def place_breaks(method: str, landscape: Landscape, weather: Weather, budget_cel
     if fewer), never on non-burnable cells. ``seed`` is the placement seed (``placement_seed``);
     ``placement_ignitions``, ``scenario`` and ``ignition_density`` (None: uniform) are
     burn_probability's and DPV's fires, ``device`` where they run (default: the landscape's);
-    ``values`` the values at risk DPV and the agent use (module docstring; None: every cell
-    worth 1)."""
+    ``values`` the values at risk DPV and the agent use (docs/evaluation.md, "Values at risk";
+    None: every cell worth 1)."""
     if method not in REGISTRY:
         raise InputError(f"method: unknown {method!r}; choose from {METHODS}")
     return REGISTRY[method].place(PlacementRequest(landscape, weather, budget_cells, seed, agent, cells_per_round,

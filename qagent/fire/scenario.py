@@ -70,7 +70,8 @@ class FireScenario:
         foliar = _lerp(self.foliar_moisture_range, u[2])
         duration = _lerp(self.duration_range_min, u[3])
         wind = np.minimum(self.wind_speed_10m_max_km_per_h,
-                          self.wind_speed_10m_median_km_per_h * np.exp(self.wind_speed_10m_log_sigma * rng.standard_normal(n)))
+                          self.wind_speed_10m_median_km_per_h
+                          * np.exp(self.wind_speed_10m_log_sigma * rng.standard_normal(n)))
         direction = (self.prevailing_upwind_direction_deg
                      + np.degrees(rng.vonmises(0.0, self.wind_direction_kappa, n)) if self.wind_direction_kappa > 0
                      else rng.uniform(0.0, 360.0, n)) % 360.0

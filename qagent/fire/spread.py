@@ -95,7 +95,8 @@ def _ignitions(ignitions, num_landscapes: int, batched: bool, num_cells: int, de
                              f"got shape {tuple(ign.shape)}")
     else:
         if ign.dim() != 1:
-            raise InputError(f"ignitions: expected [S] flat cell indices for one landscape, got shape {tuple(ign.shape)}")
+            raise InputError(
+                f"ignitions: expected [S] flat cell indices for one landscape, got shape {tuple(ign.shape)}")
         ign = ign.unsqueeze(0)
     lo, hi = torch.aminmax(ign) if ign.numel() else (0, 0)
     if ign.numel() and (int(lo) < 0 or int(hi) >= num_cells):

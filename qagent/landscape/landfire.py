@@ -375,7 +375,7 @@ def load_landfire(source, layers: Mapping[str, Any] | None = None, *, fuel: str 
 
     ``source``: a folder of LANDFIRE products recognised by name, a mapping layer key -> path,
     a QNetFires tile as ``(root, k)`` or the path of one of its files, or the path of an
-    ``.lcp`` file (see the module docstring for names, units and conversions). ``layers``
+    ``.lcp`` file (names, units and conversions: docs/landfire_inputs.md). ``layers``
     (layer key -> path) replaces individual layers of ``source`` (not of an ``.lcp``).
     ``fuel`` picks ``"F40"`` or ``"F13"`` in a folder that has both (an ``.lcp``'s fuel band
     may hold either). ``cell_size_m`` is only needed for rasters without a projected CRS (and,
@@ -410,7 +410,7 @@ def load_landfire(source, layers: Mapping[str, Any] | None = None, *, fuel: str 
 def _assemble(bands: dict[str, _Band], products: dict[str, _Product], ref: _Band, size_m: float, device,
               zero_fields: tuple[str, ...] = ()) -> Landscape:
     """The Landscape of checked bands (layer key -> band, each converted by ``products[key]``):
-    nodata cells of any band become non-burnable bare ground (see the module docstring);
+    nodata cells of any band become non-burnable bare ground (docs/landfire_inputs.md, "Nodata");
     ``zero_fields`` (Landscape fields no band provides) are zero."""
     nodata = np.zeros(ref.shape, dtype=bool)
     for band in bands.values():
@@ -431,7 +431,7 @@ def _assemble(bands: dict[str, _Band], products: dict[str, _Product], ref: _Band
 
 
 # ---------------------------------------------------------------------------------- FlamMap .lcp
-# Unit conversions (module docstring, source 4): 1 ft = 0.3048 m exactly; 1 lb = 0.45359237 kg
+# Unit conversions (docs/landfire_inputs.md, source 4): 1 ft = 0.3048 m exactly; 1 lb = 0.45359237 kg
 # exactly, so 1 lb/ft3 = 0.45359237 / 0.3048^3 kg/m3 = 16.018463 kg/m3 (NIST SP 811, 2008, app. B).
 M_PER_FT = 0.3048
 LCP_HEADER_BYTES = 7316
@@ -501,7 +501,7 @@ _LCP_LINEAR_UNITS_M = {"meters": 1.0, "feet": M_PER_FT}  # the header's LINEAR_U
 
 
 def _load_lcp(path: Path, cell_size_m, device) -> Landscape:
-    """A FlamMap/FARSITE landscape file through GDAL's LCP driver (module docstring, source 4)."""
+    """A FlamMap/FARSITE landscape file through GDAL's LCP driver (docs/landfire_inputs.md, source 4)."""
     rasterio = _rasterio()
     from rasterio.errors import NotGeoreferencedWarning, RasterioError
 

@@ -343,8 +343,8 @@ def synthetic(height: int, width: int, seed: int, *, cell_size_m: float = 30.0, 
 
     Deterministic: the same arguments give bit-identical layers. Seeds vary relief (mean
     slope 1-60 %), roughness, fuel-group mixture, patch scale and the amounts of water,
-    bare rock, roads and agriculture (each absent on many seeds); see the module docstring
-    for the method and its sources.
+    bare rock, roads and agriculture (each absent on many seeds); the method and its sources
+    are in docs/synthetic_landscapes.md.
     """
     for name, value in (("height", height), ("width", width)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -484,7 +484,7 @@ _HOUSE_VALUE_LOG_SIGMA = 0.5
 
 @dataclass(frozen=True)
 class _Settlement:
-    """One seed's housing pattern (module docstring, "Values at risk")."""
+    """One seed's housing pattern (docs/synthetic_landscapes.md, "Values at risk")."""
 
     settlements_per_road_km: float
     houses_per_settlement: float
@@ -511,8 +511,8 @@ def _road_distance_m(roads: np.ndarray, cell_size_m: float) -> np.ndarray:
 def synthetic_values(landscape_or_shape, seed: int, *, cell_size_m: float | None = None,
                      normalize: bool = True) -> torch.Tensor:
     """Value at risk per cell, a float32 [H, W] tensor >= 0 on the landscape's device: houses
-    clustered in settlements along roads and scattered across the land (module docstring,
-    "Values at risk").
+    clustered in settlements along roads and scattered across the land
+    (docs/synthetic_landscapes.md, "Values at risk").
 
     ``landscape_or_shape``: a :class:`Landscape` (roads are its NB1, 91, cells; values are zero
     where it cannot burn), or ``(height, width)``, for which ``synthetic(height, width, seed,

@@ -128,8 +128,8 @@ def format_summary(summary: dict) -> str:
         f"{summary['episodes']:,} episodes",
         f"wall time    {wall}",
         f"validation   {return_unit(summary['reward'])}, mean of {summary['validation_episodes']} episodes:",
-        f"  agent      {value(summary.get('final_validation_return'))}  greedy, at the end (best {value(best).strip()}: "
-        "best.pt)",
+        f"  agent      {value(summary.get('final_validation_return'))}  greedy, at the end "
+        f"(best {value(best).strip()}: best.pt)",
         f"  DomiRank   {value(summary.get('domirank_return'))}",
         f"  random     {value(summary.get('random_return'))}",
         f"checkpoints  {summary['best_checkpoint']}, {summary['final_checkpoint']}, {summary['last_checkpoint']}",

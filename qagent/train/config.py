@@ -53,7 +53,7 @@ class TrainConfig:
     # learning
     learning_rate: float = 3e-4
     warmup_fraction: float = 0.05       # of updates, linear warm-up, then cosine decay to 10 %
-    gamma: float = 0.0                  # 0: learn each step's own drop (see qagent/train/dqn.py); 0.99 bootstraps
+    gamma: float = 0.0                  # 0: learn each step's own drop (docs/training.md); 0.99 bootstraps
     tau: float = 0.01                   # soft target-network update per gradient step
     micro_batch: int | None = None      # default: the preset's
     accumulation_steps: int | None = None

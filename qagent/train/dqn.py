@@ -1,58 +1,11 @@
 """Double DQN for fuel-break placement: :func:`train`, one loop you can read top to bottom
-(after CleanRL's dqn.py), and the algorithm it runs.
+(after CleanRL's dqn.py): act epsilon-greedily with k-cell actions, step the environments,
+store compact transitions in replay, update (``qagent.train.learner``), and now and then
+validate, log and write a checkpoint.
 
-- Actions: an action breaks k cells; its value is the mean of its cells' Q-values. The
-  behaviour policy is epsilon-greedy: with probability epsilon k random valid cells, else the
-  k valid cells of highest Q (``qagent.agent.policy``: ``greedy_topk``, ``select_actions``).
-- Target (van Hasselt et al. 2016): y = r + gamma (1 - done) mean(Q_target(s', a*)), where a*
-  are the top-k valid cells of s' by the ONLINE network. Huber loss, importance-weighted when
-  replay is prioritized (Schaul et al. 2016), whose priorities are the TD errors
-  (``qagent.train.learner``).
-- Discount: gamma = 0 by default, so the target is the step's own reward, the drop in expected
-  burned area it caused, measured with common random numbers (the same fires before and
-  after). A bootstrapped target (gamma = 0.99) adds the target network's error to rewards that
-  are already noisy; and since the burned area a set of breaks saves is close to a
-  submodular function of the set, placing by marginal gain is near optimal (Nemhauser et al.
-  1978). BENCHMARKS.md has the runs that chose this default; set gamma > 0 to credit later
-  steps.
-- Replay stores compact states (landscape id and bit-packed break mask); observations are
-  rebuilt from the landscape's cached static channels when a batch is sampled
-  (``qagent.agent.replay``).
-- Updates (``qagent.train.learner.Learner``): an effective batch = micro-batch x accumulation
-  steps; each micro-batch's loss is divided by the batch size and back-propagated, then the
-  summed gradient is clipped and applied once, so the step equals a full-batch step for
-  everything computed per sample. BatchNorm is the exception: each micro-batch normalises
-  with its own statistics and updates the running averages once per micro-batch, so
-  accumulation does NOT reproduce full-batch BatchNorm exactly (close at these grid sizes,
-  where every sample alone has H x W values per channel). OOM-retry (qagent.oom) halves the
-  micro-batch and doubles accumulation on "out of memory", keeping the effective batch.
-- bf16 autocast on CUDA devices that support it; optional activation checkpointing for
-  EnhancedQNet; learning rate: linear warm-up then cosine decay to 10 %; gradient clipping;
-  soft target updates.
-- Optional warm start: the first episodes follow DomiRank (Engsig et al. 2024) rankings, to
-  fill replay with good demonstrations. Their transitions are flagged, and on them the loss
-  adds DQfD's large-margin term (Hester et al. 2018), max_a [Q(s, a) + l(a_E, a)] - Q(s, a_E)
-  with l = ``demo_margin`` for every other action: for k-cell actions, the mean of the top k
-  of Q plus the margin on cells the demonstrator did not choose, minus the mean Q of its
-  cells. It keeps the greedy policy at least as good as the demonstrator while TD learning
-  improves on it.
-- Runs and outputs: ``cfg.out`` holds one run (``qagent.train.runlog``). A folder holding
-  another run is refused unless ``overwrite`` (which deletes it first, once the new run is set
-  up) or ``resume`` from a checkpoint in it, which continues exactly from that checkpoint: log
-  rows written after it (by a run killed later) are dropped, TensorBoard hides their events,
-  temporaries of dead writers are removed and the run's wall time (in the counters) keeps
-  adding up. Checkpoints: ``qagent.train.checkpoint.RunCheckpoints``. Validation
-  (``qagent.train.validation``) reports the greedy agent beside DomiRank and random placement
-  on the same episodes, in the reward's unit (:func:`return_unit`).
-- Distributed (``train(..., distributed=True)`` under torchrun): DistributedDataParallel.
-  Every rank steps its own environments (seeded by rank) into its own replay shard and
-  samples its own batch, so the global batch is world size x the preset's batch; gradients
-  are averaged across ranks once per update (micro-batches before the last run under
-  ``no_sync``); all ranks take the same number of steps and updates in lockstep. Rank 0
-  validates, logs and writes the checkpoints; every rank also writes its replay shard and
-  RNG state (``rank<r>.pt``) with each checkpoint, so ``--resume`` restores every rank. An
-  out-of-memory retry is local to its rank; one striking inside the final, synchronising
-  backward pass cannot be retried.
+The algorithm (actions, the Double DQN target, why gamma = 0 by default, replay of compact
+states, micro-batched updates and their out-of-memory retry, bf16, the DomiRank warm start
+with DQfD's margin, runs and resume, distributed training): docs/training.md.
 
 The names other modules import from here (``select_actions``, ``greedy_actions``,
 ``evaluate_policy``, ``make_validation_env``, ``validation_seed_of``, ``training_curve_figure``,
@@ -196,7 +149,7 @@ def reference_returns(cfg: TrainConfig, validation: BatchedFuelBreakEnv, domiran
 # ----------------------------------------------------------------------------- training
 def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = True,
           distributed: bool = False, overwrite: bool = False) -> dict[str, Any]:
-    """Train an agent; returns a summary (paths, returns, counts). See the module docstring.
+    """Train an agent; returns a summary (paths, returns, counts); the algorithm: docs/training.md.
 
     ``cfg.out`` must not hold another run (:func:`check_output`): ``resume`` from a
     checkpoint in it continues that run (its log is cut back to the checkpoint), ``overwrite``

@@ -122,7 +122,8 @@ class Learner:
         if distributed:
             from torch.nn.parallel import DistributedDataParallel
 
-            self.module = DistributedDataParallel(self.model, device_ids=[device.index] if device.type == "cuda" else None)
+            self.module = DistributedDataParallel(self.model,
+                                                  device_ids=[device.index] if device.type == "cuda" else None)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.learning_rate, weight_decay=1e-5)
         total_updates = max(1, int((cfg.steps - cfg.learning_starts) * cfg.updates_per_step))
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer,

@@ -1,67 +1,16 @@
 """Training presets sized for the GPU memory at hand, and the memory estimates behind them.
 
-Four presets, from a CPU-sized ``demo`` to a 4 GiB GPU, each with its grid size (where their
-batch sizes, environment counts, buffer sizes and models come from: docs/history.md, "Out of
-GPU memory"):
+``PRESETS`` holds four presets, smallest first, from a CPU-sized ``demo`` to a 4 GiB GPU, each
+with its batch (micro-batch x accumulation), environments, replay capacity, model and grid.
+:func:`estimate_memory_bytes` estimates the GPU memory of the run ``qagent-train --preset
+NAME`` starts (weights, optimizer state, measured activations, observations, a fire-simulation
+allowance) and its replay's host memory; :func:`choose_auto_preset` and :func:`auto_preset`
+pick the largest preset that fits with headroom (``--preset auto``; ``demo`` on a CPU);
+:func:`format_presets_table` is what ``qagent-train --list-presets`` prints;
+:func:`configure_cuda_allocator` asks for expandable segments before CUDA starts.
 
-========  =====================  ====  =======  ======================  =======
-preset    batch (micro x accum)  envs  buffer   model                   grid
-========  =====================  ====  =======  ======================  =======
-demo      16 x 1                 4     10 000   qnet (hidden 32, 3)     32 x 32
-low       16 x 1                 8     50 000   qnet                    50 x 50
-medium    32 x 1                 16    75 000   enhanced_efficient      50 x 50
-high      64 x 1                 32    100 000  enhanced                50 x 50
-========  =====================  ====  =======  ======================  =======
-
-Memory estimate (:func:`estimate_memory_bytes`)
------------------------------------------------
-The estimate is for the run ``qagent-train --preset NAME`` starts: the network
-``qagent.train.dqn`` builds (``build_model`` with the preset's model and settings and the
-agent's C = ``NUM_CHANNELS`` = 14 observation channels, ``qagent.env.observation``), the
-preset's grid and the trainer's k = ``TrainConfig.cells_per_step`` = 5 cells per action
-(tested against what the trainer builds). GPU bytes = weights + optimizer state + activations
-+ observations + simulation:
-
-- weights: online and target network, 4 bytes per parameter each;
-- optimizer state: gradients and Adam's two moment estimates, 3 x 4 bytes per parameter;
-- activations: the larger of a training micro-batch, m (S + 2 L), and acting on the
-  environments, num_envs x 3 L. S is what autograd saves per sample for the backward pass,
-  L the largest single feature map per sample (the backward pass holds the gradients of about
-  two such maps at once; a no-grad forward holds a layer's input, its output and a skip
-  connection). Both are MEASURED, not guessed: the model runs one training-mode forward on
-  the CPU at two small grids under ``torch.autograd.graph.saved_tensors_hooks`` (each saved
-  storage counted once, parameters and the input excluded) and forward hooks, and S and L are
-  fitted as a + b H W, exact for these fully convolutional models, whose activations grow
-  linearly with the cell count. Activation checkpointing is ignored (an upper bound when on);
-- observations: float32 states and next states of the effective batch and the acting
-  observations, (2 E + num_envs) x C x H x W x 4 bytes;
-- simulation: ``simulation_bytes_per_env_cell`` per cell and environment, by default 1 KiB:
-  an allowance for the fire kernel (``qagent.fire.spread``: per-simulation weather and
-  scratch ~28 B per cell, x 32 simulations per environment (the trainer's S), plus ~128 B
-  of landscape layers, fire-ellipse cache and counts per environment), to be refined with
-  measurements on a GPU.
-
-The replay buffer lives in host RAM (``replay_host_bytes``: a prioritized buffer's
-``bytes_per_transition()`` x capacity), not on the GPU.
-
-Automatic choice (:func:`choose_auto_preset`)
----------------------------------------------
-A preset fits when ``HEADROOM_FACTOR x estimate + RUNTIME_RESERVE_BYTES <= free`` memory:
-x 2 for what the estimate leaves out (the caching allocator's rounding and fragmentation,
-cuDNN convolution workspaces, autograd temporaries) and for its own error until it has been
-checked against ``torch.cuda.max_memory_reserved`` on GPUs, and 1 GiB for the CUDA
-libraries' kernels and handles (cuBLAS, cuDNN), which load only at first use, after ``free``
-was read. The largest fitting preset wins. At the presets' grids the estimates (C = 14
-channels, k = 5; ``format_presets_table()`` prints them) are about 22 MiB (demo), 125 MiB
-(low), 0.45 GiB (medium) and 1.43 GiB (high), asking for 1.04, 1.24, 1.89 and 3.86 GiB free.
-So a 3.68 GiB GPU gets ``medium``; ``high`` needs a 4 GiB card with 3.86 GiB free. Should an
-estimate still be short, ``qagent.oom.OOMRetry`` halves the micro-batch instead of
-crashing. Activations grow with the cell count: at 613 x 549 a training micro-batch of 16
-samples of the basic QNet alone needs ~13 GiB of activations, so train on tiles of the
-preset's grid and run the full landscape only at inference (~0.25 GiB per sample without
-gradients).
-On a CPU (:func:`auto_preset`) memory is rarely the limit, time is: ``demo`` is the preset
-that trains in minutes on a few cores (``low`` also runs on a CPU, in hours).
+The preset table, the terms of the estimate and the headroom of the automatic choice, with the
+numbers: docs/memory_presets.md.
 """
 
 from __future__ import annotations
@@ -157,7 +106,7 @@ def get_preset(name: str) -> Preset:
 # ----------------------------------------------------------------------------- estimates
 @dataclass(frozen=True)
 class MemoryEstimate:
-    """Estimated memory of a training run, in bytes (see the module docstring)."""
+    """Estimated memory of a training run, in bytes (the terms: docs/memory_presets.md)."""
 
     weights: int
     optimizer_state: int
@@ -187,13 +136,14 @@ def estimate_memory_bytes(
 ) -> MemoryEstimate:
     """Memory estimate of training ``preset`` on ``grid_shape`` (default: the preset's grid)
     with ``in_channels`` observation channels and ``cells_per_action`` cells per replayed action
-    (default: the trainer's, :func:`trainer_cells_per_action`); see the module docstring for
-    the terms."""
+    (default: the trainer's, :func:`trainer_cells_per_action`); the terms are explained in
+    docs/memory_presets.md."""
     if cells_per_action is None:
         cells_per_action = trainer_cells_per_action()
     height, width = preset.grid_size if grid_shape is None else grid_shape
     cells = height * width
-    num_parameters, saved, largest = _activation_profile(preset.model, tuple(sorted(preset.model_kwargs.items())), in_channels)
+    num_parameters, saved, largest = _activation_profile(preset.model, tuple(sorted(preset.model_kwargs.items())),
+                                                         in_channels)
     saved_per_sample = saved[0] + saved[1] * cells
     largest_per_sample = largest[0] + largest[1] * cells
     training = preset.micro_batch * (saved_per_sample + 2 * largest_per_sample)
@@ -222,7 +172,8 @@ def trainer_cells_per_action() -> int:
 
 
 @functools.lru_cache(maxsize=None)
-def _activation_profile(model: str, kwargs: tuple, in_channels: int) -> tuple[int, tuple[float, float], tuple[float, float]]:
+def _activation_profile(model: str, kwargs: tuple,
+                        in_channels: int) -> tuple[int, tuple[float, float], tuple[float, float]]:
     """(parameter count, saved bytes per sample as (a, b) with bytes = a + b H W, largest
     feature map per sample likewise), from training-mode forward passes at 8 x 8 and 16 x 16."""
     with torch.random.fork_rng(devices=[]):  # building draws initial weights: leave the caller's RNG alone
