@@ -3,6 +3,7 @@ the offending value and where it is (row, col)."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,8 @@ def as_tensor(name: str, value: Any, *, dtype: torch.dtype, device: torch.device
         bad = ~torch.isfinite(t) | (t != torch.round(t))
         if bool(bad.any()):
             _raise_first(name, bad, t, "is not an integer code")
+    if t.dtype == dtype and device is None:
+        return t
     return t.to(device=device if device is not None else t.device, dtype=dtype)
 
 
@@ -66,6 +69,11 @@ def _raise_first(name: str, mask, values, what: str):
                      f"({count} such value{'s' if count != 1 else ''})")
 
 
+# Tensors of at most this many values on the CPU are range-checked on their values in Python
+# (``tolist``), which for one fire's weather costs far less than torch's reductions.
+_SMALL = 64
+
+
 def check_finite(name: str, t: torch.Tensor) -> None:
     if t.is_floating_point():
         bad = ~torch.isfinite(t)
@@ -76,6 +84,12 @@ def check_finite(name: str, t: torch.Tensor) -> None:
 def check_range(name: str, t: torch.Tensor, lo: float | None, hi: float | None, unit: str = "", hint: str = "") -> None:
     """Values must lie in [lo, hi]; ``hint`` (e.g. a likely unit mistake) is added to errors
     about values above ``hi``."""
+    if t.is_cpu and t.numel() <= _SMALL:  # a few values: checked in Python, no torch reductions
+        lo_ok = (lambda x: True) if lo is None else (lambda x: x >= lo)
+        hi_ok = (lambda x: True) if hi is None else (lambda x: x <= hi)
+        if all(math.isfinite(x) and lo_ok(x) and hi_ok(x) for x in t.reshape(-1).tolist()):
+            return
+    # (large tensors, or a bad value: the checks below find and name it)
     check_finite(name, t)
     rng = f"[{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}]{(' ' + unit) if unit else ''}"
     if lo is not None:

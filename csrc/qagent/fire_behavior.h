@@ -103,11 +103,12 @@ QAGENT_HD SurfaceFireHead surface_fire_head(const SurfaceFireBase& base, float m
 // compute it once per fuel model). With has_azimuth false the result is the head fire (the
 // direction of maximum spread); otherwise the fire front whose normal points toward
 // azimuth_deg (horizontal, clockwise from north), with crown fire initiation judged on the
-// surface intensity in that direction.
+// surface intensity in that direction. With with_flame_length false the flame length (a
+// powf no spread parameter reads) is left 0; every other field is the same to the bit.
 QAGENT_HD CellFireBehavior cell_fire_behavior_given_base(const CellFuelTerrain& cell, const CellWeather& weather,
                                                          const FuelModelSpec& fm, const SurfaceFireBase& base,
                                                          const BehaviorOptions& opt, bool has_azimuth,
-                                                         float azimuth_deg) {
+                                                         float azimuth_deg, bool with_flame_length = true) {
     float dz_dx, dz_dy;
     elevation_gradient(cell.slope_rise_per_run, cell.aspect_deg, &dz_dx, &dz_dy);
     CellFireBehavior out;
@@ -161,7 +162,7 @@ QAGENT_HD CellFireBehavior cell_fire_behavior_given_base(const CellFuelTerrain& 
 
     if (!van_wagner_crown_fire_initiates(surface_intensity, cell.canopy_cover_fraction, cell.canopy_base_height_m,
                                          cell.canopy_bulk_density_kg_per_m3, weather.foliar_moisture)) {
-        out.flame_length_m = byram_flame_length_m(surface_intensity);
+        out.flame_length_m = with_flame_length ? byram_flame_length_m(surface_intensity) : 0.0f;
         return out;
     }
 
@@ -199,18 +200,19 @@ QAGENT_HD CellFireBehavior cell_fire_behavior_given_base(const CellFuelTerrain& 
             out.eccentricity = crown_eccentricity;
         }
     }
-    out.flame_length_m = byram_flame_length_m(out.fireline_intensity_kw_per_m);
+    out.flame_length_m = with_flame_length ? byram_flame_length_m(out.fireline_intensity_kw_per_m) : 0.0f;
     return out;
 }
 
 // Fire behavior of one cell (see cell_fire_behavior_given_base).
 QAGENT_HD CellFireBehavior cell_fire_behavior(const CellFuelTerrain& cell, const CellWeather& weather,
-                                              const BehaviorOptions& opt, bool has_azimuth, float azimuth_deg) {
+                                              const BehaviorOptions& opt, bool has_azimuth, float azimuth_deg,
+                                              bool with_flame_length = true) {
     FuelModelSpec fm;
     lookup_fuel_model(cell.fuel_model_code, &fm);
     SurfaceFireBase base{};
     if (fm.burnable) base = rothermel_no_wind_no_slope(fm, weather.fuel_moisture);
-    return cell_fire_behavior_given_base(cell, weather, fm, base, opt, has_azimuth, azimuth_deg);
+    return cell_fire_behavior_given_base(cell, weather, fm, base, opt, has_azimuth, azimuth_deg, with_flame_length);
 }
 
 }  // namespace qagent

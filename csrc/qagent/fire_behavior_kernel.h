@@ -113,18 +113,20 @@ QAGENT_HD void pack_spread_params(const CellFireBehavior& b, float* out, int64_t
 // fuel and terrain come back in *c). With uniform weather rows a caller may pass the no-wind,
 // no-slope surface fire of the cell's fuel model in this row's weather (base, else null); the
 // result is the same to the bit (cell_fire_behavior computes that base and calls the same
-// function).
+// function). with_flame_length: see cell_fire_behavior_given_base.
 QAGENT_HD CellFireBehavior element_fire_behavior(const FireBehaviorArgs& a, int64_t row, int64_t cell,
-                                                 const SurfaceFireBase* base, CellFuelTerrain* c) {
+                                                 const SurfaceFireBase* base, CellFuelTerrain* c,
+                                                 bool with_flame_length = true) {
     int64_t landscape = a.landscape_index[row];
     *c = load_cell_fuel_terrain(a.terrain, a.fuel_model, a.num_cells, landscape, cell);
     CellWeather w = load_cell_weather(a.weather, a.weather_cells, row, cell);
     if (base != nullptr) {
         FuelModelSpec fm;
         lookup_fuel_model(c->fuel_model_code, &fm);
-        return cell_fire_behavior_given_base(*c, w, fm, *base, a.options, a.has_azimuth, a.azimuth_deg);
+        return cell_fire_behavior_given_base(*c, w, fm, *base, a.options, a.has_azimuth, a.azimuth_deg,
+                                             with_flame_length);
     }
-    return cell_fire_behavior(*c, w, a.options, a.has_azimuth, a.azimuth_deg);
+    return cell_fire_behavior(*c, w, a.options, a.has_azimuth, a.azimuth_deg, with_flame_length);
 }
 
 // The six spread parameters of element (row, cell) (head fire: a.has_azimuth must be false),
@@ -134,7 +136,7 @@ QAGENT_HD CellFireBehavior element_fire_behavior(const FireBehaviorArgs& a, int6
 QAGENT_HD void spread_params_element(const FireBehaviorArgs& a, int64_t row, int64_t cell, const SurfaceFireBase* base,
                                      float* out, int64_t stride) {
     CellFuelTerrain c;
-    const CellFireBehavior b = element_fire_behavior(a, row, cell, base, &c);
+    const CellFireBehavior b = element_fire_behavior(a, row, cell, base, &c, /*with_flame_length=*/false);
     pack_spread_params(b, out, stride);
 }
 

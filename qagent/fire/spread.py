@@ -46,6 +46,56 @@ DEFAULT_MEMORY_BUDGET_BYTES = 512 * 2**20
 ALGORITHMS = _ops.ALGORITHMS  # name -> the spread op's code
 DEFAULT_STENCIL = max(_ops.STENCIL_SIZES)
 
+# Inputs this small on the CPU are checked in Python on their values (``tolist``) rather than
+# by torch reductions: a call of one fire then costs microseconds of checks, not tens.
+_SMALL = 64
+
+# Per-call constants of the op's inputs (index rows of S simulations, empty parameter grids
+# and fuel-break stacks), built once per shape and device and reused by later calls: the
+# compiled op only reads them and they are never returned. Bounded in count and size.
+_CONSTANTS: dict = {}
+_MAX_CONSTANTS = 64
+_MAX_CACHED_SIMS = 1 << 16
+
+
+def _constant(key: tuple, build):
+    hit = _CONSTANTS.get(key)
+    if hit is None:
+        with torch.inference_mode(False):  # usable inside and outside inference mode
+            hit = build()
+        if len(_CONSTANTS) >= _MAX_CONSTANTS:
+            _CONSTANTS.pop(next(iter(_CONSTANTS)))
+        _CONSTANTS[key] = hit
+    return hit
+
+
+def _index_rows(n: int, dev: torch.device, kind: str) -> torch.Tensor:
+    """int64 [n] on ``dev``: "arange" 0..n-1, "zeros", "minus" (-1 everywhere); cached for
+    small n (do not modify the result)."""
+    def build():
+        if kind == "arange":
+            return torch.arange(n, dtype=torch.int64, device=dev)
+        return torch.full((n,), 0 if kind == "zeros" else -1, dtype=torch.int64, device=dev)
+
+    if n > _MAX_CACHED_SIMS:
+        return build()
+    return _constant((kind, n, dev), build)
+
+
+def _landscape_of_sims(e_count: int, s_count: int, dev: torch.device) -> torch.Tensor:
+    """int64 [E*S]: the landscape of each simulation (E landscapes of S simulations each)."""
+    if e_count == 1:
+        return _index_rows(s_count, dev, "zeros")
+    build = lambda: torch.arange(e_count, device=dev).repeat_interleave(s_count)  # noqa: E731
+    if e_count * s_count > _MAX_CACHED_SIMS:
+        return build()
+    return _constant(("landscape_of", e_count, s_count, dev), build)
+
+
+def _as(t: torch.Tensor, dev: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """``t`` on ``dev`` as ``dtype`` (``t`` itself when it already is)."""
+    return t if t.dtype == dtype and t.device == dev else t.to(dev, dtype)
+
 
 @dataclass
 class SpreadResult:
@@ -98,14 +148,18 @@ def _ignitions(ignitions, num_landscapes: int, batched: bool, num_cells: int, de
             raise InputError(
                 f"ignitions: expected [S] flat cell indices for one landscape, got shape {tuple(ign.shape)}")
         ign = ign.unsqueeze(0)
-    lo, hi = torch.aminmax(ign) if ign.numel() else (0, 0)
-    if ign.numel() and (int(lo) < 0 or int(hi) >= num_cells):
+    if ign.numel() and ign.is_cpu and ign.numel() <= _SMALL:
+        vals = ign.reshape(-1).tolist()
+        lo, hi = min(vals), max(vals)
+    else:
+        lo, hi = (int(x) for x in torch.aminmax(ign)) if ign.numel() else (0, 0)
+    if ign.numel() and (lo < 0 or hi >= num_cells):
         bad = (ign < 0) | (ign >= num_cells)
         pos = tuple(int(i) for i in torch.nonzero(bad)[0].tolist())
         where = pos if batched else pos[1:]
         raise InputError(f"ignitions: index {int(ign[pos])} at {where} is outside the grid's {num_cells} cells "
                          "(flat index row * W + col)")
-    return ign.to(device)
+    return ign if ign.device == device else ign.to(device)
 
 
 def _durations(duration_min, shape: tuple[int, int], batched: bool, device) -> torch.Tensor:
@@ -114,13 +168,19 @@ def _durations(duration_min, shape: tuple[int, int], batched: bool, device) -> t
             raise InputError(f"duration_min: must be finite and >= 0 minutes, got {float(duration_min)}")
         return torch.full(shape, float(duration_min), dtype=torch.float32, device=device)
     d = as_tensor("duration_min", duration_min, dtype=torch.float32)
-    if not bool(torch.isfinite(d).all()) or bool((d < 0).any()):
+    if d.is_cpu and d.numel() <= _SMALL:
+        ok = all(math.isfinite(x) and x >= 0 for x in d.reshape(-1).tolist())
+    else:
+        ok = bool(torch.isfinite(d).all()) and not bool((d < 0).any())
+    if not ok:
         bad = d[~torch.isfinite(d) | (d < 0)].reshape(-1)[0].item()
         raise InputError(f"duration_min: must be finite and >= 0 minutes, got {bad}")
     if d.dim() == 1 and not batched:
         d = d.unsqueeze(0)
+    if tuple(d.shape) == shape and d.device == device and d.is_contiguous():
+        return d
     try:
-        return d.to(device).expand(shape).contiguous()
+        return (d if d.device == device else d.to(device)).expand(shape).contiguous()
     except RuntimeError:
         raise InputError(f"duration_min: shape {tuple(d.shape)} does not broadcast to the simulations' "
                          f"{shape if batched else shape[1:]}") from None
@@ -240,8 +300,8 @@ class LandscapeStack:
         lazily: a cell's parameters are computed when a fire first reads them, at most once
         per simulation, and equal :meth:`spread_params`' to the bit. Costs the weather rows
         (32 B each for uniform rows), not the grid. Pass as ``run_spread(..., lazy=...)``."""
-        return LazyParams(self.shape, self.terrain, self.fuel, weather.to(self.device, torch.float32).contiguous(),
-                          landscape_index.to(self.device, torch.int64).contiguous(), _lw_model_code(lw_ratio_model),
+        return LazyParams(self.shape, self.terrain, self.fuel, _as(weather, self.device, torch.float32).contiguous(),
+                          _as(landscape_index, self.device, torch.int64).contiguous(), _lw_model_code(lw_ratio_model),
                           bool(use_wind_limit), float(crown_max_length_to_breadth))
 
 
@@ -291,29 +351,32 @@ def run_spread(params: torch.Tensor | None, param_index: torch.Tensor, ignition:
         if lazy is None:
             raise InputError("params: give precomputed params, lazy sources, or both")
         dev = lazy.terrain.device
-        params = torch.empty((0, _ops.NUM_SPREAD_PARAMS, *lazy.shape), dtype=torch.float32, device=dev)
+        lh, lw = lazy.shape
+        params = _constant(("no_params", lh, lw, dev), lambda: torch.empty(
+            (0, _ops.NUM_SPREAD_PARAMS, lh, lw), dtype=torch.float32, device=dev))
     dev = params.device
     h, w = params.shape[2], params.shape[3]
     if fuel_breaks is None:
-        blocked = torch.zeros((0, h, w), dtype=torch.uint8, device=dev)
-        layout_index = torch.full((n,), -1, dtype=torch.int64, device=dev)
+        blocked = _constant(("no_breaks", h, w, dev), lambda: torch.zeros((0, h, w), dtype=torch.uint8, device=dev))
+        layout_index = _index_rows(n, dev, "minus")
     else:
-        blocked = fuel_breaks.to(device=dev, dtype=torch.uint8).contiguous()
+        blocked = _as(fuel_breaks, dev, torch.uint8).contiguous()
         if layout_index is None:
             raise InputError("layout_index: required with fuel_breaks")
     if count_index is None:
-        count_index = torch.full((n,), 0 if num_count_rows > 0 else -1, dtype=torch.int64, device=dev)
+        count_index = _index_rows(n, dev, "zeros" if num_count_rows > 0 else "minus")
     lazy_args = {} if lazy is None else dict(
         terrain=lazy.terrain, fuel_model=lazy.fuel, weather=lazy.weather, weather_landscape=lazy.landscape_index,
         length_to_breadth_model=lazy.lw_code, use_wind_limit=lazy.use_wind_limit,
         crown_max_length_to_breadth=lazy.crown_max_length_to_breadth)
     with_values = values is not None or bool(return_dpv)
+    long = torch.int64
     burned, counts, arrival, burned_value, dpv = _ops.spread(
-        params, blocked, ignition.to(dev, torch.int64), param_index.to(dev, torch.int64),
-        layout_index.to(dev, torch.int64), count_index.to(dev, torch.int64), duration_min.to(dev, torch.float32),
-        num_count_rows, cell_size_m, stencil, return_arrival, ALGORITHMS[algorithm], **lazy_args,
-        relax_window=relax_window, values=None if values is None else values.to(dev, torch.float32).contiguous(),
-        value_index=None if value_index is None or not with_values else value_index.to(dev, torch.int64),
+        params, blocked, _as(ignition, dev, long), _as(param_index, dev, long), _as(layout_index, dev, long),
+        _as(count_index, dev, long), _as(duration_min, dev, torch.float32), num_count_rows, cell_size_m, stencil,
+        return_arrival, ALGORITHMS[algorithm], **lazy_args, relax_window=relax_window,
+        values=None if values is None else _as(values, dev, torch.float32).contiguous(),
+        value_index=None if value_index is None or not with_values else _as(value_index, dev, long),
         return_dpv=return_dpv)
     if with_values:
         return burned, counts, (arrival if return_arrival else None), burned_value, (dpv if return_dpv else None)
@@ -423,7 +486,7 @@ def simulate(
     stack = LandscapeStack.of(landscapes, dev)
     opts = dict(lw_ratio_model=lw_ratio_model, use_wind_limit=use_wind_limit,
                 crown_max_length_to_breadth=crown_max_length_to_breadth)
-    landscape_of_sim = torch.arange(e_count, device=dev).repeat_interleave(s_count)
+    landscape_of_sim = _landscape_of_sims(e_count, s_count, dev)
     total = e_count * s_count
 
     # Where each simulation's parameters come from: a lazy weather row (per simulation or per
@@ -442,7 +505,7 @@ def simulate(
             per_sim_weather = rows
         else:
             lazy = stack.lazy_params(rows, landscape_of_sim, **opts)
-            source_of_sim = torch.arange(total, device=dev)
+            source_of_sim = _index_rows(total, dev, "arange")
     else:
         if isinstance(weather, Weather):
             weathers = [weather] * e_count
@@ -456,7 +519,7 @@ def simulate(
         grids = [x.as_op_tensor((h, w), dev) for x in weathers]
         k = max(g.shape[1] for g in grids)
         wt = torch.stack([g.expand(_ops.NUM_WEATHER_CHANNELS, k) for g in grids]).contiguous()
-        landscape_rows = torch.arange(e_count, device=dev)
+        landscape_rows = _index_rows(e_count, dev, "arange")
         if params == "lazy" or (params == "auto" and _lazy_for_shared_weather(dev, s_count, n_cells)):
             lazy = stack.lazy_params(wt, landscape_rows, **opts)
             source_of_sim = landscape_of_sim
@@ -470,28 +533,33 @@ def simulate(
     flat_dur = durations.reshape(-1)
     layout = None  # the layout of each simulation: its landscape's, or the one shared mask
     if blocked is not None:
-        layout = landscape_of_sim if blocked.shape[0] > 1 else torch.zeros_like(landscape_of_sim)
+        layout = landscape_of_sim if blocked.shape[0] > 1 else _index_rows(total, dev, "zeros")
     num_rows = e_count if (return_burn_count or return_dpv) else 0
-    count_of_sim = landscape_of_sim if num_rows else torch.full((total,), -1, dtype=torch.int64, device=dev)
+    count_of_sim = landscape_of_sim if num_rows else _index_rows(total, dev, "minus")
     value_of_sim = None
     if value_grids is not None:
-        value_of_sim = landscape_of_sim if value_grids.shape[0] > 1 else torch.zeros_like(landscape_of_sim)
+        value_of_sim = landscape_of_sim if value_grids.shape[0] > 1 else _index_rows(total, dev, "zeros")
     out: dict = {"burned": [], "counts": None, "value": [], "dpv": None}
 
     def run_chunk(start: int, stop: int) -> None:
         sl = slice(start, stop)
+        whole = start == 0 and stop == total
+
+        def part(t):  # the chunk's simulations (no view when the chunk is the whole call)
+            return t if whole else t[sl]
+
         if lazy is not None:
-            chunk_params, param_index = None, source_of_sim[sl]
+            chunk_params, param_index = None, part(source_of_sim)
         elif per_sim_weather is not None:
-            chunk_params = stack.spread_params(per_sim_weather[sl], landscape_of_sim[sl], **opts)
-            param_index = torch.arange(stop - start, device=dev)
+            chunk_params = stack.spread_params(part(per_sim_weather), part(landscape_of_sim), **opts)
+            param_index = _index_rows(stop - start, dev, "arange")
         else:
-            chunk_params, param_index = params_all, landscape_of_sim[sl]
-        got = run_spread(chunk_params, param_index, flat_ign[sl], flat_dur[sl], cell_size_m=stack.cell_size_m,
-                         fuel_breaks=blocked, layout_index=None if layout is None else layout[sl],
-                         count_index=count_of_sim[sl], num_count_rows=num_rows, return_arrival=return_arrival,
+            chunk_params, param_index = params_all, part(landscape_of_sim)
+        got = run_spread(chunk_params, param_index, part(flat_ign), part(flat_dur), cell_size_m=stack.cell_size_m,
+                         fuel_breaks=blocked, layout_index=None if layout is None else part(layout),
+                         count_index=part(count_of_sim), num_count_rows=num_rows, return_arrival=return_arrival,
                          stencil=stencil, algorithm=algorithm, lazy=lazy, relax_window=relax_window,
-                         **(dict(values=value_grids, value_index=None if value_of_sim is None else value_of_sim[sl],
+                         **(dict(values=value_grids, value_index=None if value_of_sim is None else part(value_of_sim),
                                  return_dpv=return_dpv) if with_values else {}))
         b, c, a = got[:3]
         # outputs are kept only once the chunk succeeded, so a re-run after an out-of-memory
@@ -504,7 +572,7 @@ def simulate(
         if return_burn_count:
             out["counts"] = c if out["counts"] is None else out["counts"].add_(c)
         if return_arrival:
-            if start == 0 and stop == total:
+            if whole:
                 out["arrival"] = a
             else:
                 if "arrival" not in out:

@@ -36,6 +36,9 @@ class _WeatherFields:
     foliar_moisture: Any
 
 
+_FIELD_NAMES = tuple(f.name for f in fields(_WeatherFields))
+
+
 @dataclass(eq=False)
 class Weather(_WeatherFields):
     """The weather a fire burns in.
@@ -106,7 +109,12 @@ class WeatherSamples(_WeatherFields):
 
     def as_op_tensor(self, device) -> torch.Tensor:
         """[prod(shape), 8, 1] float32 in the channel order of the compiled ops."""
-        cols = [getattr(self, f.name).to(device).reshape(-1) for f in fields(self)]
+        cols = [getattr(self, name) for name in _FIELD_NAMES]
+        try:  # one stack, one copy to the device
+            return torch.stack(cols, dim=-1).reshape(-1, len(cols), 1).to(device)
+        except RuntimeError:  # fields on different devices
+            pass
+        cols = [c.to(device).reshape(-1) for c in cols]
         return torch.stack(cols, dim=1).unsqueeze(-1).contiguous()
 
     @classmethod
