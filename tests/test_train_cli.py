@@ -258,3 +258,33 @@ def test_summary_of_a_run_without_validation_shows_dashes():
     assert lines[4] == "  DomiRank     0.50" and lines[5] == "  random       0.25"
     assert lines[7] == "curve        -"
     assert [format_duration(s) for s in (0, 42.4, 61, 3600)] == ["0 s", "42 s", "1 min 01 s", "1 h 00 min"]
+
+
+def test_resume_continues_with_the_runs_own_settings_and_refuses_other_landscapes(tmp_path, tiny_toml, capsys):
+    """--resume takes the checkpoint's settings (a run on synthetic+DIR continues on both, with
+    its grid), flags given override them (--steps), and a flag that changes the landscapes is
+    refused naming the setting, not left to fail on a landscape id the new source lacks."""
+    import json as json_
+
+    from test_evaluation import write_landfire_folder
+    from qagent.landscape.synthetic import synthetic
+    from rasterio.transform import from_origin
+
+    folder = tmp_path / "lf"
+    write_landfire_folder(folder, synthetic(40, 40, seed=5), from_origin(1_700_000.0, 2_600_000.0, 30, 30),
+                          "EPSG:5070")
+    out = tmp_path / "run"
+    spec = f"synthetic+{folder}"
+    assert main(["--config", tiny_toml, "--landscapes", spec, "--grid-size", "12", "--out", str(out), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["--resume", str(out / "last.pt"), "--out", str(out), "--steps", "96", "--print-config"]) == 0
+    cfg = json_.loads(capsys.readouterr().out)
+    assert (cfg["landscapes"], cfg["grid_size"], cfg["ignitions"], cfg["steps"]) == (spec, 12, 4, 96)
+    assert main(["--resume", str(out / "last.pt"), "--out", str(out), "--steps", "96", "--quiet"]) == 0
+    with open(out / "training_log.csv") as f:
+        assert int(f.read().splitlines()[-1].split(",")[0]) == 96
+    capsys.readouterr()
+    assert main(["--resume", str(out / "last.pt"), "--out", str(out), "--steps", "144", "--landscapes", "synthetic",
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"the run trained on landscapes = '{spec}'" in err and "landscapes = 'synthetic'" in err

@@ -13,6 +13,7 @@ once that process is gone.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -28,7 +29,7 @@ from qagent import distributed as dist_util
 from qagent._validation import InputError
 from qagent.fire.scenario import DEFAULT_SCENARIO
 from qagent.env.observation import NUM_CHANNELS, OBSERVATION_CHANNELS
-from qagent.train.config import LEGACY_OBSERVATION_CHANNELS, TrainConfig, q_value_settings
+from qagent.train.config import LEGACY_OBSERVATION_CHANNELS, SOURCE_SETTINGS, TrainConfig, q_value_settings
 from qagent.train.presets import memory_report
 
 log = logging.getLogger("qagent.train")
@@ -131,6 +132,15 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict[str, Any]:
     if missing:
         raise InputError(f"checkpoint {path}: missing {', '.join(missing)}")
     return state
+
+
+def resumed_settings(checkpoint: str | Path) -> dict[str, Any]:
+    """The settings a run's checkpoint was written with (its ``config``, less ``out``), the base
+    of a resumed run's configuration (``qagent-train --resume``): a run continues as it was set
+    up unless a flag or --config says otherwise."""
+    config = load_checkpoint(checkpoint, map_location="cpu").get("config") or {}
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    return {k: v for k, v in config.items() if k in known and k != "out"}
 
 
 def check_observation_channels(state: dict[str, Any], path: str | Path) -> None:
@@ -251,6 +261,13 @@ class RunCheckpoints:
                              f"{', '.join(f'{n} = {theirs[n]!r}' for n in differ)}, this configuration says "
                              f"{', '.join(f'{n} = {ours[n]!r}' for n in differ)}; give the run's settings "
                              "(its --config or flags) to continue it")
+        config = state.get("config", {})
+        moved = [n for n in SOURCE_SETTINGS if n in config and config[n] != getattr(self.cfg, n)]
+        if moved:  # the restored environment holds landscape ids of the run's own source
+            raise InputError(f"--resume {resume}: the run trained on "
+                             f"{', '.join(f'{n} = {config[n]!r}' for n in moved)}, this configuration says "
+                             f"{', '.join(f'{n} = {getattr(self.cfg, n)!r}' for n in moved)}; continue it on "
+                             "its own landscapes (leave those flags out) or start a new run")
         self.learner.load_state_dict(state)
         self.counters.update(state["counters"])
         shard = state

@@ -55,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "preset's, 10,000 for demo)")
     run.add_argument("--out", metavar="DIR", help="output folder (default runs/qagent); refused if it holds "
                                                    "another run, see --resume and --overwrite")
-    run.add_argument("--resume", metavar="CKPT", help="continue the run of a checkpoint (OUT/last.pt or final.pt)")
+    run.add_argument("--resume", metavar="CKPT",
+                     help="continue the run of a checkpoint (OUT/last.pt or final.pt) with its settings; flags "
+                          "given override them (e.g. --steps to train longer)")
     run.add_argument("--overwrite", action="store_true",
                      help="replace the run already in --out: delete its checkpoints, log, tensorboard/ and curve")
     run.add_argument("--seed", type=_cli.seed, metavar="N", help="random seed, an integer >= 0 (default 0)")
@@ -148,10 +150,12 @@ def main(argv: list[str] | None = None) -> int:
 
             print(format_presets_table())
             return 0
+        from qagent.train.checkpoint import resumed_settings
         from qagent.train.config import build_config
 
         cfg = build_config(
-            args.config, preset=args.preset, model=args.model, landscapes=args.landscapes, fuel=args.fuel,
+            args.config, base=resumed_settings(args.resume) if args.resume else None,
+            preset=args.preset, model=args.model, landscapes=args.landscapes, fuel=args.fuel,
             ignition_density=args.ignition_density, values=args.values, synthetic_values=args.synthetic_values,
             grid_size=args.grid_size, device=args.device, steps=args.steps, out=args.out, seed=args.seed,
             budget_fraction=args.budget_fraction, cells_per_step=args.cells_per_step, ignitions=args.ignitions,

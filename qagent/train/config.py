@@ -221,8 +221,16 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     return flat
 
 
-def build_config(toml_path: str | None = None, **overrides: Any) -> TrainConfig:
-    values: dict[str, Any] = {}
+# Settings that choose a run's landscapes: an environment restored from a checkpoint holds
+# landscape ids of its source, which another source would not have.
+SOURCE_SETTINGS = ("landscapes", "grid_size", "fuel", "ignition_density", "values", "synthetic_values")
+
+
+def build_config(toml_path: str | None = None, *, base: dict[str, Any] | None = None,
+                 **overrides: Any) -> TrainConfig:
+    """Defaults, then ``base`` (a resumed run's settings), the TOML file and the overrides that
+    are not None, resolved and checked."""
+    values: dict[str, Any] = dict(base or {})
     if toml_path:
         values.update(load_toml(toml_path))
     values.update({k: v for k, v in overrides.items() if v is not None})
