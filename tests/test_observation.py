@@ -87,3 +87,36 @@ def test_reference_burn_probability_looks_alike_on_a_tile_and_a_whole_landscape(
     covered_tiles = sum(tile_cover) / len(tile_cover)
     assert covered_whole > 0.5 * covered_tiles, (covered_whole, covered_tiles)
     assert float(whole.mean()) > 0.02  # not dimmed by one hot spot (95th-percentile scale)
+
+
+def test_downstream_protection_channel_is_the_reference_fires_dpv_on_a_log_scale():
+    """Channel downstream_protection is log(1 + D) over its 95th percentile on the burnable
+    cells, clipped to 1, where D is the DPV per fire of the burn-probability channel's own fires
+    (qagent.fire.downstream_protection_value with the same count, seed, weather and 4 h), in
+    mean burnable-cell values; zero where fire cannot burn; with all-ones values the same as
+    with none; breaks do not change it (a static channel)."""
+    from qagent.env.observation import reference_fire_count, static_channels
+    from qagent.fire.scenario import DEFAULT_SCENARIO
+    from qagent.fire.spread import downstream_protection_value
+
+    weather = DEFAULT_SCENARIO.reference_weather()
+    ls = synthetic(40, 36, seed=3)
+    burnable = ls.burnable_mask()
+    fires = reference_fire_count(int(burnable.sum()))
+    channel = OBSERVATION_CHANNELS.index("downstream_protection")
+    for values in (None, np.random.default_rng(1).uniform(0, 4, ls.shape).astype(np.float32)):
+        d = downstream_protection_value(ls, fires, weather, 240.0, 0, values=values)
+        if values is not None:
+            d = d / float(torch.from_numpy(values)[burnable].mean())
+        logd = torch.log1p(d)
+        reached = logd[burnable]
+        q95 = reached.kthvalue(-(-95 * reached.numel() // 100)).values
+        expected = (logd / q95).clamp(0.0, 1.0)
+        got = static_channels(ls, weather, values=values)[channel]
+        torch.testing.assert_close(got, expected)
+        assert not bool(got[~burnable].any()) and float(got.max()) == pytest.approx(1.0)
+    ones = static_channels(ls, weather, values=np.ones(ls.shape, np.float32))[channel]
+    assert torch.equal(ones, static_channels(ls, weather)[channel])
+    breaks = torch.zeros(ls.shape, dtype=torch.bool)
+    breaks[10:20, 10] = True
+    assert torch.equal(observation_channels(ls, weather, breaks)[channel], static_channels(ls, weather)[channel])

@@ -199,7 +199,7 @@ def test_breaks_on_the_valuable_cells_earn_more_than_breaks_elsewhere():
 
 # ----------------------------------------------------------------------------- observation
 def test_the_value_channel_is_scaled_per_landscape_and_on_burnable_cells():
-    assert NUM_CHANNELS == 14 and OBSERVATION_CHANNELS[-2:] == ("value_at_risk", "fuel_break")
+    assert OBSERVATION_CHANNELS[-2:] == ("value_at_risk", "fuel_break")
     ls = synthetic(20, 20, seed=2)
     weather = DEFAULT_SCENARIO.reference_weather()
     burnable = ls.burnable_mask()
@@ -210,8 +210,9 @@ def test_the_value_channel_is_scaled_per_landscape_and_on_burnable_cells():
     expected = torch.from_numpy(values) * burnable / float(values[burnable.numpy()].max())
     torch.testing.assert_close(obs[VALUE], expected)
     assert float(obs[VALUE].max()) == pytest.approx(1.0) and not bool(obs[VALUE][~burnable].any())
-    other = [i for i in range(NUM_CHANNELS) if i != VALUE]
-    assert torch.equal(obs[other], plain[other])  # values change that channel only
+    protection = OBSERVATION_CHANNELS.index("downstream_protection")
+    other = [i for i in range(NUM_CHANNELS) if i not in (VALUE, protection)]
+    assert torch.equal(obs[other], plain[other])  # values change that channel and DPV's only
     # the environment's observations carry each landscape's values, from the cache
     source = GivenValues((20, 20), lambda landscape, _: values, count=1)
     env = BatchedFuelBreakEnv(source, 1, EnvConfig(ignitions=4))
@@ -310,10 +311,14 @@ def test_a_checkpoint_of_the_old_channels_is_refused_clearly(tmp_path):
                                "grid_size": 16, "counters": {}, "config": {"cells_per_step": 3}, **extra})
         with pytest.raises(InputError, match="observation channel mismatch") as e:
             AgentPolicy.load(path)
-        assert str(path) in str(e.value) and "13" in str(e.value) and "adds value_at_risk" in str(e.value)
+        assert str(path) in str(e.value) and "13" in str(e.value)
+        assert "adds downstream_protection, value_at_risk" in str(e.value)
     # what --resume checks too; a checkpoint of this version passes
     with pytest.raises(InputError, match="observation channel mismatch"):
         check_observation_channels({"in_channels": 13}, "last.pt")
+    before_dpv = [c for c in OBSERVATION_CHANNELS if c != "downstream_protection"]  # 14 channels
+    with pytest.raises(InputError, match="trained on 14 observation channels.*adds downstream_protection"):
+        check_observation_channels({"in_channels": 14, "observation_channels": before_dpv}, "last.pt")
     check_observation_channels({"in_channels": NUM_CHANNELS, "observation_channels": list(OBSERVATION_CHANNELS)},
                                "last.pt")
     AgentPolicy.load(_save_agent(tmp_path / "new.pt", 0))

@@ -9,18 +9,18 @@ which cells are legal is the trainer's business; ``valid_mask`` only enters the 
 aggregation.
 
 Models (``build_model(name, in_channels, **kwargs)``; ``MODEL_NAMES``), with their parameter
-counts at their default settings and the agent's 14 observation channels
+counts at their default settings and the agent's 15 observation channels
 (``qagent.env.observation.NUM_CHANNELS``; tests/test_models.py checks the figures):
 
 - ``"qnet"``, :class:`QNet`: a plain stack of 3x3 conv - BatchNorm - ReLU layers and a 1x1
-  head (119,233 parameters).
+  head (119,809 parameters).
 - ``"enhanced"``, :class:`EnhancedQNet`: residual blocks (He et al. 2016), CBAM attention
   (Woo et al. 2018) in every block and a multi-scale context module of parallel dilated
-  convolutions (Yu & Koltun 2016; the ASPP of Chen et al. 2017) (350,173 parameters).
+  convolutions (Yu & Koltun 2016; the ASPP of Chen et al. 2017) (350,749 parameters).
 - ``"enhanced_efficient"``: the same network with residual blocks only, no attention and no
-  multi-scale module, for less memory (306,241 parameters).
+  multi-scale module, for less memory (306,817 parameters).
 - ``"dueling"``, :class:`DuelingQNet`: a residual trunk with a per-cell advantage head and a
-  pooled state-value head, Q = V + A - mean(A) (Wang et al. 2016) (240,578 parameters).
+  pooled state-value head, Q = V + A - mean(A) (Wang et al. 2016) (241,154 parameters).
 
 Where these networks come from (QNetFires): docs/history.md.
 

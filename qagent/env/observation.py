@@ -19,17 +19,17 @@ index  name                        value
 7-10   intensity_north/east/       log(1 + I) / log(1 + 100 000), I fireline intensity (kW/m) of the
        south/west                  fire front heading north, east, south or west, crown fire included
 11     burn_probability            share of the reference fires (one per 16 burnable cells, at
-                                   least 64; uniform burnable ignitions, 4 h, this weather; seeded,
-                                   so deterministic) that reach the cell with no breaks, divided by
-                                   its 95th percentile over the burnable cells, clipped to 1
-12     value_at_risk               value at risk / the landscape's largest value on a burnable cell,
-                                   on burnable cells (0 where fire cannot burn, so nothing is at
-                                   risk); with no values (every cell worth 1) the burnable mask
-                                   before breaks. Not changed by breaks: a treated cell keeps its value
-13     fuel_break                  1 where a fuel break has been placed
+                                   least 64; uniform burnable ignitions, 4 h, this weather; seeded)
+                                   that reach the cell with no breaks, / its 95th percentile, <= 1
+12     downstream_protection       log(1 + D) / its 95th percentile, <= 1: D the value the same
+                                   fires passed on through the cell per fire (DPV, Pais et al.
+                                   2021), in mean burnable-cell values
+13     value_at_risk               value at risk / the landscape's largest on a burnable cell, on
+                                   burnable cells; with no values the burnable mask before breaks
+14     fuel_break                  1 where a fuel break has been placed
 =====  ==========================  ==================================================================
 
-Channels 6-11 come from QAgent's own fire physics under the weather given; channel 12 is
+Channels 6-12 come from QAgent's own fire physics under the weather given; channel 13 is
 scaled per landscape. Every channel but ``burnable`` and ``fuel_break`` is fixed for a
 landscape, weather and values: ``static_channels`` computes them once, ``with_fuel_breaks``
 adds breaks. Why these channels and scalings: docs/environment.md, "Observation".
@@ -43,14 +43,14 @@ import torch
 
 from qagent._validation import InputError, as_tensor
 from qagent.fire.behavior import behavior
-from qagent.fire.spread import burn_probability
+from qagent.fire.spread import sample_ignitions, simulate
 from qagent.fire.weather import Weather
 from qagent.landscape.core import Landscape
 
 OBSERVATION_CHANNELS = (
     "slope", "aspect_sin", "aspect_cos", "canopy_cover", "canopy_base_height", "burnable", "head_spread_rate",
-    "intensity_north", "intensity_east", "intensity_south", "intensity_west", "burn_probability", "value_at_risk",
-    "fuel_break",
+    "intensity_north", "intensity_east", "intensity_south", "intensity_west", "burn_probability",
+    "downstream_protection", "value_at_risk", "fuel_break",
 )
 NUM_CHANNELS = len(OBSERVATION_CHANNELS)
 _DIRECTIONS_DEG = (0.0, 90.0, 180.0, 270.0)
@@ -90,6 +90,36 @@ def value_channel(landscape: Landscape, values=None) -> torch.Tensor:
     return v / top if float(top) > 0 else v
 
 
+def _reference_fire_channels(ls: Landscape, weather: Weather, burnable: torch.Tensor, values=None):
+    """The burn_probability and downstream_protection channels [H, W] from one run of the
+    reference fires (``reference_fire_count`` fires, uniform burnable ignitions seeded 0, 4 h,
+    this weather, no breaks). Burn probability is the share of fires that reach a cell;
+    downstream protection the value the fires passed on through it per fire (Pais et al. 2021,
+    docs/dpv.md), in units of the mean value of a burnable cell, on a log scale. Each is scaled
+    by its 95th percentile over the burnable cells and clipped to 1: the maximum of a whole
+    raster's many fires is a rarer hot spot than a tile's and would dim the rest."""
+    fires = reference_fire_count(int(burnable.sum()))
+    ign = sample_ignitions(ls, fires, 0)
+    value_grid = None
+    if values is not None:
+        value_grid = as_tensor("values", values, dtype=torch.float32, device=ls.slope.device)
+    result = simulate(ls, ign, weather, _BURN_PROBABILITY_DURATION_MIN, values=value_grid, return_dpv=True)
+    mask = burnable.to(result.burn_count.device)
+    probability = result.burn_count.to(torch.float32) / fires
+    dpv = result.dpv.to(torch.float32) / fires
+    if value_grid is not None:
+        mean_value = float(value_grid.to(dpv.device)[mask].mean())
+        dpv = dpv / mean_value if mean_value > 0 else dpv
+    protection = torch.log1p(dpv)
+
+    def by_95th_percentile(x: torch.Tensor, floor: float) -> torch.Tensor:
+        reached = x[mask]
+        scale = reached.kthvalue(max(1, -(-95 * reached.numel() // 100))).values
+        return x / scale.clamp(min=floor)
+
+    return by_95th_percentile(probability, 1.0 / fires), by_95th_percentile(protection, math.log1p(1.0 / fires))
+
+
 def static_channels(landscape: Landscape, weather: Weather, device=None, values=None) -> torch.Tensor:
     """The channels that do not depend on fuel breaks: [NUM_CHANNELS, H, W] with the burnable
     channel for no breaks and a zero fuel-break channel; ``values`` (float [H, W], None: every
@@ -110,16 +140,12 @@ def static_channels(landscape: Landscape, weather: Weather, device=None, values=
     for az in _DIRECTIONS_DEG:
         channels.append(torch.log1p(behavior(ls, weather, azimuth=az).fireline_intensity) / _INTENSITY_SCALE)
     probability = torch.zeros_like(ls.slope)
+    protection = torch.zeros_like(ls.slope)
     burnable_cells = int(burnable.sum())
     if burnable_cells:
-        fires = reference_fire_count(burnable_cells)
-        probability = burn_probability(ls, fires, weather, _BURN_PROBABILITY_DURATION_MIN, seed=0)
-        # scaled by its 95th percentile over the burnable cells, not its maximum: the maximum of
-        # a whole raster's many fires is a rarer hot spot than a tile's and would dim the rest
-        reached = probability[burnable.to(probability.device)]
-        scale = reached.kthvalue(max(1, -(-95 * reached.numel() // 100))).values
-        probability = probability / scale.clamp(min=1.0 / fires)
+        probability, protection = _reference_fire_channels(ls, weather, burnable, values)
     channels.append(probability.to(ls.slope.device))
+    channels.append(protection.to(ls.slope.device))
     channels.append(value_channel(ls, values))
     channels.append(torch.zeros_like(ls.slope))
     return torch.stack(channels).clamp_(0.0, 1.0).contiguous()
