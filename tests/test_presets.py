@@ -225,3 +225,21 @@ def test_presets_table_lists_every_preset_with_its_numbers():
     assert presets.format_bytes(est.gpu_bytes) in rows["high"]
     assert presets.format_bytes(est.required_free_bytes) in rows["high"]
     assert "auto picks" in text
+
+
+def test_preset_auto_is_sized_for_the_grid_the_run_trains_on(monkeypatch):
+    """--preset auto --grid-size N chooses from the estimates at N x N, not at each preset's own
+    grid: on a card where 'high' fits at 50 x 50, a 256 x 256 run gets a smaller preset."""
+    from qagent.train.config import build_config
+
+    free = estimate_memory_bytes(PRESETS["high"]).required_free_bytes + GiB // 4
+    seen = []
+
+    def fake_auto(device, grid_shape=None, in_channels=presets.DEFAULT_IN_CHANNELS):
+        seen.append(grid_shape)
+        return choose_auto_preset(free, grid_shape, in_channels)
+
+    monkeypatch.setattr(presets, "auto_preset", fake_auto)
+    assert build_config(preset="auto", device="cpu").preset == "high"
+    large = build_config(preset="auto", device="cpu", grid_size=256)
+    assert seen == [None, (256, 256)] and large.preset != "high" and large.grid_size == 256

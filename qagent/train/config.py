@@ -84,7 +84,8 @@ class TrainConfig:
         if preset_name == "auto":
             from qagent.train.presets import auto_preset
 
-            preset_name = auto_preset(_torch_device(self.device)).name
+            grid = (self.grid_size, self.grid_size) if self.grid_size else None  # the grid this run trains on
+            preset_name = auto_preset(_torch_device(self.device), grid).name
         p = get_preset(preset_name)
         c = dataclasses.replace(self, preset=preset_name)
         c.model = c.model or p.model
