@@ -145,6 +145,24 @@ def test_evaluation_is_reproducible_and_summarized(checkpoint):
     assert 0.0 <= summary["methods"]["random"]["agent_win_rate"] <= 1.0
 
 
+def test_the_agent_places_with_the_placement_reference_fires(checkpoint, monkeypatch):
+    """AgentPolicy.place builds its observation with PLACEMENT_MIN_REFERENCE_FIRES reference
+    fires (at least), not training's 64."""
+    import qagent.evaluation.methods as methods_module
+    from qagent.env.observation import PLACEMENT_MIN_REFERENCE_FIRES, static_channels
+
+    seen = []
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("min_reference_fires"))
+        return static_channels(*args, **kwargs)
+
+    monkeypatch.setattr(methods_module, "static_channels", spy)
+    agent = AgentPolicy.load(checkpoint)
+    agent.place(synthetic(16, 16, 1), DEFAULT_SCENARIO.reference_weather(), 6)
+    assert seen == [PLACEMENT_MIN_REFERENCE_FIRES] and PLACEMENT_MIN_REFERENCE_FIRES > 64
+
+
 def test_summary_states_the_agents_advantage_in_points_and_the_placement_time():
     """agent_minus_method is the mean over landscapes of the agent's reduction minus the
     method's, computed by hand here, with a paired interval around it; placement seconds are

@@ -115,6 +115,15 @@ def test_downstream_protection_channel_is_the_reference_fires_dpv_on_a_log_scale
         got = static_channels(ls, weather, values=values)[channel]
         torch.testing.assert_close(got, expected)
         assert not bool(got[~burnable].any()) and float(got.max()) == pytest.approx(1.0)
+    # placement's reference fires: at least PLACEMENT_MIN_REFERENCE_FIRES of them, the same definition
+    from qagent.env.observation import PLACEMENT_MIN_REFERENCE_FIRES
+
+    many = reference_fire_count(int(burnable.sum()), PLACEMENT_MIN_REFERENCE_FIRES)
+    assert many == PLACEMENT_MIN_REFERENCE_FIRES > fires
+    logd = torch.log1p(downstream_protection_value(ls, many, weather, 240.0, 0))
+    q95 = logd[burnable].kthvalue(-(-95 * int(burnable.sum()) // 100)).values
+    placed = static_channels(ls, weather, min_reference_fires=PLACEMENT_MIN_REFERENCE_FIRES)[channel]
+    torch.testing.assert_close(placed, (logd / q95).clamp(0.0, 1.0))
     ones = static_channels(ls, weather, values=np.ones(ls.shape, np.float32))[channel]
     assert torch.equal(ones, static_channels(ls, weather)[channel])
     breaks = torch.zeros(ls.shape, dtype=torch.bool)

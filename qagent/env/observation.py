@@ -19,7 +19,7 @@ index  name                        value
 7-10   intensity_north/east/       log(1 + I) / log(1 + 100 000), I fireline intensity (kW/m) of the
        south/west                  fire front heading north, east, south or west, crown fire included
 11     burn_probability            share of the reference fires (one per 16 burnable cells, at
-                                   least 64; uniform burnable ignitions, 4 h, this weather; seeded)
+                                   least 64, 256 when placing; uniform ignitions, 4 h, this weather)
                                    that reach the cell with no breaks, / its 95th percentile, <= 1
 12     downstream_protection       log(1 + D) / its 95th percentile, <= 1: D the value the same
                                    fires passed on through the cell per fire (DPV, Pais et al.
@@ -63,11 +63,17 @@ _INTENSITY_SCALE = math.log1p(100_000.0)  # kW/m
 # a blank channel at planning time, the largest cause found of its smaller margin there.)
 _BURN_PROBABILITY_MIN_FIRES = 64
 _BURNABLE_CELLS_PER_FIRE = 16
+# Placement (qagent.evaluation.methods.AgentPolicy) estimates the same two channels from at least
+# 256 fires: on a tile 64 fires leave them noisy, and a less noisy estimate of the same quantity
+# placed better on validation (BENCHMARKS.md, "The default agent against DPV"); training keeps
+# 64, which its observations are cached and replayed with.
+PLACEMENT_MIN_REFERENCE_FIRES = 256
 
 
-def reference_fire_count(burnable_cells: int) -> int:
-    """Fires behind the burn-probability channel of a landscape with this many burnable cells."""
-    return max(_BURN_PROBABILITY_MIN_FIRES, -(-int(burnable_cells) // _BURNABLE_CELLS_PER_FIRE))
+def reference_fire_count(burnable_cells: int, min_fires: int = _BURN_PROBABILITY_MIN_FIRES) -> int:
+    """Fires behind the burn-probability and downstream-protection channels of a landscape
+    with this many burnable cells: one per 16 of them, at least ``min_fires``."""
+    return max(int(min_fires), -(-int(burnable_cells) // _BURNABLE_CELLS_PER_FIRE))
 
 
 _BURN_PROBABILITY_DURATION_MIN = 240.0
@@ -90,7 +96,8 @@ def value_channel(landscape: Landscape, values=None) -> torch.Tensor:
     return v / top if float(top) > 0 else v
 
 
-def _reference_fire_channels(ls: Landscape, weather: Weather, burnable: torch.Tensor, values=None):
+def _reference_fire_channels(ls: Landscape, weather: Weather, burnable: torch.Tensor, values=None,
+                             min_fires: int = _BURN_PROBABILITY_MIN_FIRES):
     """The burn_probability and downstream_protection channels [H, W] from one run of the
     reference fires (``reference_fire_count`` fires, uniform burnable ignitions seeded 0, 4 h,
     this weather, no breaks). Burn probability is the share of fires that reach a cell;
@@ -98,7 +105,7 @@ def _reference_fire_channels(ls: Landscape, weather: Weather, burnable: torch.Te
     docs/dpv.md), in units of the mean value of a burnable cell, on a log scale. Each is scaled
     by its 95th percentile over the burnable cells and clipped to 1: the maximum of a whole
     raster's many fires is a rarer hot spot than a tile's and would dim the rest."""
-    fires = reference_fire_count(int(burnable.sum()))
+    fires = reference_fire_count(int(burnable.sum()), min_fires)
     ign = sample_ignitions(ls, fires, 0)
     value_grid = None
     if values is not None:
@@ -120,10 +127,13 @@ def _reference_fire_channels(ls: Landscape, weather: Weather, burnable: torch.Te
     return by_95th_percentile(probability, 1.0 / fires), by_95th_percentile(protection, math.log1p(1.0 / fires))
 
 
-def static_channels(landscape: Landscape, weather: Weather, device=None, values=None) -> torch.Tensor:
+def static_channels(landscape: Landscape, weather: Weather, device=None, values=None,
+                    min_reference_fires: int = _BURN_PROBABILITY_MIN_FIRES) -> torch.Tensor:
     """The channels that do not depend on fuel breaks: [NUM_CHANNELS, H, W] with the burnable
     channel for no breaks and a zero fuel-break channel; ``values`` (float [H, W], None: every
-    cell worth 1) make the value_at_risk channel."""
+    cell worth 1) make the value_at_risk channel; the burn-probability and downstream-protection
+    channels come from ``reference_fire_count(burnable cells, min_reference_fires)`` fires
+    (training: 64; placement: ``PLACEMENT_MIN_REFERENCE_FIRES``)."""
     ls = landscape if device is None or landscape.device == torch.device(device) else landscape.to(device)
     aspect = torch.deg2rad(ls.aspect)
     head = behavior(ls, weather)
@@ -143,7 +153,7 @@ def static_channels(landscape: Landscape, weather: Weather, device=None, values=
     protection = torch.zeros_like(ls.slope)
     burnable_cells = int(burnable.sum())
     if burnable_cells:
-        probability, protection = _reference_fire_channels(ls, weather, burnable, values)
+        probability, protection = _reference_fire_channels(ls, weather, burnable, values, min_reference_fires)
     channels.append(probability.to(ls.slope.device))
     channels.append(protection.to(ls.slope.device))
     channels.append(value_channel(ls, values))

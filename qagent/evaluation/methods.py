@@ -29,7 +29,7 @@ from qagent.agent.policy import greedy_topk
 from qagent.fire.scenario import DEFAULT_SCENARIO, FireScenario
 from qagent.fire.weather import Weather
 from qagent.landscape.core import Landscape
-from qagent.env.observation import NUM_CHANNELS, static_channels, with_fuel_breaks
+from qagent.env.observation import NUM_CHANNELS, PLACEMENT_MIN_REFERENCE_FIRES, static_channels, with_fuel_breaks
 from qagent.train.checkpoint import check_observation_channels, load_checkpoint
 from qagent.train.config import Q_VALUE_SETTINGS, q_value_settings
 
@@ -132,7 +132,8 @@ class AgentPolicy:
                              f"got {cells_per_round!r}")
         device = next(self.models[0].parameters()).device
         k = cells_per_round or self.cells_per_step
-        static = static_channels(landscape, weather, values=values).to(device)
+        static = static_channels(landscape, weather, values=values,
+                                 min_reference_fires=PLACEMENT_MIN_REFERENCE_FIRES).to(device)
         breaks = torch.zeros(landscape.shape, dtype=torch.bool, device=device)
         existing = (existing_breaks.to(device) if existing_breaks is not None
                     else torch.zeros_like(breaks))
