@@ -75,3 +75,27 @@ def test_eval_and_plan_use_the_default_agent_without_checkpoint(landfire, tmp_pa
                       "--methods", "none", "random", "--out", str(tmp_path / "baselines")]) == 0
     assert json.loads((tmp_path / "baselines" / "summary.json").read_text())["checkpoint"] is None
     assert plan_main(["--landfire", str(folder), "--ignitions", "8", "--out", str(tmp_path / "none")]) == 2
+
+
+def test_the_shipped_default_agent_loads_and_its_card_describes_it():
+    """The installed default agent: its card says what it was trained on and how it was chosen,
+    every member file is there with the checksum the card records, the members form one
+    ensemble of this QAgent's observation channels, and it places a budget on a landscape."""
+    import hashlib
+
+    from qagent.env.observation import NUM_CHANNELS
+    from qagent.fire.scenario import DEFAULT_SCENARIO
+    from qagent.landscape.synthetic import synthetic
+
+    card = pretrained.default_agent_card()
+    assert card["trained_on"] and card["chosen_by"] and card["observation_channels"] == NUM_CHANNELS
+    paths = pretrained.default_agent_checkpoints()
+    assert [m["file"] for m in card["members"]] == [p.name for p in paths]
+    for member, path in zip(card["members"], paths):
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == member["sha256"], path
+        assert path.stat().st_size < 1_000_000  # policy checkpoints only
+    agent = AgentPolicy.load(paths)
+    assert len(agent.models) == len(paths) and agent.cells_per_step == 5
+    ls = synthetic(24, 24, seed=3)
+    breaks = agent.place(ls, DEFAULT_SCENARIO.reference_weather(), 10)
+    assert int(breaks.sum()) == 10 and not bool((breaks & ~ls.burnable_mask()).any())
