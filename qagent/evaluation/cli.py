@@ -185,11 +185,14 @@ SEED_DERIVATION = ("evaluation fires: numpy default_rng([seed, 0]) (FireScenario
                    "(docs/evaluation.md)")
 
 
-# burn_probability's fires in qagent-plan: on whole Worcester (613 x 549, a 5 % budget of 11,118
-# cells) 500 fires reach 12,886 burnable cells, so the ranking is mostly ties between cells
-# burned once; 2000 fires reach 39,532 and their plan cut burned area by 35.9 % against 29.5 %
-# (5000 fires: 37.4 %), on 1000 evaluation fires
-PLAN_PLACEMENT_IGNITIONS = 2000
+# The placement fires of burn_probability, dpv and dpv_rounds in qagent-plan: a whole raster needs
+# many to reach the cells a budget treats. On whole Worcester (613 x 549, a 5 % budget of 11,118
+# cells) 500 fires reach 12,886 burnable cells, 2000 reach 39,532. Chosen on validation (the
+# western 80 % of Worcester as one raster, 20,000 evaluation fires, seed 7): with 20,000 placement
+# fires dpv_rounds cut burned area by 56.1 % against 47.0 % with 2000 (on 2000 evaluation fires; its rounds spent
+# the budget on the few thousand ignition cells of its own fires), dpv 56.7 % against 56.8 %,
+# burn_probability 51.4 % against 52.5 %; they cost 1-2 s each (BENCHMARKS.md)
+PLAN_PLACEMENT_IGNITIONS = 20_000
 
 
 def plan_parser() -> argparse.ArgumentParser:
