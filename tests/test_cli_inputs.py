@@ -84,7 +84,7 @@ def test_compare_takes_heuristics_only_and_refuses_others_at_parse_time(capsys):
     args = eval_parser().parse_args(["--methods", "none", "burn_probability", "--placement-ignitions", "64"])
     assert (args.methods, args.placement_ignitions) == (["none", "burn_probability"], 64)
     assert eval_parser().parse_args([]).placement_ignitions == 500
-    assert plan_parser().parse_args(PLAN_REQUIRED).placement_ignitions == 2000  # whole rasters need more
+    assert plan_parser().parse_args(PLAN_REQUIRED).placement_ignitions == 20_000  # whole rasters need more
 
 
 def test_valid_values_parse(capsys):
