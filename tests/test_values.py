@@ -334,3 +334,17 @@ def test_train_flags_reach_the_configuration(tmp_path, capsys):
     assert cfg["values"] == "v.tif" and cfg["synthetic_values"] is None
     assert main(["--print-config", "--values", "v.tif"]) == 2  # synthetic landscapes have no grid for it
     assert "values" in capsys.readouterr().err
+
+
+def test_a_mixed_source_trains_with_the_synthetic_values_default_and_takes_the_flag():
+    """landscapes 'synthetic+DIR' default to the training values mode of synthetic landscapes
+    (mixed) and take --synthetic-values; a folder alone refuses a synthetic values mode. (The
+    default once applied to 'synthetic' alone, so synthetic+DIR runs trained on ones.)"""
+    from qagent.train.config import DEFAULT_TRAINING_SYNTHETIC_VALUES, build_config
+
+    assert build_config(landscapes="synthetic+tiles/").synthetic_values == DEFAULT_TRAINING_SYNTHETIC_VALUES == "mixed"
+    assert build_config(landscapes="synthetic+tiles/", synthetic_values="synthetic").synthetic_values == "synthetic"
+    assert build_config(landscapes="synthetic+tiles/", synthetic_values="ones").synthetic_values == "ones"
+    assert build_config(landscapes="tiles/").synthetic_values is None
+    with pytest.raises(InputError, match="only applies to synthetic landscapes"):
+        build_config(landscapes="tiles/", synthetic_values="synthetic")

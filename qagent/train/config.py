@@ -102,7 +102,7 @@ class TrainConfig:
         c.extra = dict(c.extra)
         if isinstance(c.fuel, str):
             c.fuel = c.fuel.upper()
-        if c.synthetic_values is None and c.landscapes == "synthetic":
+        if c.synthetic_values is None and _has_synthetic_part(c.landscapes):  # "synthetic" or "synthetic+DIR"
             c.synthetic_values = DEFAULT_TRAINING_SYNTHETIC_VALUES
         if preset_name == p.name and self.model is None:
             c.extra.setdefault("model_kwargs", dict(p.model_kwargs))
@@ -181,7 +181,7 @@ def _check(c: TrainConfig) -> None:
     if c.synthetic_values is not None:
         if c.synthetic_values not in VALUE_MODES:
             raise InputError(f"synthetic_values: expected one of {', '.join(VALUE_MODES)}, got {c.synthetic_values!r}")
-        if c.landscapes != "synthetic" and c.synthetic_values != "ones":
+        if not _has_synthetic_part(c.landscapes) and c.synthetic_values != "ones":
             raise InputError(f"synthetic_values: {c.synthetic_values!r} only applies to synthetic landscapes; give "
                              f"{c.landscapes} its values at risk with values (--values FILE.tif)")
     if c.values is not None and c.landscapes == "synthetic":
@@ -225,6 +225,11 @@ def load_toml(path: str | Path) -> dict[str, Any]:
 # Settings that choose a run's landscapes: an environment restored from a checkpoint holds
 # landscape ids of its source, which another source would not have.
 SOURCE_SETTINGS = ("landscapes", "grid_size", "fuel", "ignition_density", "values", "synthetic_values")
+
+
+def _has_synthetic_part(landscapes: str) -> bool:
+    """Whether a --landscapes spec trains on synthetic landscapes ("synthetic", "synthetic+DIR")."""
+    return "synthetic" in str(landscapes).split("+")
 
 
 def build_config(toml_path: str | None = None, *, base: dict[str, Any] | None = None,
