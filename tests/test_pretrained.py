@@ -89,13 +89,36 @@ def test_the_shipped_default_agent_loads_and_its_card_describes_it():
 
     card = pretrained.default_agent_card()
     assert card["trained_on"] and card["chosen_by"] and card["observation_channels"] == NUM_CHANNELS
-    paths = pretrained.default_agent_checkpoints()
-    assert [m["file"] for m in card["members"]] == [p.name for p in paths]
-    for member, path in zip(card["members"], paths):
-        assert hashlib.sha256(path.read_bytes()).hexdigest() == member["sha256"], path
-        assert path.stat().st_size < 1_000_000  # policy checkpoints only
-    agent = AgentPolicy.load(paths)
-    assert len(agent.models) == len(paths) and agent.cells_per_step == 5
-    ls = synthetic(24, 24, seed=3)
-    breaks = agent.place(ls, DEFAULT_SCENARIO.reference_weather(), 10)
-    assert int(breaks.sum()) == 10 and not bool((breaks & ~ls.burnable_mask()).any())
+    members = {m["file"]: m for m in card["members"]}
+    for values, key in ((False, "checkpoints"), (True, "value_checkpoints")):
+        paths = pretrained.default_agent_checkpoints(values=values)
+        assert [p.name for p in paths] == card[key] == [m["file"] for m in card["members"] if m["ensemble"] == key]
+        for path in paths:
+            assert hashlib.sha256(path.read_bytes()).hexdigest() == members[path.name]["sha256"], path
+            assert path.stat().st_size < 1_000_000  # policy checkpoints only
+        agent = AgentPolicy.load(paths)
+        assert len(agent.models) == len(paths) and agent.cells_per_step == 5
+        ls = synthetic(24, 24, seed=3)
+        breaks = agent.place(ls, DEFAULT_SCENARIO.reference_weather(), 10)
+        assert int(breaks.sum()) == 10 and not bool((breaks & ~ls.burnable_mask()).any())
+    assert set(card["checkpoints"]).isdisjoint(card["value_checkpoints"])
+
+
+def test_the_value_ensemble_serves_value_objectives(tmp_path, monkeypatch):
+    """Without --checkpoint, --values (qagent-plan, qagent-eval) or synthetic values (qagent-eval)
+    choose the card's value_checkpoints; without values, or on a card without them, checkpoints."""
+    from qagent.evaluation.cli import _agent_checkpoints, eval_parser, plan_parser
+
+    for name in ("a.pt", "b.pt"):
+        export_policy(_save_agent(tmp_path / f"run_{name}", 0), tmp_path / name)
+    monkeypatch.setattr(pretrained, "PRETRAINED_DIR", tmp_path)
+    monkeypatch.setattr(pretrained, "DEFAULT_AGENT_CARD", tmp_path / "default_agent.json")
+    (tmp_path / "default_agent.json").write_text(json.dumps({"checkpoints": ["a.pt"], "value_checkpoints": ["b.pt"]}))
+    plan = ["--landfire", "lf", "--out", "o"]
+    assert _agent_checkpoints(plan_parser().parse_args(plan)) == [str(tmp_path / "a.pt")]
+    assert _agent_checkpoints(plan_parser().parse_args(plan + ["--values", "v.tif"])) == [str(tmp_path / "b.pt")]
+    assert _agent_checkpoints(eval_parser().parse_args(["--synthetic-values", "synthetic"])) == [str(tmp_path / "b.pt")]
+    assert _agent_checkpoints(eval_parser().parse_args(["--synthetic-values", "ones"])) == [str(tmp_path / "a.pt")]
+    assert _agent_checkpoints(plan_parser().parse_args(plan + ["--checkpoint", "x.pt"])) == ["x.pt"]
+    (tmp_path / "default_agent.json").write_text(json.dumps({"checkpoints": ["a.pt"]}))
+    assert _agent_checkpoints(plan_parser().parse_args(plan + ["--values", "v.tif"])) == [str(tmp_path / "a.pt")]

@@ -107,10 +107,14 @@ def _methods(args) -> list[str]:
 
 
 def _agent_checkpoints(args) -> list[str]:
-    """--checkpoint's files, or the default agent's (qagent.evaluation.pretrained) without it."""
+    """--checkpoint's files, or without it the default agent's (qagent.evaluation.pretrained):
+    its value ensemble when the objective is value burned (--values, or synthetic values)."""
     from qagent.evaluation.pretrained import default_agent_checkpoints
 
-    return list(args.checkpoint) if args.checkpoint else [str(p) for p in default_agent_checkpoints()]
+    if args.checkpoint:
+        return list(args.checkpoint)
+    values = args.values is not None or (getattr(args, "synthetic_values", None) or "ones") != "ones"
+    return [str(p) for p in default_agent_checkpoints(values=values)]
 
 
 def eval_main(argv: list[str] | None = None) -> int:

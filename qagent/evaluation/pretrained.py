@@ -29,10 +29,17 @@ def default_agent_card() -> dict:
     return card
 
 
-def default_agent_checkpoints() -> list[Path]:
-    """The default agent's checkpoint files (several: an ensemble whose Q-values are averaged)."""
+def default_agent_checkpoints(values: bool = False) -> list[Path]:
+    """The default agent's checkpoint files (several: an ensemble whose Q-values are averaged).
+    With ``values`` (the objective is value burned: a values raster or synthetic values), the
+    card's ``value_checkpoints``, the ensemble trained with values at risk, when it lists them;
+    otherwise ``checkpoints``, the ensemble for expected burned area (README "The default
+    agent": each won on validation for its objective)."""
     card = default_agent_card()
-    paths = [PRETRAINED_DIR / str(name) for name in card["checkpoints"]]
+    names = card["checkpoints"]
+    if values and card.get("value_checkpoints"):
+        names = card["value_checkpoints"]
+    paths = [PRETRAINED_DIR / str(name) for name in names]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise InputError(f"default agent: {', '.join(missing)} missing from this installation; pass --checkpoint")
