@@ -69,9 +69,10 @@ def _raise_first(name: str, mask, values, what: str):
                      f"({count} such value{'s' if count != 1 else ''})")
 
 
-# Tensors of at most this many values on the CPU are range-checked on their values in Python
-# (``tolist``), which for one fire's weather costs far less than torch's reductions.
-_SMALL = 64
+# Tensors of at most this many values on the CPU are checked on their values in Python
+# (``tolist``), which for one fire's weather, ignitions or durations costs far less than torch's
+# reductions (qagent.fire.spread uses the same threshold).
+SMALL_CPU_INPUT = 64
 
 
 def check_finite(name: str, t: torch.Tensor) -> None:
@@ -84,7 +85,7 @@ def check_finite(name: str, t: torch.Tensor) -> None:
 def check_range(name: str, t: torch.Tensor, lo: float | None, hi: float | None, unit: str = "", hint: str = "") -> None:
     """Values must lie in [lo, hi]; ``hint`` (e.g. a likely unit mistake) is added to errors
     about values above ``hi``."""
-    if t.is_cpu and t.numel() <= _SMALL:  # a few values: checked in Python, no torch reductions
+    if t.is_cpu and t.numel() <= SMALL_CPU_INPUT:  # a few values: checked in Python, no torch reductions
         lo_ok = (lambda x: True) if lo is None else (lambda x: x >= lo)
         hi_ok = (lambda x: True) if hi is None else (lambda x: x <= hi)
         if all(math.isfinite(x) and lo_ok(x) and hi_ok(x) for x in t.reshape(-1).tolist()):

@@ -96,8 +96,8 @@ def value_channel(landscape: Landscape, values=None) -> torch.Tensor:
     return v / top if float(top) > 0 else v
 
 
-def _reference_fire_channels(ls: Landscape, weather: Weather, burnable: torch.Tensor, values=None,
-                             min_fires: int = _BURN_PROBABILITY_MIN_FIRES):
+def _reference_fire_channels(ls: Landscape, weather: Weather, burnable: torch.Tensor,
+                             values: torch.Tensor | None = None, min_fires: int = _BURN_PROBABILITY_MIN_FIRES):
     """The burn_probability and downstream_protection channels [H, W] from one run of the
     reference fires (``reference_fire_count`` fires, uniform burnable ignitions seeded 0, 4 h,
     this weather, no breaks). Burn probability is the share of fires that reach a cell;
@@ -107,15 +107,12 @@ def _reference_fire_channels(ls: Landscape, weather: Weather, burnable: torch.Te
     raster's many fires is a rarer hot spot than a tile's and would dim the rest."""
     fires = reference_fire_count(int(burnable.sum()), min_fires)
     ign = sample_ignitions(ls, fires, 0)
-    value_grid = None
-    if values is not None:
-        value_grid = as_tensor("values", values, dtype=torch.float32, device=ls.slope.device)
-    result = simulate(ls, ign, weather, _BURN_PROBABILITY_DURATION_MIN, values=value_grid, return_dpv=True)
+    result = simulate(ls, ign, weather, _BURN_PROBABILITY_DURATION_MIN, values=values, return_dpv=True)
     mask = burnable.to(result.burn_count.device)
     probability = result.burn_count.to(torch.float32) / fires
     dpv = result.dpv.to(torch.float32) / fires
-    if value_grid is not None:
-        mean_value = float(value_grid.to(dpv.device)[mask].mean())
+    if values is not None:
+        mean_value = float(values.to(dpv.device)[mask].mean())
         dpv = dpv / mean_value if mean_value > 0 else dpv
     protection = torch.log1p(dpv)
 
@@ -151,8 +148,9 @@ def static_channels(landscape: Landscape, weather: Weather, device=None, values=
         channels.append(torch.log1p(behavior(ls, weather, azimuth=az).fireline_intensity) / _INTENSITY_SCALE)
     probability = torch.zeros_like(ls.slope)
     protection = torch.zeros_like(ls.slope)
-    burnable_cells = int(burnable.sum())
-    if burnable_cells:
+    if values is not None:  # once, for the two channels that read it
+        values = as_tensor("values", values, dtype=torch.float32, device=ls.slope.device)
+    if bool(burnable.any()):
         probability, protection = _reference_fire_channels(ls, weather, burnable, values, min_reference_fires)
     channels.append(probability.to(ls.slope.device))
     channels.append(protection.to(ls.slope.device))

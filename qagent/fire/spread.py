@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from qagent import _ops
-from qagent._validation import InputError, as_tensor, resolve_device
+from qagent._validation import SMALL_CPU_INPUT, InputError, as_tensor, resolve_device
 from qagent.oom import ChunkedRunner
 from qagent.fire.behavior import _lw_model_code
 from qagent.fire.weather import WEATHER_FIELDS, Weather, WeatherSamples
@@ -45,10 +45,6 @@ from qagent.landscape.core import Landscape
 DEFAULT_MEMORY_BUDGET_BYTES = 512 * 2**20
 ALGORITHMS = _ops.ALGORITHMS  # name -> the spread op's code
 DEFAULT_STENCIL = max(_ops.STENCIL_SIZES)
-
-# Inputs this small on the CPU are checked in Python on their values (``tolist``) rather than
-# by torch reductions: a call of one fire then costs microseconds of checks, not tens.
-_SMALL = 64
 
 # Per-call constants of the op's inputs (index rows of S simulations, empty parameter grids
 # and fuel-break stacks), built once per shape and device and reused by later calls: the
@@ -148,7 +144,7 @@ def _ignitions(ignitions, num_landscapes: int, batched: bool, num_cells: int, de
             raise InputError(
                 f"ignitions: expected [S] flat cell indices for one landscape, got shape {tuple(ign.shape)}")
         ign = ign.unsqueeze(0)
-    if ign.numel() and ign.is_cpu and ign.numel() <= _SMALL:
+    if ign.numel() and ign.is_cpu and ign.numel() <= SMALL_CPU_INPUT:
         vals = ign.reshape(-1).tolist()
         lo, hi = min(vals), max(vals)
     else:
@@ -168,7 +164,7 @@ def _durations(duration_min, shape: tuple[int, int], batched: bool, device) -> t
             raise InputError(f"duration_min: must be finite and >= 0 minutes, got {float(duration_min)}")
         return torch.full(shape, float(duration_min), dtype=torch.float32, device=device)
     d = as_tensor("duration_min", duration_min, dtype=torch.float32)
-    if d.is_cpu and d.numel() <= _SMALL:
+    if d.is_cpu and d.numel() <= SMALL_CPU_INPUT:
         ok = all(math.isfinite(x) and x >= 0 for x in d.reshape(-1).tolist())
     else:
         ok = bool(torch.isfinite(d).all()) and not bool((d < 0).any())

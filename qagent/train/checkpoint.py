@@ -183,6 +183,15 @@ def restore_rng_state(state: dict[str, Any], sample_rng: np.random.Generator) ->
     return state["env"]
 
 
+def _refuse_changed(resume, verb: str, theirs: dict, ours: dict, advice: str) -> None:
+    """InputError naming the settings whose value differs between a checkpoint's run
+    (``theirs``) and the configuration resuming it (``ours``), if any."""
+    differ = [n for n in ours if theirs[n] != ours[n]]
+    if differ:
+        raise InputError(f"--resume {resume}: the run {verb} {', '.join(f'{n} = {theirs[n]!r}' for n in differ)}, "
+                         f"this configuration says {', '.join(f'{n} = {ours[n]!r}' for n in differ)}; {advice}")
+
+
 class RunCheckpoints:
     """The checkpoint files of a training run in ``out``, written and read here only:
 
@@ -254,20 +263,14 @@ class RunCheckpoints:
             raise InputError(f"--resume {resume}: holds no {', '.join(lacking)} state (best.pt keeps only the "
                              f"networks); resume from last.pt or final.pt")
         check_observation_channels(state, resume)
-        theirs, ours = q_value_settings(state.get("config", {})), q_value_settings(self.cfg.to_dict())
-        differ = [name for name in ours if theirs[name] != ours[name]]
-        if differ:  # its Q-values and replayed rewards would change meaning mid-run
-            raise InputError(f"--resume {resume}: the run was trained with "
-                             f"{', '.join(f'{n} = {theirs[n]!r}' for n in differ)}, this configuration says "
-                             f"{', '.join(f'{n} = {ours[n]!r}' for n in differ)}; give the run's settings "
-                             "(its --config or flags) to continue it")
-        config = state.get("config", {})
-        moved = [n for n in SOURCE_SETTINGS if n in config and config[n] != getattr(self.cfg, n)]
-        if moved:  # the restored environment holds landscape ids of the run's own source
-            raise InputError(f"--resume {resume}: the run trained on "
-                             f"{', '.join(f'{n} = {config[n]!r}' for n in moved)}, this configuration says "
-                             f"{', '.join(f'{n} = {getattr(self.cfg, n)!r}' for n in moved)}; continue it on "
-                             "its own landscapes (leave those flags out) or start a new run")
+        config, ours = state.get("config", {}), self.cfg.to_dict()
+        # its Q-values and replayed rewards would change meaning mid-run
+        _refuse_changed(resume, "was trained with", q_value_settings(config), q_value_settings(ours),
+                        "give the run's settings (its --config or flags) to continue it")
+        # the restored environment holds landscape ids of the run's own source
+        source = [n for n in SOURCE_SETTINGS if n in config]
+        _refuse_changed(resume, "trained on", {n: config[n] for n in source}, {n: ours[n] for n in source},
+                        "continue it on its own landscapes (leave those flags out) or start a new run")
         self.learner.load_state_dict(state)
         self.counters.update(state["counters"])
         shard = state
