@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from qagent import _cli
+from qagent._host_memory import retain_freed_blocks
 from qagent._validation import InputError
 from qagent.evaluation.methods import DEFAULT_PLACEMENT_IGNITIONS, HEURISTICS, METHODS
 
@@ -271,6 +272,7 @@ def write_comparison_csv(path: Path, comparison: dict) -> None:
 
 def plan_main(argv: list[str] | None = None) -> int:
     args = plan_parser().parse_args(argv)
+    retain_freed_blocks()  # the network's whole-raster activations: reused, not mapped anew per pass
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     try:
         from qagent.env.fuel_break_env import budget_cells
