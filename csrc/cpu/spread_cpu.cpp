@@ -98,6 +98,7 @@ class PageTable {
     // A new generation: every page returns to the pool, in O(1).
     void reset() {
         used_ = 0;
+        last_key_ = kNoKey;
         if (++generation_ == 0) {
             for (Entry& e : table_) e.generation = 0;
             for (auto& p : pool_) p->wrap();
@@ -106,9 +107,15 @@ class PageTable {
     }
     uint32_t generation() const { return generation_; }
     size_t used() const { return used_; }
+    // The page of the last get is kept with its key: a fire's consecutive reads are mostly in
+    // one page, and the key compare skips the table's index arithmetic and two loads.
     QAGENT_HD_HOT Page* get(int row, int col) {
+        const uint64_t key = page_key(row, col);
+        if (key == last_key_) return last_page_;
         Entry& e = entry(row, col);
         if (e.generation != generation_) take(e);
+        last_key_ = key;
+        last_page_ = e.page;
         return e.page;
     }
     // get, or null when the page is not held yet and max_pages are in use.
@@ -135,6 +142,10 @@ class PageTable {
         uint32_t generation;
     };
     Entry& entry(int row, int col) { return table_[size_t(row >> kPageShift) * page_cols_ + (col >> kPageShift)]; }
+    static uint64_t page_key(int row, int col) {
+        return (uint64_t(uint32_t(row >> kPageShift)) << 32) | uint32_t(col >> kPageShift);
+    }
+    static constexpr uint64_t kNoKey = ~uint64_t(0);  // no page row or column reaches 2^32 - 1
     __attribute__((noinline)) void take(Entry& e) {
         if (used_ == pool_.size()) pool_.push_back(std::make_unique<Page>());  // value-initialized: stamps 0
         e.page = pool_[used_++].get();
@@ -147,6 +158,8 @@ class PageTable {
     std::vector<std::unique_ptr<Page>> pool_;
     size_t used_ = 0;
     uint32_t generation_ = 0;
+    uint64_t last_key_ = kNoKey;  // the page of the last get, valid within the generation
+    Page* last_page_ = nullptr;
 };
 
 constexpr size_t kMaxStepCacheBytes = size_t(256) << 20;    // per thread, within a call
