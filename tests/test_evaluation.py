@@ -576,3 +576,22 @@ def test_plan_compare_none_keeps_only_no_treatment(checkpoint, tmp_path):
     report = json.loads((out / "plan.json").read_text())
     assert list(report["methods"]) == ["agent", "none"] and report["compared"] == ["none"]
     assert (out / "comparison.csv").read_text().count("\n") == 3
+
+
+def test_agent_placement_refreshing_its_reference_channels_keeps_the_budget(checkpoint):
+    agent = AgentPolicy.load(checkpoint)
+    weather = DEFAULT_SCENARIO.reference_weather()
+    ls = synthetic(40, 40, 3)
+    burnable = ls.burnable_mask()
+    budget = budget_cells(int(burnable.sum()), 0.05, agent.cells_per_step)
+    once = agent.place(ls, weather, budget, cells_per_round=agent.cells_per_step)
+    # more rounds than the refresh period: the channels are recomputed with the breaks so far
+    every = agent.place(ls, weather, budget, cells_per_round=agent.cells_per_step, refresh_rounds=1)
+    for breaks in (once, every):
+        assert int(breaks.sum()) == budget and not bool((breaks & ~burnable).any())
+    # the first round reads the same observation either way
+    first = agent.place(ls, weather, agent.cells_per_step, cells_per_round=agent.cells_per_step, refresh_rounds=1)
+    assert torch.equal(first, agent.place(ls, weather, agent.cells_per_step, cells_per_round=agent.cells_per_step))
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(InputError, match="refresh_rounds: must be an integer >= 1"):
+            agent.place(ls, weather, budget, refresh_rounds=bad)

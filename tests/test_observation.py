@@ -129,3 +129,28 @@ def test_downstream_protection_channel_is_the_reference_fires_dpv_on_a_log_scale
     breaks = torch.zeros(ls.shape, dtype=torch.bool)
     breaks[10:20, 10] = True
     assert torch.equal(observation_channels(ls, weather, breaks)[channel], static_channels(ls, weather)[channel])
+
+
+def test_refreshed_reference_channels_are_the_same_fires_with_the_breaks_closed():
+    from qagent.env.observation import refresh_reference_channels
+
+    ls = synthetic(32, 32, seed=3)
+    idx = {n: i for i, n in enumerate(OBSERVATION_CHANNELS)}
+    reference = (idx["burn_probability"], idx["downstream_protection"])
+    static = static_channels(ls, WEATHER)
+    # no breaks: the same reference fires give the same channels, to the bit
+    assert torch.equal(refresh_reference_channels(static, ls, WEATHER, torch.zeros(32, 32, dtype=torch.bool)), static)
+    # a firebreak column: no reference fire burns it or passes value through it; only the two
+    # reference-fire channels change, and the static tensor itself is left as it was
+    breaks = torch.zeros(32, 32, dtype=torch.bool)
+    breaks[:, 16] = True
+    before = static.clone()
+    refreshed = refresh_reference_channels(static, ls, WEATHER, breaks)
+    assert torch.equal(static, before)
+    for channel in reference:
+        assert float(refreshed[channel][breaks].max()) == 0.0
+        assert not torch.equal(refreshed[channel], static[channel])
+    others = [c for c in range(NUM_CHANNELS) if c not in reference]
+    assert torch.equal(refreshed[others], static[others])
+    with pytest.raises(InputError, match=r"fuel_breaks: shape \(31, 32\) does not match"):
+        refresh_reference_channels(static, ls, WEATHER, torch.zeros(31, 32, dtype=torch.bool))

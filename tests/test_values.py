@@ -236,7 +236,7 @@ def test_evaluation_with_all_ones_values_equals_no_values():
 
 
 def test_plan_with_values_reports_value_burned_and_ones_equal_no_values(landfire, tmp_path, capsys):
-    from qagent.evaluation.cli import plan_main
+    from qagent.evaluation.cli import VALUE_REFRESH_ROUNDS, plan_main
 
     folder, ls, transform = landfire
     ckpt = _save_agent(tmp_path / "agent.pt", 0)
@@ -251,6 +251,7 @@ def test_plan_with_values_reports_value_burned_and_ones_equal_no_values(landfire
     assert reports["plain"]["measure"] == "expected burned area"
     assert reports["ones"]["measure"] == "expected value burned"
     assert reports["ones"]["relative_reduction"] == reports["plain"]["relative_reduction"]
+    assert reports["ones"]["refresh_rounds"] == reports["plain"]["refresh_rounds"] == 0  # all ones: the area
     assert reports["ones"]["expected_value_burned_before"] == reports["ones"]["expected_burned_cells_before"]
     # value concentrated on some cells: the report is in value units
     values = np.zeros(ls.shape)
@@ -263,6 +264,7 @@ def test_plan_with_values_reports_value_burned_and_ones_equal_no_values(landfire
     printed = capsys.readouterr().out
     report = json.loads((out / "plan.json").read_text())
     assert report["measure"] == "expected value burned" and report["values"] == str(path)
+    assert report["refresh_rounds"] == VALUE_REFRESH_ROUNDS  # the agent's channels refreshed between rounds
     assert report["total_value"] == pytest.approx(float(values[ls.burnable_mask().numpy()].sum() +
                                                         values[~ls.burnable_mask().numpy()].sum()))
     assert report["expected_value_burned_after"] <= report["expected_value_burned_before"]

@@ -78,6 +78,8 @@ def reference_fire_count(burnable_cells: int, min_fires: int = _BURN_PROBABILITY
 
 _BURN_PROBABILITY_DURATION_MIN = 240.0
 _BURNABLE_CHANNEL = OBSERVATION_CHANNELS.index("burnable")
+_REFERENCE_FIRE_CHANNELS = (OBSERVATION_CHANNELS.index("burn_probability"),
+                            OBSERVATION_CHANNELS.index("downstream_protection"))
 
 
 def value_channel(landscape: Landscape, values=None) -> torch.Tensor:
@@ -97,17 +99,19 @@ def value_channel(landscape: Landscape, values=None) -> torch.Tensor:
 
 
 def _reference_fire_channels(ls: Landscape, weather: Weather, burnable: torch.Tensor,
-                             values: torch.Tensor | None = None, min_fires: int = _BURN_PROBABILITY_MIN_FIRES):
+                             values: torch.Tensor | None = None, min_fires: int = _BURN_PROBABILITY_MIN_FIRES,
+                             fuel_breaks: torch.Tensor | None = None):
     """The burn_probability and downstream_protection channels [H, W] from one run of the
     reference fires (``reference_fire_count`` fires, uniform burnable ignitions seeded 0, 4 h,
-    this weather, no breaks). Burn probability is the share of fires that reach a cell;
+    this weather, ``fuel_breaks``: none by default). Burn probability is the share of fires that reach a cell;
     downstream protection the value the fires passed on through it per fire (Pais et al. 2021,
     docs/dpv.md), in units of the mean value of a burnable cell, on a log scale. Each is scaled
     by its 95th percentile over the burnable cells and clipped to 1: the maximum of a whole
     raster's many fires is a rarer hot spot than a tile's and would dim the rest."""
     fires = reference_fire_count(int(burnable.sum()), min_fires)
     ign = sample_ignitions(ls, fires, 0)
-    result = simulate(ls, ign, weather, _BURN_PROBABILITY_DURATION_MIN, values=values, return_dpv=True)
+    result = simulate(ls, ign, weather, _BURN_PROBABILITY_DURATION_MIN, fuel_breaks=fuel_breaks, values=values,
+                      return_dpv=True)
     mask = burnable.to(result.burn_count.device)
     probability = result.burn_count.to(torch.float32) / fires
     dpv = result.dpv.to(torch.float32) / fires
@@ -157,6 +161,30 @@ def static_channels(landscape: Landscape, weather: Weather, device=None, values=
     channels.append(value_channel(ls, values))
     channels.append(torch.zeros_like(ls.slope))
     return torch.stack(channels).clamp_(0.0, 1.0).contiguous()
+
+
+def refresh_reference_channels(static: torch.Tensor, landscape: Landscape, weather: Weather,
+                               fuel_breaks: torch.Tensor, values=None,
+                               min_reference_fires: int = _BURN_PROBABILITY_MIN_FIRES) -> torch.Tensor:
+    """``static`` [NUM_CHANNELS, H, W] (from ``static_channels`` with the same arguments) with its
+    burn_probability and downstream_protection channels recomputed from the same reference fires
+    on the landscape with ``fuel_breaks`` (bool [H, W]) closed; a new tensor. What the agent's
+    placement on a whole raster reads between rounds when it refreshes them (DPV re-simulated
+    between rounds, as Pais et al. 2021 do for DPV itself; qagent-plan --refresh-rounds)."""
+    ls = landscape if landscape.device == static.device else landscape.to(static.device)
+    burnable = ls.burnable_mask()
+    out = static.clone()
+    if not bool(burnable.any()):
+        return out
+    if values is not None:
+        values = as_tensor("values", values, dtype=torch.float32, device=ls.slope.device)
+    breaks = as_tensor("fuel_breaks", fuel_breaks, dtype=torch.bool, device=ls.slope.device)
+    if tuple(breaks.shape) != ls.shape:
+        raise InputError(f"fuel_breaks: shape {tuple(breaks.shape)} does not match the landscape's {ls.shape}")
+    probability, protection = _reference_fire_channels(ls, weather, burnable, values, min_reference_fires, breaks)
+    for channel, x in zip(_REFERENCE_FIRE_CHANNELS, (probability, protection)):
+        out[channel] = x.to(out.device).clamp(0.0, 1.0)
+    return out
 
 
 def with_fuel_breaks(static: torch.Tensor, fuel_breaks: torch.Tensor) -> torch.Tensor:

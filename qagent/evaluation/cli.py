@@ -200,6 +200,13 @@ SEED_DERIVATION = ("evaluation fires: numpy default_rng([seed, 0]) (FireScenario
 PLAN_PLACEMENT_IGNITIONS = 20_000
 
 
+# The agent's reference-fire channels refreshed every this many rounds when the objective is
+# value burned (--values): on the validation raster (western Worcester, values, seed 7) the
+# value ensemble saved 94.2 % refreshed every 10 rounds, 93.8 % every 5, 90.2 % never; without
+# values refreshing lost (60.4 % against 61.2 %), so it stays off there (BENCHMARKS.md).
+VALUE_REFRESH_ROUNDS = 10
+
+
 def plan_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qagent-plan", description=__doc__.split("\n\n")[3],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -225,6 +232,11 @@ def plan_parser() -> argparse.ArgumentParser:
                         "fires to reach the cells a budget treats")
     p.add_argument("--cells-per-round", type=_cli.positive_int, metavar="CELLS",
                    help="cells placed per forward pass of the network (default: budget / 50, at least the agent's k)")
+    p.add_argument("--refresh-rounds", type=_cli.non_negative_int, metavar="R",
+                   help=f"recompute the agent's burn_probability and downstream_protection channels every R rounds "
+                        f"from the same reference fires with the breaks placed so far (0: never, computed once "
+                        f"before any break; default: {VALUE_REFRESH_ROUNDS} with --values other than all ones, 0 "
+                        f"without, as chosen on validation, BENCHMARKS.md)")
     p.add_argument("--seed", type=_cli.seed, default=0,
                    help="seed (integer >= 0) of the fires and, through hashes, of the placements and the bootstrap "
                         "(default: 0)")
@@ -295,6 +307,8 @@ def plan_main(argv: list[str] | None = None) -> int:
         measure = MEASURES[values is not None]
         budget = budget_cells(int(burnable.sum()), args.budget, agent.cells_per_step)
         per_round = args.cells_per_round or max(agent.cells_per_step, budget // 50)
+        valued = values is not None and not bool((torch.as_tensor(values) == 1).all())  # all ones: the area
+        refresh = args.refresh_rounds if args.refresh_rounds is not None else (VALUE_REFRESH_ROUNDS if valued else 0)
         methods = ["agent"] + [m for m in HEURISTICS if m == "none" or m in args.compare]
         log.info("%s: %d x %d cells, %d burnable; placing %d breaks with %s", args.landfire, *ls.shape,
                  int(burnable.sum()), budget, ", ".join(methods))
@@ -306,7 +320,8 @@ def plan_main(argv: list[str] | None = None) -> int:
                                          agent=agent, cells_per_round=per_round,
                                          placement_ignitions=args.placement_ignitions,
                                          scenario=DEFAULT_SCENARIO, device=args.device,
-                                         ignition_density=density, values=values).cpu()
+                                         ignition_density=density, values=values,
+                                         refresh_rounds=refresh or None).cpu()
             placement_times[method] = time.perf_counter() - t0
             placed = int(plans[method].sum())
             if method != "none" and (placed != min(budget, int(burnable.sum())) or
@@ -362,7 +377,8 @@ def plan_main(argv: list[str] | None = None) -> int:
         burned_before, burned_after = float(burned_cells["none"].mean()), float(burned_cells["agent"].mean())
         warnings = ([uncertainty["warning"]] if uncertainty["warning"] else []) + comparison["warnings"]
         report = {"landfire": str(args.landfire), "fuel": args.fuel, "shape": list(ls.shape), "budget_fraction":
-                  args.budget, "budget_cells": budget, "cells_per_round": per_round, "placement_s": placement_s,
+                  args.budget, "budget_cells": budget, "cells_per_round": per_round, "refresh_rounds": refresh,
+                  "placement_s": placement_s,
                   "ignitions": args.ignitions, "seed": args.seed, "ignition_density": args.ignition_density,
                   "values": args.values, "measure": measure,
                   "expected_burned_cells_before": burned_before, "expected_burned_cells_after": burned_after,

@@ -29,7 +29,8 @@ from qagent.agent.policy import greedy_topk
 from qagent.fire.scenario import DEFAULT_SCENARIO, FireScenario
 from qagent.fire.weather import Weather
 from qagent.landscape.core import Landscape
-from qagent.env.observation import NUM_CHANNELS, PLACEMENT_MIN_REFERENCE_FIRES, static_channels, with_fuel_breaks
+from qagent.env.observation import (NUM_CHANNELS, PLACEMENT_MIN_REFERENCE_FIRES, refresh_reference_channels,
+                                    static_channels, with_fuel_breaks)
 from qagent.train.checkpoint import check_observation_channels, load_checkpoint
 from qagent.train.config import Q_VALUE_SETTINGS, q_value_settings
 
@@ -119,11 +120,15 @@ class AgentPolicy:
 
     @torch.no_grad()
     def place(self, landscape: Landscape, weather: Weather, budget_cells: int, cells_per_round: int | None = None,
-              existing_breaks: torch.Tensor | None = None, values=None) -> torch.Tensor:
+              existing_breaks: torch.Tensor | None = None, values=None,
+              refresh_rounds: int | None = None) -> torch.Tensor:
         """Break ``budget_cells`` cells, ``cells_per_round`` at a time (default: the k the agent
         was trained with; larger rounds trade a little fidelity for speed on big rasters), the
         observation updated after each round. ``values`` (float [H, W], None: every cell worth
-        1) fill the value_at_risk channel. Returns the bool [H, W] mask of new breaks. On a whole
+        1) fill the value_at_risk channel. With ``refresh_rounds`` R the burn_probability and
+        downstream_protection channels are recomputed every R rounds from the same reference
+        fires on the landscape with the breaks placed so far (``refresh_reference_channels``);
+        None: computed once, before any break. Returns the bool [H, W] mask of new breaks. On a whole
         raster on the CPU, ``qagent._host_memory.retain_freed_blocks()`` first (qagent-plan does)
         makes each pass about three times faster."""
         if isinstance(budget_cells, bool) or not isinstance(budget_cells, (int, np.integer)) or budget_cells < 0:
@@ -132,6 +137,9 @@ class AgentPolicy:
                                             not isinstance(cells_per_round, (int, np.integer)) or cells_per_round < 1):
             raise InputError(f"cells_per_round: must be an integer >= 1 (or None for the agent's k), "
                              f"got {cells_per_round!r}")
+        if refresh_rounds is not None and (isinstance(refresh_rounds, bool) or
+                                           not isinstance(refresh_rounds, (int, np.integer)) or refresh_rounds < 1):
+            raise InputError(f"refresh_rounds: must be an integer >= 1 (or None: never), got {refresh_rounds!r}")
         device = next(self.models[0].parameters()).device
         k = cells_per_round or self.cells_per_step
         static = static_channels(landscape, weather, values=values,
@@ -141,8 +149,11 @@ class AgentPolicy:
                     else torch.zeros_like(breaks))
         valid = landscape.burnable_mask().to(device) & ~existing
         budget = min(int(budget_cells), int(valid.sum()))
-        placed = 0
+        placed = rounds = 0
         while placed < budget:
+            if refresh_rounds is not None and rounds > 0 and rounds % refresh_rounds == 0:
+                static = refresh_reference_channels(static, landscape, weather, breaks | existing, values=values,
+                                                    min_reference_fires=PLACEMENT_MIN_REFERENCE_FIRES)
             obs = with_fuel_breaks(static, breaks | existing).unsqueeze(0)
             q = self.q_values(obs, valid.unsqueeze(0))[0]
             take = min(k, budget - placed)
@@ -150,6 +161,7 @@ class AgentPolicy:
             breaks.view(-1)[cells] = True
             valid.view(-1)[cells] = False
             placed += take
+            rounds += 1
         return breaks
 
 
@@ -168,6 +180,7 @@ class PlacementRequest:
     device: str | torch.device | None = None
     ignition_density: object = None  # [H, W] grid burn_probability's fires ignite proportionally to
     values: object = None  # [H, W] values at risk (None: every cell worth 1): DPV's and the agent's
+    refresh_rounds: int | None = None  # the agent's: reference-fire channels recomputed every R rounds
 
 
 @dataclass(frozen=True)
@@ -232,6 +245,8 @@ def _agent(r: PlacementRequest) -> torch.Tensor:
     if r.agent is None:
         raise InputError("method agent: needs a checkpoint")
     extra = {} if r.values is None else {"values": r.values}  # a policy without values keeps its old call
+    if r.refresh_rounds is not None:
+        extra["refresh_rounds"] = r.refresh_rounds
     return r.agent.place(r.landscape, r.weather, r.budget_cells, r.cells_per_round, **extra).to(r.landscape.device)
 
 
@@ -253,15 +268,15 @@ HEURISTICS = tuple(name for name, m in REGISTRY.items() if not m.needs_agent)
 def place_breaks(method: str, landscape: Landscape, weather: Weather, budget_cells: int, seed: int,
                  agent: AgentPolicy | None = None, cells_per_round: int | None = None, *,
                  placement_ignitions: int = DEFAULT_PLACEMENT_IGNITIONS, scenario: FireScenario = DEFAULT_SCENARIO,
-                 device=None, ignition_density=None, values=None) -> torch.Tensor:
+                 device=None, ignition_density=None, values=None, refresh_rounds=None) -> torch.Tensor:
     """The bool [H, W] breaks of one method; exactly budget_cells cells (or every burnable cell
     if fewer), never on non-burnable cells. ``seed`` is the placement seed (``placement_seed``);
     ``placement_ignitions``, ``scenario`` and ``ignition_density`` (None: uniform) are
     burn_probability's and DPV's fires, ``device`` where they run (default: the landscape's);
     ``values`` the values at risk DPV and the agent use (docs/evaluation.md, "Values at risk";
-    None: every cell worth 1)."""
+    None: every cell worth 1); ``refresh_rounds`` the agent's (``AgentPolicy.place``)."""
     if method not in REGISTRY:
         raise InputError(f"method: unknown {method!r}; choose from {METHODS}")
     return REGISTRY[method].place(PlacementRequest(landscape, weather, budget_cells, seed, agent, cells_per_round,
                                                    placement_ignitions, scenario, device, ignition_density,
-                                                   values))
+                                                   values, refresh_rounds))
