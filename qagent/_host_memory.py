@@ -1,5 +1,4 @@
-"""Host memory settings of the command lines that run networks on whole rasters (qagent-plan,
-qagent-eval).
+"""Host memory settings of the command line that runs networks on whole rasters (qagent-plan).
 
 glibc's malloc serves blocks above its mmap threshold (at most 32 MiB by default) with a fresh
 ``mmap`` and returns them with ``munmap`` when freed. A network's activations on a whole

@@ -103,11 +103,12 @@ def _reference_fire_channels(ls: Landscape, weather: Weather, burnable: torch.Te
                              fuel_breaks: torch.Tensor | None = None):
     """The burn_probability and downstream_protection channels [H, W] from one run of the
     reference fires (``reference_fire_count`` fires, uniform burnable ignitions seeded 0, 4 h,
-    this weather, ``fuel_breaks``: none by default). Burn probability is the share of fires that reach a cell;
-    downstream protection the value the fires passed on through it per fire (Pais et al. 2021,
-    docs/dpv.md), in units of the mean value of a burnable cell, on a log scale. Each is scaled
-    by its 95th percentile over the burnable cells and clipped to 1: the maximum of a whole
-    raster's many fires is a rarer hot spot than a tile's and would dim the rest."""
+    this weather, ``fuel_breaks`` closed: none by default). Burn probability is the share of
+    fires that reach a cell; downstream protection the value the fires passed on through it per
+    fire (Pais et al. 2021, docs/dpv.md), in units of the mean value of a burnable cell, on a
+    log scale. Each is scaled by its 95th percentile over the burnable cells and clipped to 1:
+    the maximum of a whole raster's many fires is a rarer hot spot than a tile's and would dim
+    the rest."""
     fires = reference_fire_count(int(burnable.sum()), min_fires)
     ign = sample_ignitions(ls, fires, 0)
     result = simulate(ls, ign, weather, _BURN_PROBABILITY_DURATION_MIN, fuel_breaks=fuel_breaks, values=values,
@@ -170,18 +171,19 @@ def refresh_reference_channels(static: torch.Tensor, landscape: Landscape, weath
     burn_probability and downstream_protection channels recomputed from the same reference fires
     on the landscape with ``fuel_breaks`` (bool [H, W]) closed; a new tensor. What the agent's
     placement on a whole raster reads between rounds when it refreshes them (DPV re-simulated
-    between rounds, as Pais et al. 2021 do for DPV itself; qagent-plan --refresh-rounds)."""
-    ls = landscape if landscape.device == static.device else landscape.to(static.device)
-    burnable = ls.burnable_mask()
+    between rounds, as Pais et al. 2021 do for DPV itself; qagent-plan --refresh-rounds). The
+    fires run where ``static_channels`` ran them, on the landscape's device."""
+    burnable = landscape.burnable_mask()
     out = static.clone()
     if not bool(burnable.any()):
         return out
     if values is not None:
-        values = as_tensor("values", values, dtype=torch.float32, device=ls.slope.device)
-    breaks = as_tensor("fuel_breaks", fuel_breaks, dtype=torch.bool, device=ls.slope.device)
-    if tuple(breaks.shape) != ls.shape:
-        raise InputError(f"fuel_breaks: shape {tuple(breaks.shape)} does not match the landscape's {ls.shape}")
-    probability, protection = _reference_fire_channels(ls, weather, burnable, values, min_reference_fires, breaks)
+        values = as_tensor("values", values, dtype=torch.float32, device=landscape.slope.device)
+    breaks = as_tensor("fuel_breaks", fuel_breaks, dtype=torch.bool, device=landscape.slope.device)
+    if tuple(breaks.shape) != landscape.shape:
+        raise InputError(f"fuel_breaks: shape {tuple(breaks.shape)} does not match the landscape's {landscape.shape}")
+    probability, protection = _reference_fire_channels(landscape, weather, burnable, values, min_reference_fires,
+                                                       breaks)
     for channel, x in zip(_REFERENCE_FIRE_CHANNELS, (probability, protection)):
         out[channel] = x.to(out.device).clamp(0.0, 1.0)
     return out
