@@ -8,8 +8,9 @@ namespace qagent {
 namespace {
 
 // With uniform weather rows, the no-wind, no-slope surface fire depends only on the fuel model
-// and the row's moistures: compute it once per (row, burnable fuel model present) and share it
-// by every cell (about 3 times faster; same results to the bit). Gridded weather evaluates it
+// and the row's moistures: compute it once per (row, burnable fuel model present) and share it,
+// with the row's weather and the fuel model, by every cell (UniformRowFuel; about 3 times
+// faster; same results to the bit). Gridded weather evaluates it
 // per cell. element: FireBehaviorElement or SpreadParamsElement (csrc/qagent/fire_behavior_kernel.h).
 template <class Element>
 void run_cells(const Element& element, int64_t rows, int64_t num_landscapes) {
@@ -31,13 +32,9 @@ void run_cells(const Element& element, int64_t rows, int64_t num_landscapes) {
         }
     }
     const int64_t num_models = int64_t(models.size());
-    std::vector<SurfaceFireBase> table(rows * num_models);
+    std::vector<UniformRowFuel> table(rows * num_models);
 #pragma omp parallel for schedule(static) if (rows * num_models > 256)
-    for (int64_t k = 0; k < rows * num_models; ++k) {
-        const int64_t row = k / num_models;
-        const CellWeather w = load_cell_weather(a.weather, 1, row, 0);
-        table[k] = rothermel_no_wind_no_slope(models[k % num_models], w.fuel_moisture);
-    }
+    for (int64_t k = 0; k < rows * num_models; ++k) table[k] = uniform_row_fuel(a, k / num_models, models[k % num_models]);
 #pragma omp parallel for schedule(static) if (total > 4096)
     for (int64_t k = 0; k < total; ++k) {
         const int64_t row = k / a.num_cells, cell = k % a.num_cells;

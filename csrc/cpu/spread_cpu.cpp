@@ -35,6 +35,7 @@
 #include <atomic>
 #include <cstring>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #ifdef _OPENMP
@@ -249,11 +250,12 @@ struct ThreadScratch {
     // What the parameter pages and the step cache hold (-1: nothing yet, this call).
     int64_t param_row = -1;
     int64_t step_source = -1, step_layout = -2;
-    // The no-wind, no-slope surface fire per fuel model code of the current lazy source.
+    // The uniform weather row, fuel model and no-wind, no-slope surface fire per fuel model
+    // code of the current lazy source.
     uint64_t source_serial = 0;
     uint64_t base_stamp[kMaxTabledCode] = {};
     bool base_tabled[kMaxTabledCode] = {};
-    SurfaceFireBase base[kMaxTabledCode];
+    UniformRowFuel base[kMaxTabledCode];
 
     uint64_t epoch = 0;
     int64_t reported_bytes = 0;
@@ -306,7 +308,7 @@ struct ThreadScratch {
     // The spread parameters of cell `cell` under weather row `row`, as the spread_params op
     // computes them (csrc/cpu/fire_behavior_cpu.cpp: the same tabled base for uniform rows).
     void compute_params(const FireBehaviorArgs& a, int64_t row, int64_t cell, float* out) {
-        const SurfaceFireBase* b = nullptr;
+        const UniformRowFuel* b = nullptr;
         if (a.weather_cells == 1) {
             const int code = a.fuel_model[a.landscape_index[row] * a.num_cells + cell];
             if (code >= 0 && code < kMaxTabledCode) {
@@ -314,9 +316,7 @@ struct ThreadScratch {
                     base_stamp[code] = source_serial;
                     FuelModelSpec fm;
                     base_tabled[code] = tabled_fuel_model(code, &fm);
-                    if (base_tabled[code]) {
-                        base[code] = rothermel_no_wind_no_slope(fm, load_cell_weather(a.weather, 1, row, 0).fuel_moisture);
-                    }
+                    if (base_tabled[code]) base[code] = uniform_row_fuel(a, row, fm);
                 }
                 if (base_tabled[code]) b = &base[code];
             }
@@ -344,9 +344,13 @@ struct PagedParams {
     int width;
     uint32_t generation;
 
-    QAGENT_HD_HOT const float* cell(int r, int c) const {
-        ParamPage* page = s->params.get(r, c);
-        const int i = page_local(r, c);
+    QAGENT_HD_HOT const float* cell(int r, int c) const { return in_page(s->params.get(r, c), page_local(r, c), r, c); }
+    QAGENT_HD_HOT ParamRef at(int r, int c) const { return ParamRef{cell(r, c), 1}; }
+    QAGENT_HD_HOT float inv_back_rate(int r, int c) const { return cell(r, c)[kParamInvBackRate]; }
+    void fill(int, int) const {}
+
+    // Cell (r, c), entry i of its page, computed on first use.
+    QAGENT_HD_HOT const float* in_page(ParamPage* page, int i, int r, int c) const {
         float* p = page->p[i];
         if (page->stamp[i] != generation) {
             page->stamp[i] = generation;
@@ -354,19 +358,33 @@ struct PagedParams {
         }
         return p;
     }
+};
+
+// PagedParams within one page, whose corner cell is (row0, col0): the source of the steps of a
+// cell whose whole stencil lies in its page, read by offset without the page table.
+struct OnePageParams {
+    PagedParams paged;
+    ParamPage* page;
+    int row0, col0;
+
+    QAGENT_HD_HOT const float* cell(int r, int c) const {
+        return paged.in_page(page, ((r - row0) << kPageShift) + (c - col0), r, c);
+    }
     QAGENT_HD_HOT ParamRef at(int r, int c) const { return ParamRef{cell(r, c), 1}; }
     QAGENT_HD_HOT float inv_back_rate(int r, int c) const { return cell(r, c)[kParamInvBackRate]; }
     void fill(int, int) const {}
 };
 
-const StepPlans& host_step_plans() {
-    static const StepPlans plans = [] {
-        StepPlans p;
-        for (int d = 0; d < kMaxStencilSize; ++d) make_step_plan(d, &p.plan[d]);
-        return p;
-    }();
-    return plans;
+// A parameter source seen from the page of cell (row, col): precomputed grids are read in
+// place anyway; paged parameters through that one page.
+QAGENT_HD_HOT const GridParams& page_params(const GridParams& p, int, int) { return p; }
+QAGENT_HD_HOT OnePageParams page_params(const PagedParams& p, int row, int col) {
+    return OnePageParams{p, p.s->params.get(row, col), row & ~(kPageSide - 1), col & ~(kPageSide - 1)};
 }
+
+// The plans of every direction, a compile-time constant (no initialization at run time).
+constexpr StepPlans kHostStepPlans = make_step_plans();
+const StepPlans& host_step_plans() { return kHostStepPlans; }
 
 // Step times: computed per step (DirectSteps, stopping early past the duration) or cached per
 // cell and direction (CachedSteps, for sources shared by consecutive fires: full times, since
@@ -374,9 +392,9 @@ const StepPlans& host_step_plans() {
 struct DirectSteps {
     struct Slot {};
     Slot slot(int, int) { return {}; }
-    template <class P>
-    float step(Slot, const SpreadGrid<P>& g, float first_min, int row, int col, int, const StepPlan& plan,
-               float t_from, float duration_min) {
+    template <class G>
+    QAGENT_HD_HOT float step(Slot, const G& g, float first_min, int row, int col, int, const StepPlan& plan,
+                             float t_from, float duration_min) {
         return step_time_after_first_min(g, first_min, row, col, plan, t_from, duration_min);
     }
 };
@@ -398,9 +416,9 @@ struct CachedSteps {
         }
         return Slot{&page->known[i], page->t[i]};
     }
-    template <class P>
-    float step(Slot s, const SpreadGrid<P>& g, float first_min, int row, int col, int d, const StepPlan& plan,
-               float t_from, float duration_min) {
+    template <class G>
+    QAGENT_HD_HOT float step(Slot s, const G& g, float first_min, int row, int col, int d, const StepPlan& plan,
+                             float t_from, float duration_min) {
         if (s.known == nullptr) return step_time_after_first_min(g, first_min, row, col, plan, t_from, duration_min);
         const uint32_t bit = uint32_t(1) << d;
         if (!(*s.known & bit)) {
@@ -443,6 +461,13 @@ struct PagedPred {
 // step toward a cell already reached no later than the cell being settled cannot improve it
 // (step times are positive) and is not computed. Fills s.burned with the settled cells (in
 // settle order) and, through pred, the propagation tree.
+//
+// Most cells settled (two in three with 32 x 32 pages and radius 3) have their whole stencil
+// inside their own page and the grid. Their steps read the neighbours' arrival times and
+// parameters from that one page by offset, without the page tables or grid-edge tests (a
+// second instantiation of the same step, OnePageParams and SpreadGrid<., true>). The steps
+// and their sums are those of the general path, in the same order, so both give the same
+// times to the bit (tests compare against the relaxation and the eager parameters).
 template <class P, class Steps, class Pred = NoPred>
 int64_t dijkstra_simulation(const SpreadGrid<P>& g, int64_t ignition, float duration_min, ThreadScratch& s,
                             Steps& steps, Pred pred = Pred()) {
@@ -455,18 +480,22 @@ int64_t dijkstra_simulation(const SpreadGrid<P>& g, int64_t ignition, float dura
     s.arrival.get(ign_row, ign_col)->t[page_local(ign_row, ign_col)] = 0.0f;
     pred.root(ign_row, ign_col);
     s.heap.push(0.0f, int32_t(ignition));
-    const StepPlans& plans = host_step_plans();
+    const StepPlans& plans = kHostStepPlans;
     float east_m[kMaxStencilSize], north_m[kMaxStencilSize], fraction0[kMaxStencilSize];
     for (int d = 0; d < kMaxStencilSize; ++d) {  // as in source_piece_min
         east_m[d] = plans.plan[d].d_col * g.cell_size_m;
         north_m[d] = -plans.plan[d].d_row * g.cell_size_m;
         fraction0[d] = plans.plan[d].piece[0].fraction;
     }
+    const int radius = stencil_radius(g.stencil_size);
+    const int directions = g.stencil_size;
     while (!s.heap.empty()) {
         const HeapEntry top = s.heap.pop();
         const int row = top.cell / width, col = top.cell - row * width;
         const float t_cell = top.key;
-        if (t_cell > s.arrival.get(row, col)->t[page_local(row, col)]) continue;  // superseded
+        ArrivalPage* const page = s.arrival.get(row, col);
+        const int local = page_local(row, col);
+        if (t_cell > page->t[local]) continue;  // superseded
         s.burned.push_back(Burned{top.cell, t_cell});
         auto slot = steps.slot(row, col);
         // The source's share of the step in every direction at once (vectorized): a step whose
@@ -476,20 +505,40 @@ int64_t dijkstra_simulation(const SpreadGrid<P>& g, int64_t ignition, float dura
         for (int d = 0; d < kMaxStencilSize; ++d) {
             first_min[d] = fraction0[d] * segment_time_at_cell_min(source, east_m[d], north_m[d]);
         }
-        for (int d = 0; d < g.stencil_size; ++d) {
-            if (t_cell + first_min[d] > duration_min) continue;
-            const StepPlan& plan = plans.plan[d];
-            const int next_row = row + plan.d_row, next_col = col + plan.d_col;
-            if (!g.inside(next_row, next_col)) continue;
-            float& t_next_now = s.arrival.get(next_row, next_col)->t[page_local(next_row, next_col)];
-            if (t_next_now <= t_cell) continue;
-            const float t_next = t_cell + steps.step(slot, g, first_min[d], row, col, d, plan, t_cell, duration_min);
+        // The step in direction d toward (next_row, next_col), whose arrival so far is t_next_now.
+        auto visit = [&](const auto& grid, int d, const StepPlan& plan, int next_row, int next_col,
+                         float& t_next_now) __attribute__((always_inline)) {
+            if (t_next_now <= t_cell) return;
+            const float t_next = t_cell + steps.step(slot, grid, first_min[d], row, col, d, plan, t_cell, duration_min);
             if (t_next < t_next_now && t_next <= duration_min) {
                 t_next_now = t_next;
                 pred.improve(next_row, next_col, d, t_cell, t_next);
                 s.heap.push(t_next, next_row * width + next_col);
             } else if constexpr (Pred::kOn) {
                 if (t_next == t_next_now && t_next <= duration_min) pred.tie(next_row, next_col, d, t_cell, t_next);
+            }
+        };
+        const int in_row = row & (kPageSide - 1), in_col = col & (kPageSide - 1);
+        const bool interior = in_row >= radius && in_row < kPageSide - radius && in_col >= radius &&
+                              in_col < kPageSide - radius && row >= radius && row < g.height - radius &&
+                              col >= radius && col < width - radius;
+        if (interior) {
+            const auto grid = g.template with_params<std::decay_t<decltype(page_params(g.params, row, col))>, true>(
+                page_params(g.params, row, col));
+            for (int d = 0; d < directions; ++d) {
+                if (t_cell + first_min[d] > duration_min) continue;
+                const StepPlan& plan = plans.plan[d];
+                visit(grid, d, plan, row + plan.d_row, col + plan.d_col,
+                      page->t[local + (plan.d_row << kPageShift) + plan.d_col]);
+            }
+        } else {
+            for (int d = 0; d < directions; ++d) {
+                if (t_cell + first_min[d] > duration_min) continue;
+                const StepPlan& plan = plans.plan[d];
+                const int next_row = row + plan.d_row, next_col = col + plan.d_col;
+                if (!g.inside(next_row, next_col)) continue;
+                visit(g, d, plan, next_row, next_col,
+                      s.arrival.get(next_row, next_col)->t[page_local(next_row, next_col)]);
             }
         }
     }

@@ -28,7 +28,14 @@ struct CellWeather {
     float upwind_direction_deg;      // where the wind comes from, clockwise from north
     FuelMoisture fuel_moisture;      // fractions
     float foliar_moisture;           // fraction (1.0 = 100 %)
+    float downwind_east, downwind_north;  // horizontal unit vector the wind blows toward
+                                          // (set_downwind; loaded once per uniform weather row)
 };
+
+// The downwind unit vector of w's upwind direction.
+QAGENT_HD void set_downwind(CellWeather* w) {
+    azimuth_to_xy(w->upwind_direction_deg + 180.0f, &w->downwind_east, &w->downwind_north);
+}
 
 struct BehaviorOptions {
     int length_to_breadth_model;     // kLwBehave or kLwRothermel
@@ -65,10 +72,9 @@ struct SurfaceFireHead {
 // phi_E = |phi_W w_hat + phi_S s_hat|, R_head = R0 (1 + phi_E), and the effective wind speed
 // is the wind that alone gives phi_E; the wind limit caps it at 0.9 I_R (Rothermel 1972).
 QAGENT_HD SurfaceFireHead surface_fire_head(const SurfaceFireBase& base, float midflame_wind_m_per_min,
-                                            float downwind_azimuth_deg, float dz_dx, float dz_dy,
+                                            float downwind_east, float downwind_north, float dz_dx, float dz_dy,
                                             float slope_rise_per_run, const BehaviorOptions& opt) {
-    float wx, wy;
-    azimuth_to_xy(downwind_azimuth_deg, &wx, &wy);
+    const float wx = downwind_east, wy = downwind_north;
     Vec3 wind = to_slope_plane(midflame_wind_m_per_min * wx, midflame_wind_m_per_min * wy, dz_dx, dz_dy);
     Vec3 upslope = to_slope_plane(dz_dx, dz_dy, dz_dx, dz_dy);
     float phi_w = wind_factor(base, units::m_per_min_to_ft_per_min(norm(wind)));
@@ -137,9 +143,8 @@ QAGENT_HD CellFireBehavior cell_fire_behavior_given_base(const CellFuelTerrain& 
     // adjustment factor.
     float wind_20ft_m_per_min = units::km_per_h_to_m_per_min(units::wind_10m_to_20ft(weather.wind_speed_10m_km_per_h));
     float waf = wind_adjustment_factor(fm.fuel_bed_depth_ft, units::m_to_ft(cell.canopy_height_m), cell.canopy_cover_fraction);
-    float downwind_deg = weather.upwind_direction_deg + 180.0f;
-    SurfaceFireHead surface = surface_fire_head(base, wind_20ft_m_per_min * waf, downwind_deg, dz_dx, dz_dy,
-                                                cell.slope_rise_per_run, opt);
+    SurfaceFireHead surface = surface_fire_head(base, wind_20ft_m_per_min * waf, weather.downwind_east,
+                                                weather.downwind_north, dz_dx, dz_dy, cell.slope_rise_per_run, opt);
 
     // The direction evaluated and the surface fire along it.
     Vec3 direction = surface.direction;
@@ -168,8 +173,7 @@ QAGENT_HD CellFireBehavior cell_fire_behavior_given_base(const CellFuelTerrain& 
 
     // Crown fire: driven by the 10-m wind along the slope plane (its magnitude there feeds
     // Cruz's model), heading downwind, or upslope without wind.
-    float wx, wy;
-    azimuth_to_xy(downwind_deg, &wx, &wy);
+    const float wx = weather.downwind_east, wy = weather.downwind_north;
     Vec3 wind_10m = to_slope_plane(weather.wind_speed_10m_km_per_h * wx, weather.wind_speed_10m_km_per_h * wy, dz_dx, dz_dy);
     float wind_10m_on_slope = norm(wind_10m);
     Vec3 crown_direction = wind_10m_on_slope > 0.0f

@@ -93,7 +93,26 @@ QAGENT_HD CellWeather load_cell_weather(const float* weather, int64_t weather_ce
     out.fuel_moisture.live_herbaceous = w[kWeatherMoistureLiveHerbaceous * weather_cells];
     out.fuel_moisture.live_woody = w[kWeatherMoistureLiveWoody * weather_cells];
     out.foliar_moisture = w[kWeatherFoliarMoisture * weather_cells];
+    set_downwind(&out);
     return out;
+}
+
+// What the CPU loops table per (uniform weather row, fuel model code): the row's weather,
+// loaded once, the fuel model, and its no-wind, no-slope surface fire in that weather. A cell
+// given its entry needs neither its weather loaded nor its fuel model looked up again.
+struct UniformRowFuel {
+    CellWeather weather;
+    FuelModelSpec fm;
+    SurfaceFireBase base;
+};
+
+// The entry of weather row `row` of a and fuel model fm (a tabled_fuel_model).
+inline UniformRowFuel uniform_row_fuel(const FireBehaviorArgs& a, int64_t row, const FuelModelSpec& fm) {
+    UniformRowFuel t;
+    t.weather = load_cell_weather(a.weather, 1, row, 0);
+    t.fm = fm;
+    t.base = rothermel_no_wind_no_slope(fm, t.weather.fuel_moisture);
+    return t;
 }
 
 // The spread kernel's description of a cell's fire ellipse (spread.h): 1 / (R (1 - e)), e u,
@@ -110,22 +129,20 @@ QAGENT_HD void pack_spread_params(const CellFireBehavior& b, float* out, int64_t
 }
 
 // Fire behavior of element (row, cell) of the fire_behavior or spread_params op (the cell's
-// fuel and terrain come back in *c). With uniform weather rows a caller may pass the no-wind,
-// no-slope surface fire of the cell's fuel model in this row's weather (base, else null); the
-// result is the same to the bit (cell_fire_behavior computes that base and calls the same
-// function). with_flame_length: see cell_fire_behavior_given_base.
+// fuel and terrain come back in *c). With uniform weather rows a caller may pass the entry of
+// this row and the cell's fuel model (tabled, else null); the result is the same to the bit
+// (cell_fire_behavior loads the same weather, looks up the same fuel model, computes the same
+// base and calls the same function). with_flame_length: see cell_fire_behavior_given_base.
 QAGENT_HD CellFireBehavior element_fire_behavior(const FireBehaviorArgs& a, int64_t row, int64_t cell,
-                                                 const SurfaceFireBase* base, CellFuelTerrain* c,
+                                                 const UniformRowFuel* tabled, CellFuelTerrain* c,
                                                  bool with_flame_length = true) {
     int64_t landscape = a.landscape_index[row];
     *c = load_cell_fuel_terrain(a.terrain, a.fuel_model, a.num_cells, landscape, cell);
-    CellWeather w = load_cell_weather(a.weather, a.weather_cells, row, cell);
-    if (base != nullptr) {
-        FuelModelSpec fm;
-        lookup_fuel_model(c->fuel_model_code, &fm);
-        return cell_fire_behavior_given_base(*c, w, fm, *base, a.options, a.has_azimuth, a.azimuth_deg,
-                                             with_flame_length);
+    if (tabled != nullptr) {
+        return cell_fire_behavior_given_base(*c, tabled->weather, tabled->fm, tabled->base, a.options, a.has_azimuth,
+                                             a.azimuth_deg, with_flame_length);
     }
+    const CellWeather w = load_cell_weather(a.weather, a.weather_cells, row, cell);
     return cell_fire_behavior(*c, w, a.options, a.has_azimuth, a.azimuth_deg, with_flame_length);
 }
 
@@ -133,25 +150,25 @@ QAGENT_HD CellFireBehavior element_fire_behavior(const FireBehaviorArgs& a, int6
 // written to out[k * stride], k < kNumSpreadParams. The one function behind every spread
 // parameter: the spread_params op (eager, whole grids) and the spread op's lazy parameter
 // sources (csrc/qagent/spread_sources.h, csrc/cpu/spread_cpu.cpp), so both agree to the bit.
-QAGENT_HD void spread_params_element(const FireBehaviorArgs& a, int64_t row, int64_t cell, const SurfaceFireBase* base,
-                                     float* out, int64_t stride) {
+QAGENT_HD void spread_params_element(const FireBehaviorArgs& a, int64_t row, int64_t cell,
+                                     const UniformRowFuel* tabled, float* out, int64_t stride) {
     CellFuelTerrain c;
-    const CellFireBehavior b = element_fire_behavior(a, row, cell, base, &c, /*with_flame_length=*/false);
+    const CellFireBehavior b = element_fire_behavior(a, row, cell, tabled, &c, /*with_flame_length=*/false);
     pack_spread_params(b, out, stride);
 }
 
 // The per-element bodies of the two ops, run by the CPU loop (csrc/cpu/fire_behavior_cpu.cpp)
-// and the CUDA kernel (csrc/cuda/fire_behavior_cuda.cu) alike: element(row, cell, base)
-// computes output element (row, cell) (see element_fire_behavior for base).
+// and the CUDA kernel (csrc/cuda/fire_behavior_cuda.cu) alike: element(row, cell, tabled)
+// computes output element (row, cell) (see element_fire_behavior for tabled).
 
 // The fire_behavior op: the six [B, N] outputs.
 struct FireBehaviorElement {
     FireBehaviorArgs a;
     FireBehaviorOut out;
 
-    QAGENT_HD void operator()(int64_t row, int64_t cell, const SurfaceFireBase* base = nullptr) const {
+    QAGENT_HD void operator()(int64_t row, int64_t cell, const UniformRowFuel* tabled = nullptr) const {
         CellFuelTerrain c;
-        const CellFireBehavior b = element_fire_behavior(a, row, cell, base, &c);
+        const CellFireBehavior b = element_fire_behavior(a, row, cell, tabled, &c);
         const int64_t o = row * a.num_cells + cell;
         out.fire_type[o] = b.fire_type;
         out.spread_rate_m_per_min[o] = b.spread_rate_m_per_min;
@@ -167,8 +184,8 @@ struct SpreadParamsElement {
     FireBehaviorArgs a;
     float* out;
 
-    QAGENT_HD void operator()(int64_t row, int64_t cell, const SurfaceFireBase* base = nullptr) const {
-        spread_params_element(a, row, cell, base, out + row * kNumSpreadParams * a.num_cells + cell, a.num_cells);
+    QAGENT_HD void operator()(int64_t row, int64_t cell, const UniformRowFuel* tabled = nullptr) const {
+        spread_params_element(a, row, cell, tabled, out + row * kNumSpreadParams * a.num_cells + cell, a.num_cells);
     }
 };
 

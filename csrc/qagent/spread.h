@@ -58,7 +58,7 @@ enum SpreadParam : int {
 };
 
 // Stencil direction d as a (row, column) offset; rows grow southward, columns eastward.
-QAGENT_HD void stencil_offset(int d, int* d_row, int* d_col) {
+QAGENT_HD constexpr void stencil_offset(int d, int* d_row, int* d_col) {
     switch (d) {
         case 0: *d_row = -1; *d_col = 0; return;   // N
         case 1: *d_row = -1; *d_col = 1; return;   // NE
@@ -127,8 +127,10 @@ struct GridParams {
     QAGENT_HD void fill(int, int) const {}
 };
 
-// Read-only view of one simulation's inputs.
-template <class P>
+// Read-only view of one simulation's inputs. kInterior: every cell a caller asks about is
+// known to lie inside the grid (the CPU Dijkstra's view of a cell at least the stencil radius
+// from every edge), so inside() needs no test.
+template <class P, bool kInterior = false>
 struct SpreadGrid {
     P params;                // this simulation's weather and landscape (see the sources above)
     const uint8_t* blocked;  // [H, W] fuel breaks of this simulation's layout (1 = closed), or null
@@ -148,7 +150,14 @@ struct SpreadGrid {
         *p = params.at(row, col);
         return (*p)[kParamInvBackRate] < kInf;
     }
-    QAGENT_HD_HOT bool inside(int row, int col) const { return row >= 0 && row < height && col >= 0 && col < width; }
+    QAGENT_HD_HOT bool inside(int row, int col) const {
+        return kInterior || (row >= 0 && row < height && col >= 0 && col < width);
+    }
+    // The same inputs through another parameter source (the same parameters, read another way).
+    template <class Q, bool kInteriorToo>
+    QAGENT_HD_HOT SpreadGrid<Q, kInteriorToo> with_params(const Q& q) const {
+        return SpreadGrid<Q, kInteriorToo>{q, blocked, height, width, cell_size_m, stencil_size};
+    }
 };
 
 // Time (min) for fire to cross the whole segment (step_east_m, step_north_m) at the elliptical
@@ -179,8 +188,8 @@ struct StepPlan {
     StepPiece piece[kMaxStepPieces];
 };
 
-QAGENT_HD void make_step_plan(int d, StepPlan* plan) {
-    int d_row, d_col;
+QAGENT_HD constexpr void make_step_plan(int d, StepPlan* plan) {
+    int d_row = 0, d_col = 0;
     stencil_offset(d, &d_row, &d_col);
     const int n_row = d_row < 0 ? -d_row : d_row, n_col = d_col < 0 ? -d_col : d_col;
     const int s_row = d_row < 0 ? -1 : 1, s_col = d_col < 0 ? -1 : 1;
@@ -250,8 +259,8 @@ QAGENT_HD_HOT float source_piece_min(const ParamRef& source, const StepPlan& pla
     return plan.piece[0].fraction * segment_time_at_cell_min(source, east_m, north_m);
 }
 
-template <class P>
-QAGENT_HD_HOT float step_time_after_first_min(const SpreadGrid<P>& g, float first_min, int row, int col,
+template <class P, bool kInterior>
+QAGENT_HD_HOT float step_time_after_first_min(const SpreadGrid<P, kInterior>& g, float first_min, int row, int col,
                                               const StepPlan& plan, float t_from = 0.0f,
                                               float duration_min = kInf) {
     const int to_row = row + plan.d_row, to_col = col + plan.d_col;
@@ -276,8 +285,8 @@ QAGENT_HD_HOT float step_time_after_first_min(const SpreadGrid<P>& g, float firs
     return time_min + plan.piece[last].fraction * segment_time_at_cell_min(target, east_m, north_m);
 }
 
-template <class P>
-QAGENT_HD_HOT float step_time_min(const SpreadGrid<P>& g, int row, int col, const StepPlan& plan,
+template <class P, bool kInterior>
+QAGENT_HD_HOT float step_time_min(const SpreadGrid<P, kInterior>& g, int row, int col, const StepPlan& plan,
                                   float t_from = 0.0f, float duration_min = kInf) {
     if (!g.inside(row + plan.d_row, col + plan.d_col)) return kInf;
     return step_time_after_first_min(g, source_piece_min(g.params.at(row, col), plan, g.cell_size_m), row, col, plan,
@@ -289,6 +298,13 @@ QAGENT_HD_HOT float step_time_min(const SpreadGrid<P>& g, int row, int col, cons
 struct StepPlans {
     StepPlan plan[kMaxStencilSize];
 };
+
+// Every direction's plan; constexpr, so the host's table of them is a compile-time constant.
+QAGENT_HD constexpr StepPlans make_step_plans() {
+    StepPlans p{};
+    for (int d = 0; d < kMaxStencilSize; ++d) make_step_plan(d, &p.plan[d]);
+    return p;
+}
 
 // A team of lanes that run one simulation together. The CPU build uses SerialTeam (one lane,
 // barriers are no-ops); the CUDA kernel a thread block (csrc/cuda/spread_cuda.cu). Members:
