@@ -543,7 +543,7 @@ def bench_scale(sides: list[int], fires: int, repeat_seconds: float, seed: int, 
 
     # ---------------------------------------------------------------- throughput (all threads)
     if throughput_fires > 0 and landfire is not None and landfire.is_dir():
-        from qagent.landscape.landfire import load_landfire
+        from qagent.landscape.landfire import load_landfire, save_geotiff
 
         ls = load_landfire(landfire)
         weather, duration = DEFAULT_SCENARIO.sample(throughput_fires, np.random.default_rng(seed))
@@ -552,7 +552,7 @@ def bench_scale(sides: list[int], fires: int, repeat_seconds: float, seed: int, 
         t0 = time.perf_counter()
         p = burn_probability(ls, throughput_fires, weather, duration, seed=seed)
         t_fires = time.perf_counter() - t0
-        ls.save_geotiff(out, p)
+        save_geotiff(ls, out, p)
         t_all = time.perf_counter() - t0
         result["throughput"] = {"fires": throughput_fires, "threads": torch.get_num_threads(),
                                 "fires_s": t_fires, "total_s": t_all, "geotiff": str(out),

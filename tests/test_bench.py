@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from qagent.bench import main
 
@@ -64,3 +65,28 @@ def test_the_benchmark_scripts_pass_the_oracle_as_peer():
     for what in ("behavior", "spread", "scale"):
         text = (root / f"bench_{what}.py").read_text()
         assert "import oracle" in text and f'main(["{what}", *sys.argv[1:]], peer=oracle' in text
+
+
+def test_scale_on_a_landfire_folder_writes_the_burn_probability_geotiff(tmp_path):
+    """The scale mode's LANDFIRE parts (tiled series, the window-against-raster experiment,
+    the throughput run that writes burn probability) on a small folder."""
+    rasterio = pytest.importorskip("rasterio")
+    from rasterio.transform import from_origin
+    from test_evaluation import write_landfire_folder
+
+    from qagent.landscape import synthetic
+
+    write_landfire_folder(tmp_path / "lf", synthetic(70, 66, seed=3), from_origin(1_700_000.0, 2_600_000.0, 30, 30),
+                          "EPSG:5070")
+    out = tmp_path / "scale.json"
+    assert main(["scale", "--sides", "64", "--fires", "3", "--repeat-seconds", "0.01", "--large-fires", "0",
+                 "--eager-max-side", "64", "--eager-fires", "2", "--throughput-fires", "40", "--landfire",
+                 str(tmp_path / "lf"), "--out-dir", str(tmp_path / "bench"), "--plot", str(tmp_path / "scale.png"),
+                 "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["throughput"]["fires"] == 40 and result["worcester"] is not None
+    with rasterio.open(result["throughput"]["geotiff"]) as src:
+        assert src.shape == (70, 66)
+        p = src.read(1)
+    assert np.isfinite(p).all() and (p >= 0).all() and (p <= 1).all() and p.max() > 0
+    assert (tmp_path / "scale.png").stat().st_size > 0
