@@ -141,8 +141,11 @@ struct SpreadGrid {
 
     QAGENT_HD int64_t cells() const { return int64_t(height) * width; }
     // A closed cell (a break) is known without its parameters, so they are not computed.
+    QAGENT_HD_HOT bool is_break(int row, int col) const {
+        return blocked != nullptr && blocked[int64_t(row) * width + col] != 0;
+    }
     QAGENT_HD_HOT bool open(int row, int col) const {
-        return (blocked == nullptr || blocked[int64_t(row) * width + col] == 0) && params.inv_back_rate(row, col) < kInf;
+        return !is_break(row, col) && params.inv_back_rate(row, col) < kInf;
     }
     // open, and the cell's parameters in *p when it is.
     QAGENT_HD_HOT bool open_at(int row, int col, ParamRef* p) const {
@@ -269,8 +272,7 @@ QAGENT_HD_HOT float step_time_after_first_min(const SpreadGrid<P, kInterior>& g,
     const StepPiece& first = plan.piece[0];
     float time_min = first_min;
     if (t_from + time_min > duration_min) return kInf;
-    ParamRef target;
-    if (!g.open_at(to_row, to_col, &target)) return kInf;
+    if (g.is_break(to_row, to_col)) return kInf;
     if (first.corner && !g.open(row + plan.s_row, col) && !g.open(row, col + plan.s_col)) return kInf;
     const int last = plan.count - 1;
     for (int i = 1; i < last; ++i) {
@@ -282,6 +284,9 @@ QAGENT_HD_HOT float step_time_after_first_min(const SpreadGrid<P, kInterior>& g,
         if (t_from + time_min > duration_min) return kInf;
         if (p.corner && !g.open(r + plan.s_row, c) && !g.open(r, c + plan.s_col)) return kInf;
     }
+    // The target last: a step stopped above never computes its lazy parameters.
+    ParamRef target;
+    if (!g.open_at(to_row, to_col, &target)) return kInf;
     return time_min + plan.piece[last].fraction * segment_time_at_cell_min(target, east_m, north_m);
 }
 
