@@ -183,27 +183,35 @@ class RadixHeap {
    public:
     bool empty() const { return size_ == 0; }
     void clear() {
-        for (auto& b : bucket_) b.clear();
+        for (; nonempty_ != 0; nonempty_ &= nonempty_ - 1) bucket_[__builtin_ctzll(nonempty_)].clear();
         size_ = 0;
         last_ = 0;
     }
     void push(float key, int32_t cell) {
-        bucket_[bucket_of(bits(key))].push_back(HeapEntry{key, cell});
+        const int i = bucket_of(bits(key));
+        bucket_[i].push_back(HeapEntry{key, cell});
+        nonempty_ |= uint64_t(1) << i;
         ++size_;
     }
     HeapEntry pop() {
-        if (bucket_[0].empty()) {
-            int i = 1;
-            while (bucket_[i].empty()) ++i;
+        if (!(nonempty_ & 1)) {
+            const int i = __builtin_ctzll(nonempty_);  // the lowest non-empty bucket (size_ > 0)
             std::vector<HeapEntry>& b = bucket_[i];
             uint32_t lowest = bits(b[0].key);
             for (const HeapEntry& e : b) lowest = bits(e.key) < lowest ? bits(e.key) : lowest;
             last_ = lowest;
-            for (const HeapEntry& e : b) bucket_[bucket_of(bits(e.key))].push_back(e);
+            nonempty_ &= ~(uint64_t(1) << i);
+            for (const HeapEntry& e : b) {
+                const int j = bucket_of(bits(e.key));
+                bucket_[j].push_back(e);
+                nonempty_ |= uint64_t(1) << j;
+            }
             b.clear();
         }
-        HeapEntry top = bucket_[0].back();
-        bucket_[0].pop_back();
+        std::vector<HeapEntry>& b0 = bucket_[0];
+        HeapEntry top = b0.back();
+        b0.pop_back();
+        if (b0.empty()) nonempty_ &= ~uint64_t(1);
         --size_;
         return top;
     }
@@ -225,6 +233,7 @@ class RadixHeap {
     int bucket_of(uint32_t key) const { return key == last_ ? 0 : 32 - __builtin_clz(key ^ last_); }
 
     std::vector<HeapEntry> bucket_[33];
+    uint64_t nonempty_ = 0;  // bit i: bucket_[i] holds entries
     size_t size_ = 0;
     uint32_t last_ = 0;
 };
