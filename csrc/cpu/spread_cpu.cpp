@@ -396,8 +396,9 @@ constexpr StepPlans kHostStepPlans = make_step_plans();
 const StepPlans& host_step_plans() { return kHostStepPlans; }
 
 // Step times: computed per step (DirectSteps, stopping early past the duration) or cached per
-// cell and direction (CachedSteps, for sources shared by consecutive fires: full times, since
-// later fires have other durations). Both give Dijkstra the same burned cells and times.
+// cell and direction (CachedSteps, for sources shared by consecutive fires: the finite times,
+// which are full ones, since later fires have other durations). Both give Dijkstra the same
+// burned cells and times.
 struct DirectSteps {
     struct Slot {};
     Slot slot(int, int) { return {}; }
@@ -428,14 +429,17 @@ struct CachedSteps {
     template <class G>
     QAGENT_HD_HOT float step(Slot s, const G& g, float first_min, int row, int col, int d, const StepPlan& plan,
                              float t_from, float duration_min) {
-        if (s.known == nullptr) return step_time_after_first_min(g, first_min, row, col, plan, t_from, duration_min);
         const uint32_t bit = uint32_t(1) << d;
-        if (!(*s.known & bit)) {
-            // the full time: later fires have other durations
-            s.t[d] = step_time_after_first_min(g, first_min, row, col, plan);
+        if (s.known != nullptr && (*s.known & bit)) return s.t[d];
+        // Computed with this fire's early stop: a finite time is the full one (no stop was
+        // taken, and the sum is the same), kept for later fires, which have other durations;
+        // +inf (stopped, or closed) is not kept.
+        const float t = step_time_after_first_min(g, first_min, row, col, plan, t_from, duration_min);
+        if (s.known != nullptr && t < kInf) {
+            s.t[d] = t;
             *s.known |= bit;
         }
-        return s.t[d];
+        return t;
     }
 };
 
