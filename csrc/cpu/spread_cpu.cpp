@@ -16,8 +16,8 @@
 //   (float64 sums during the call) and 4 per row of the float32 output;
 // - per touched page, per thread (pages are 1,024 cells): arrival times 4 B per cell; lazy
 //   spread parameters 28 B per cell (six floats and a stamp); the step-time cache, only for
-//   parameter sources shared by consecutive fires, 136 B per cell (32 step times, a mask of
-//   the directions known and a stamp), at most kMaxStepCacheBytes;
+//   parameter sources shared by consecutive fires, 140 B per cell (32 step times, masks of
+//   the directions known and asked for, and a stamp), at most kMaxStepCacheBytes;
 // - per touched cell: 8 B per queued arrival (radix heap), 8 B per burned cell;
 // - downstream protection value (return_dpv; csrc/qagent/dpv.h), per touched page, per
 //   thread: 5 B per cell (the predecessor's direction, 1 B, and a float subtree sum); the
@@ -68,9 +68,11 @@ struct ParamPage {  // one parameter source's spread parameters; cell i valid wh
     void wrap() { std::fill(stamp, stamp + kPageCells, 0u); }
 };
 struct StepPage {  // step times of one source and layout; direction d of cell i known when
-                   // stamp[i] is the generation and bit d of known[i] is set
+                   // stamp[i] is the generation and bit d of known[i] is set; asked for once
+                   // before (and stopped early) when bit d of asked[i] is
     uint32_t stamp[kPageCells];
     uint32_t known[kPageCells];
+    uint32_t asked[kPageCells];
     float t[kPageCells][kMaxStencilSize];
     void take() {}
     void wrap() { std::fill(stamp, stamp + kPageCells, 0u); }
@@ -414,28 +416,35 @@ struct CachedSteps {
     size_t max_pages;
     struct Slot {
         uint32_t* known;  // null: the cache is full, compute
+        uint32_t* asked;
         float* t;
     };
     Slot slot(int row, int col) {
         StepPage* page = table->get_within(row, col, max_pages);
-        if (page == nullptr) return Slot{nullptr, nullptr};
+        if (page == nullptr) return Slot{nullptr, nullptr, nullptr};
         const int i = page_local(row, col);
         if (page->stamp[i] != table->generation()) {
             page->stamp[i] = table->generation();
             page->known[i] = 0;
+            page->asked[i] = 0;
         }
-        return Slot{&page->known[i], page->t[i]};
+        return Slot{&page->known[i], &page->asked[i], page->t[i]};
     }
     template <class G>
     QAGENT_HD_HOT float step(Slot s, const G& g, float first_min, int row, int col, int d, const StepPlan& plan,
                              float t_from, float duration_min) {
+        if (s.known == nullptr) return step_time_after_first_min(g, first_min, row, col, plan, t_from, duration_min);
         const uint32_t bit = uint32_t(1) << d;
-        if (s.known != nullptr && (*s.known & bit)) return s.t[d];
-        // Computed with this fire's early stop: a finite time is the full one (no stop was
-        // taken, and the sum is the same), kept for later fires, which have other durations;
-        // +inf (stopped, or closed) is not kept.
-        const float t = step_time_after_first_min(g, first_min, row, col, plan, t_from, duration_min);
-        if (s.known != nullptr && t < kInf) {
+        if (*s.known & bit) return s.t[d];
+        // The first time a step is asked for, it is computed with this fire's early stop: a
+        // finite time is the full one (no stop was taken; the sum is the same) and is kept for
+        // later fires, which have other durations. A step stopped early is computed in full
+        // the second time (a step the fires keep asking for), and kept.
+        const bool again = *s.asked & bit;
+        *s.asked |= bit;
+        const float t = again ? step_time_after_first_min(g, first_min, row, col, plan)
+                              : step_time_after_first_min(g, first_min, row, col, plan, t_from, duration_min);
+        if (again || t < kInf) {
             s.t[d] = t;
             *s.known |= bit;
         }
