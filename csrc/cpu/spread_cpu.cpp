@@ -545,8 +545,8 @@ int64_t dijkstra_simulation(const SpreadGrid<P>& g, int64_t ignition, float dura
                               in_col < kPageSide - radius && row >= radius && row < g.height - radius &&
                               col >= radius && col < width - radius;
         if (interior) {
-            const auto grid = g.template with_params<std::decay_t<decltype(page_params(g.params, row, col))>, true>(
-                page_params(g.params, row, col));
+            const auto one_page = page_params(g.params, row, col);
+            const auto grid = g.template with_params<std::decay_t<decltype(one_page)>, true>(one_page);
             for (int d = 0; d < directions; ++d) {
                 if (t_cell + first_min[d] > duration_min) continue;
                 const StepPlan& plan = plans.plan[d];
