@@ -10,8 +10,8 @@ namespace {
 // With uniform weather rows, the no-wind, no-slope surface fire depends only on the fuel model
 // and the row's moistures: compute it once per (row, burnable fuel model present) and share it,
 // with the row's weather and the fuel model, by every cell (UniformRowFuel; about 3 times
-// faster; same results to the bit). Gridded weather evaluates it
-// per cell. element: FireBehaviorElement or SpreadParamsElement (csrc/qagent/fire_behavior_kernel.h).
+// faster; same results to the bit). Gridded weather evaluates it per cell. element:
+// FireBehaviorElement or SpreadParamsElement (csrc/qagent/fire_behavior_kernel.h).
 template <class Element>
 void run_cells(const Element& element, int64_t rows, int64_t num_landscapes) {
     const FireBehaviorArgs& a = element.a;

@@ -395,7 +395,6 @@ QAGENT_HD_HOT OnePageParams page_params(const PagedParams& p, int row, int col) 
 
 // The plans of every direction, a compile-time constant (no initialization at run time).
 constexpr StepPlans kHostStepPlans = make_step_plans();
-const StepPlans& host_step_plans() { return kHostStepPlans; }
 
 // Step times: computed per step (DirectSteps, stopping early past the duration) or cached per
 // cell and direction (CachedSteps, for sources shared by consecutive fires: the finite times,
@@ -617,7 +616,7 @@ void accumulate_dijkstra_values(const SpreadBatch& b, int64_t sim, ThreadScratch
     if (b.burned_value != nullptr) b.burned_value[sim] = float(total);
     if (!dpv) return;
     double* out = b.dpv + b.count_index[sim] * b.cells();
-    const StepPlans& plans = host_step_plans();
+    const StepPlans& plans = kHostStepPlans;
     for (size_t i = burned.size(); i-- > 0;) {
         const int32_t cell = burned[i].cell;
         const int row = cell / width, col = cell - row * width;
@@ -686,7 +685,7 @@ void run_relax(const SpreadBatch& b, int64_t sim, ThreadScratch& s) {
             s.window_params.resize(cells * kNumSpreadParams);
         }
         uint8_t* pred = tree ? s.window_pred.data() : nullptr;
-        const int64_t burned = relax_fire(b, sim, host_step_plans(), w, s.window_params.data(), pred, team, region);
+        const int64_t burned = relax_fire(b, sim, kHostStepPlans, w, s.window_params.data(), pred, team, region);
         if (burned == kRelaxOverflow) {
             TORCH_CHECK(!relax_window_covers(side, b.height, b.width), "qagent: relaxation overflowed the whole grid");
             continue;
@@ -696,7 +695,7 @@ void run_relax(const SpreadBatch& b, int64_t sim, ThreadScratch& s) {
             float* out = b.arrival_min + sim * b.cells();
             std::fill(out, out + b.cells(), kInf);
         }
-        const double total_value = relax_add_fire(b, sim, host_step_plans(), w, region, pred, team, OmpAtomics{});
+        const double total_value = relax_add_fire(b, sim, kHostStepPlans, w, region, pred, team, OmpAtomics{});
         if (b.burned_value != nullptr) b.burned_value[sim] = float(total_value);
         return;
     }

@@ -28,8 +28,9 @@ struct CellWeather {
     float upwind_direction_deg;      // where the wind comes from, clockwise from north
     FuelMoisture fuel_moisture;      // fractions
     float foliar_moisture;           // fraction (1.0 = 100 %)
-    float downwind_east, downwind_north;  // horizontal unit vector the wind blows toward
-                                          // (set_downwind; loaded once per uniform weather row)
+    float downwind_east, downwind_north;  // horizontal unit vector the wind blows toward: set by
+                                          // set_downwind where a burnable cell needs it
+                                          // (cell_fire_behavior; once per uniform weather row)
 };
 
 // The downwind unit vector of w's upwind direction.
@@ -74,8 +75,8 @@ struct SurfaceFireHead {
 QAGENT_HD SurfaceFireHead surface_fire_head(const SurfaceFireBase& base, float midflame_wind_m_per_min,
                                             float downwind_east, float downwind_north, float dz_dx, float dz_dy,
                                             float slope_rise_per_run, const BehaviorOptions& opt) {
-    const float wx = downwind_east, wy = downwind_north;
-    Vec3 wind = to_slope_plane(midflame_wind_m_per_min * wx, midflame_wind_m_per_min * wy, dz_dx, dz_dy);
+    Vec3 wind = to_slope_plane(midflame_wind_m_per_min * downwind_east, midflame_wind_m_per_min * downwind_north,
+                               dz_dx, dz_dy);
     Vec3 upslope = to_slope_plane(dz_dx, dz_dy, dz_dx, dz_dy);
     float phi_w = wind_factor(base, units::m_per_min_to_ft_per_min(norm(wind)));
     float phi_s = base.slope_factor_coefficient * slope_rise_per_run * slope_rise_per_run;
@@ -106,7 +107,8 @@ QAGENT_HD SurfaceFireHead surface_fire_head(const SurfaceFireBase& base, float m
 
 // Fire behavior of one cell, given its fuel model and the no-wind, no-slope surface fire of
 // that fuel model in this weather (rothermel_no_wind_no_slope; callers with uniform weather
-// compute it once per fuel model). With has_azimuth false the result is the head fire (the
+// compute it once per fuel model), and the weather's downwind vector set (set_downwind) for a
+// burnable fuel model. With has_azimuth false the result is the head fire (the
 // direction of maximum spread); otherwise the fire front whose normal points toward
 // azimuth_deg (horizontal, clockwise from north), with crown fire initiation judged on the
 // surface intensity in that direction. With with_flame_length false the flame length (a
@@ -215,8 +217,12 @@ QAGENT_HD CellFireBehavior cell_fire_behavior(const CellFuelTerrain& cell, const
     FuelModelSpec fm;
     lookup_fuel_model(cell.fuel_model_code, &fm);
     SurfaceFireBase base{};
-    if (fm.burnable) base = rothermel_no_wind_no_slope(fm, weather.fuel_moisture);
-    return cell_fire_behavior_given_base(cell, weather, fm, base, opt, has_azimuth, azimuth_deg, with_flame_length);
+    CellWeather w = weather;
+    if (fm.burnable) {
+        base = rothermel_no_wind_no_slope(fm, weather.fuel_moisture);
+        set_downwind(&w);
+    }
+    return cell_fire_behavior_given_base(cell, w, fm, base, opt, has_azimuth, azimuth_deg, with_flame_length);
 }
 
 }  // namespace qagent

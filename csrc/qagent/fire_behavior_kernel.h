@@ -93,7 +93,7 @@ QAGENT_HD CellWeather load_cell_weather(const float* weather, int64_t weather_ce
     out.fuel_moisture.live_herbaceous = w[kWeatherMoistureLiveHerbaceous * weather_cells];
     out.fuel_moisture.live_woody = w[kWeatherMoistureLiveWoody * weather_cells];
     out.foliar_moisture = w[kWeatherFoliarMoisture * weather_cells];
-    set_downwind(&out);
+    out.downwind_east = out.downwind_north = 0.0f;  // set_downwind where needed
     return out;
 }
 
@@ -110,6 +110,7 @@ struct UniformRowFuel {
 inline UniformRowFuel uniform_row_fuel(const FireBehaviorArgs& a, int64_t row, const FuelModelSpec& fm) {
     UniformRowFuel t;
     t.weather = load_cell_weather(a.weather, 1, row, 0);
+    set_downwind(&t.weather);
     t.fm = fm;
     t.base = rothermel_no_wind_no_slope(fm, t.weather.fuel_moisture);
     return t;
