@@ -530,6 +530,11 @@ int64_t dijkstra_simulation(const SpreadGrid<P>& g, int64_t ignition, float dura
         auto visit = [&](const auto& grid, int d, const StepPlan& plan, int next_row, int next_col,
                          float& t_next_now) __attribute__((always_inline)) {
             if (t_next_now <= t_cell) return;
+            // The step is at least its first piece (the other pieces add times >= 0, and float
+            // addition is monotone), so a first piece that already arrives after the target's
+            // arrival so far can neither improve it nor tie it: exact, and the step is not
+            // computed (on large fires most cells are reached from many sources).
+            if (t_cell + first_min[d] > t_next_now) return;
             const float t_next = t_cell + steps.step(slot, grid, first_min[d], row, col, d, plan, t_cell, duration_min);
             if (t_next < t_next_now && t_next <= duration_min) {
                 t_next_now = t_next;
