@@ -78,16 +78,17 @@ def test_relaxation_equals_dijkstra_on_fires_across_scratch_pages(stencil):
     """The CPU Dijkstra reads a cell's stencil through its 32 x 32 scratch page when the whole
     stencil lies in it and through the page tables otherwise (csrc/cpu/spread_cpu.cpp): fires
     that cross many pages and reach the grid's edges, through breaks and unburnable cells, give
-    the relaxation's times to the bit."""
+    the relaxation's times to the bit. The fires share a weather, so the step-time cache serves
+    the later ones, and are larger than the part of a fire it serves (kMaxCachedCellsPerFire)."""
     rng = np.random.default_rng(11)
-    h, w = 83, 97
+    h, w = 113, 127
     ls = random_landscape(rng, h, w, nonburnable_fraction=0.1)
     breaks = rng.random((h, w)) < 0.05
     ign = torch.tensor([0, w - 1, (h // 2) * w + w // 2, (h - 1) * w + 5, 31 * w + 32, 64 * w + 63])
     wx = weather(wind=30.0, upwind=200.0)
     runs = [simulate(ls, ign, wx, 600.0, fuel_breaks=breaks, return_arrival=True, algorithm=a, stencil=stencil)
             for a in ("dijkstra", "relax", "dijkstra_uncached")]
-    assert int(runs[0].burned_cells.max()) > 2000  # several pages crossed
+    assert int((runs[0].burned_cells > 4096).sum()) >= 3, runs[0].burned_cells  # more cells than the cache serves
     for r in runs[1:]:
         assert torch.equal(r.arrival_time_min, runs[0].arrival_time_min)
         assert torch.equal(r.burned_cells, runs[0].burned_cells)

@@ -15,9 +15,11 @@
 //   fuel-break layout; 4 per burn-count row (the output); with return_dpv 8 per DPV row
 //   (float64 sums during the call) and 4 per row of the float32 output;
 // - per touched page, per thread (pages are 1,024 cells): arrival times 4 B per cell; lazy
-//   spread parameters 28 B per cell (six floats and a stamp); the step-time cache, only for
+//   spread parameters 156 B per cell (six floats, the 32 segment times of CellParams and a
+//   stamp); the step-time cache, only for
 //   parameter sources shared by consecutive fires, 140 B per cell (32 step times, masks of
-//   the directions known and asked for, and a stamp), at most kMaxStepCacheBytes;
+//   the directions known and asked for, and a stamp) for the first kMaxCachedCellsPerFire
+//   cells a fire settles, at most kMaxStepCacheBytes;
 // - per touched cell: 8 B per queued arrival (radix heap), 8 B per burned cell;
 // - downstream protection value (return_dpv; csrc/qagent/dpv.h), per touched page, per
 //   thread: 5 B per cell (the predecessor's direction, 1 B, and a float subtree sum); the
@@ -32,6 +34,7 @@
 // (and, for step times, the fuel-break layout): simulations are ordered by landscape, so
 // ignitions of one landscape and weather reuse them.
 #include <algorithm>
+#include <cstddef>
 #include <atomic>
 #include <cstring>
 #include <memory>
@@ -55,15 +58,25 @@ constexpr int kPageCells = kPageSide * kPageSide;
 inline int page_local(int row, int col) { return ((row & (kPageSide - 1)) << kPageShift) | (col & (kPageSide - 1)); }
 
 // Page kinds. take() runs when the page is handed to a grid page for a generation; wrap()
-// when the generation counter wraps (stamps must not match a future generation).
+// when the page is allocated (its contents are not initialized otherwise) and when the
+// generation counter wraps: stamps must not match a current or future generation.
 struct ArrivalPage {  // one fire's arrival times, +inf until reached
     float t[kPageCells];
     void take() { std::fill(t, t + kPageCells, kInf); }
     void wrap() {}
 };
+// A cell's spread parameters and, computed with them, its time for the whole step of every
+// stencil direction at its own rate (segment_time_at_cell_min): a step charges each crossed
+// cell a fraction of that time, read here instead of computed per step.
+struct CellParams {
+    float p[kNumSpreadParams];
+    float segment_min[kMaxStencilSize];
+};
+constexpr int kSegmentOffset = offsetof(CellParams, segment_min) / sizeof(float);
+
 struct ParamPage {  // one parameter source's spread parameters; cell i valid when stamp[i] is the generation
     uint32_t stamp[kPageCells];
-    float p[kPageCells][kNumSpreadParams];
+    CellParams cell[kPageCells];
     void take() {}
     void wrap() { std::fill(stamp, stamp + kPageCells, 0u); }
 };
@@ -150,7 +163,10 @@ class PageTable {
     }
     static constexpr uint64_t kNoKey = ~uint64_t(0);  // no page row or column reaches 2^32 - 1
     __attribute__((noinline)) void take(Entry& e) {
-        if (used_ == pool_.size()) pool_.push_back(std::make_unique<Page>());  // value-initialized: stamps 0
+        if (used_ == pool_.size()) {  // a new page: stamps 0, its cells left uninitialized (156 KiB of parameters)
+            pool_.push_back(std::unique_ptr<Page>(new Page));
+            pool_.back()->wrap();
+        }
         e.page = pool_[used_++].get();
         e.generation = generation_;
         e.page->take();
@@ -268,6 +284,10 @@ struct ThreadScratch {
     bool base_tabled[kMaxTabledCode] = {};
     UniformRowFuel base[kMaxTabledCode];
 
+    // The whole step of each direction, east and north (m), for the call's cell size.
+    float step_east_m[kMaxStencilSize] = {}, step_north_m[kMaxStencilSize] = {};
+    int directions = kMaxStencilSize;
+
     uint64_t epoch = 0;
     int64_t reported_bytes = 0;
 
@@ -333,6 +353,11 @@ struct ThreadScratch {
             }
         }
         spread_params_element(a, row, cell, b, out, 1);
+        // One vectorized loop over the directions; the same expression as a step's piece.
+        const ParamRef ref{out, 1};
+        float seg[kMaxStencilSize];
+        for (int d = 0; d < kMaxStencilSize; ++d) seg[d] = segment_time_at_cell_min(ref, step_east_m[d], step_north_m[d]);
+        std::memcpy(out + kSegmentOffset, seg, sizeof seg);
     }
 };
 
@@ -361,8 +386,10 @@ struct PagedParams {
     void fill(int, int) const {}
 
     // Cell (r, c), entry i of its page, computed on first use.
+    QAGENT_HD_HOT float segment_min(const ParamRef& at, int d, float, float) const { return at.p[kSegmentOffset + d]; }
+
     QAGENT_HD_HOT const float* in_page(ParamPage* page, int i, int r, int c) const {
-        float* p = page->p[i];
+        float* p = page->cell[i].p;
         if (page->stamp[i] != generation) {
             page->stamp[i] = generation;
             s->compute_params(*a, row, int64_t(r) * width + c, p);
@@ -384,6 +411,7 @@ struct OnePageParams {
     QAGENT_HD_HOT ParamRef at(int r, int c) const { return ParamRef{cell(r, c), 1}; }
     QAGENT_HD_HOT float inv_back_rate(int r, int c) const { return cell(r, c)[kParamInvBackRate]; }
     void fill(int, int) const {}
+    QAGENT_HD_HOT float segment_min(const ParamRef& at, int d, float, float) const { return at.p[kSegmentOffset + d]; }
 };
 
 // A parameter source seen from the page of cell (row, col): precomputed grids are read in
@@ -402,13 +430,17 @@ constexpr StepPlans kHostStepPlans = make_step_plans();
 // burned cells and times.
 struct DirectSteps {
     struct Slot {};
-    Slot slot(int, int) { return {}; }
+    Slot slot(int, int, size_t) { return {}; }
     template <class G>
     QAGENT_HD_HOT float step(Slot, const G& g, float first_min, int row, int col, int, const StepPlan& plan,
                              float t_from, float duration_min) {
         return step_time_after_first_min(g, first_min, row, col, plan, t_from, duration_min);
     }
 };
+
+// Past this many settled cells a fire computes its steps (a large fire's steps are seldom
+// asked for again, and computing them costs less than the cache's memory traffic).
+constexpr size_t kMaxCachedCellsPerFire = 4096;
 
 struct CachedSteps {
     PageTable<StepPage>* table;
@@ -418,7 +450,8 @@ struct CachedSteps {
         uint32_t* asked;
         float* t;
     };
-    Slot slot(int row, int col) {
+    Slot slot(int row, int col, size_t settled) {
+        if (settled > kMaxCachedCellsPerFire) return Slot{nullptr, nullptr, nullptr};
         StepPage* page = table->get_within(row, col, max_pages);
         if (page == nullptr) return Slot{nullptr, nullptr, nullptr};
         const int i = page_local(row, col);
@@ -518,13 +551,13 @@ int64_t dijkstra_simulation(const SpreadGrid<P>& g, int64_t ignition, float dura
         const int local = page_local(row, col);
         if (t_cell > page->t[local]) continue;  // superseded
         s.burned.push_back(Burned{top.cell, t_cell});
-        auto slot = steps.slot(row, col);
+        auto slot = steps.slot(row, col, s.burned.size());
         // The source's share of the step in every direction at once (vectorized): a step whose
         // first piece already ends after the duration cannot burn its target (step_time_min).
         const ParamRef source = g.params.at(row, col);
         float first_min[kMaxStencilSize];
         for (int d = 0; d < kMaxStencilSize; ++d) {
-            first_min[d] = fraction0[d] * segment_time_at_cell_min(source, east_m[d], north_m[d]);
+            first_min[d] = fraction0[d] * g.params.segment_min(source, d, east_m[d], north_m[d]);
         }
         // The step in direction d toward (next_row, next_col), whose arrival so far is t_next_now.
         auto visit = [&](const auto& grid, int d, const StepPlan& plan, int next_row, int next_col,
@@ -659,6 +692,10 @@ void run_dijkstra(const SpreadBatch& b, int64_t sim, ThreadScratch& s, bool allo
     };
     int64_t burned;
     if (b.is_lazy(sim)) {
+        for (int d = 0; d < kMaxStencilSize; ++d) {  // as in step_time_after_first_min
+            s.step_east_m[d] = kHostStepPlans.plan[d].d_col * b.cell_size_m;
+            s.step_north_m[d] = -kHostStepPlans.plan[d].d_row * b.cell_size_m;
+        }
         s.use_source(b.weather_row(sim));
         const auto g = b.grid(sim, PagedParams{&s, &b.lazy, b.weather_row(sim), b.width, s.params.generation()});
         burned = use_cache ? search(g, cached) : search(g, direct);

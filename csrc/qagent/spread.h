@@ -102,6 +102,15 @@ struct ParamRef {
     QAGENT_HD_HOT float operator[](int k) const { return p[k * stride]; }
 };
 
+// Time (min) for fire to cross the whole segment (step_east_m, step_north_m) at the elliptical
+// rate in that direction of the cell with parameters p. See the top of this file.
+QAGENT_HD_HOT float segment_time_at_cell_min(const ParamRef& p, float step_east_m, float step_north_m) {
+    float rise_m = step_east_m * p[kParamGradEast] + step_north_m * p[kParamGradNorth];
+    float length_m = sqrtf(step_east_m * step_east_m + step_north_m * step_north_m + rise_m * rise_m);
+    float along_head_m = step_east_m * p[kParamEccUEast] + step_north_m * p[kParamEccUNorth] + rise_m * p[kParamEccUUp];
+    return (length_m - along_head_m) * p[kParamInvBackRate];
+}
+
 // Parameter sources. A simulation reads its cells' spread parameters through one of these
 // (the template argument P of SpreadGrid below), so Dijkstra, the relaxation and
 // step_time_min have one implementation whether the parameters were precomputed or are
@@ -114,7 +123,10 @@ struct ParamRef {
 //   (spread_sources.h: the relaxation's, filled as its sweep region grows) and the CPU's paged
 //   cache (csrc/cpu/spread_cpu.cpp).
 // Members: ParamRef at(int row, int col) const; float inv_back_rate(int row, int col) const;
-// void fill(int row, int col) const (relaxation: the cell joins the sweep region).
+// void fill(int row, int col) const (relaxation: the cell joins the sweep region);
+// float segment_min(const ParamRef& at, int d, float step_east_m, float step_north_m) const,
+// the cell's time for the whole step of direction d (segment_time_at_cell_min; the CPU's paged
+// cache computes it for all directions with the parameters and reads it back, to the bit).
 struct GridParams {
     const float* p;   // [kNumSpreadParams, H, W]
     int64_t cells;    // H * W
@@ -125,6 +137,9 @@ struct GridParams {
         return p[kParamInvBackRate * cells + int64_t(row) * width + col];
     }
     QAGENT_HD void fill(int, int) const {}
+    QAGENT_HD_HOT float segment_min(const ParamRef& at, int, float step_east_m, float step_north_m) const {
+        return segment_time_at_cell_min(at, step_east_m, step_north_m);
+    }
 };
 
 // Read-only view of one simulation's inputs. kInterior: every cell a caller asks about is
@@ -163,14 +178,6 @@ struct SpreadGrid {
     }
 };
 
-// Time (min) for fire to cross the whole segment (step_east_m, step_north_m) at the elliptical
-// rate in that direction of the cell with parameters p. See the top of this file.
-QAGENT_HD_HOT float segment_time_at_cell_min(const ParamRef& p, float step_east_m, float step_north_m) {
-    float rise_m = step_east_m * p[kParamGradEast] + step_north_m * p[kParamGradNorth];
-    float length_m = sqrtf(step_east_m * step_east_m + step_north_m * step_north_m + rise_m * rise_m);
-    float along_head_m = step_east_m * p[kParamEccUEast] + step_north_m * p[kParamEccUNorth] + rise_m * p[kParamEccUUp];
-    return (length_m - along_head_m) * p[kParamInvBackRate];
-}
 
 // The walk of a step's segment over the cells it crosses (Amanatides & Woo 1987), which
 // depends only on the stencil direction: computed once per direction (make_step_plan) and
@@ -185,6 +192,7 @@ struct StepPiece {
     float fraction;
 };
 struct StepPlan {
+    int8_t dir;           // its stencil direction
     int8_t d_row, d_col;  // the step
     int8_t s_row, s_col;  // its signs (+1 / -1)
     int8_t count;         // pieces, the last one the target
@@ -196,6 +204,7 @@ QAGENT_HD constexpr void make_step_plan(int d, StepPlan* plan) {
     stencil_offset(d, &d_row, &d_col);
     const int n_row = d_row < 0 ? -d_row : d_row, n_col = d_col < 0 ? -d_col : d_col;
     const int s_row = d_row < 0 ? -1 : 1, s_col = d_col < 0 ? -1 : 1;
+    plan->dir = int8_t(d);
     plan->d_row = int8_t(d_row);
     plan->d_col = int8_t(d_col);
     plan->s_row = int8_t(s_row);
@@ -257,9 +266,10 @@ QAGENT_HD constexpr void make_step_plan(int d, StepPlan* plan) {
 // step_time_after_first_min continues from first_min, the source's share of the step
 // (source_piece_min), which a caller stepping from one cell in every direction computes for
 // all directions at once.
-QAGENT_HD_HOT float source_piece_min(const ParamRef& source, const StepPlan& plan, float cell_size_m) {
-    const float east_m = plan.d_col * cell_size_m, north_m = -plan.d_row * cell_size_m;
-    return plan.piece[0].fraction * segment_time_at_cell_min(source, east_m, north_m);
+template <class P, bool kInterior>
+QAGENT_HD_HOT float source_piece_min(const SpreadGrid<P, kInterior>& g, const ParamRef& source, const StepPlan& plan) {
+    const float east_m = plan.d_col * g.cell_size_m, north_m = -plan.d_row * g.cell_size_m;
+    return plan.piece[0].fraction * g.params.segment_min(source, plan.dir, east_m, north_m);
 }
 
 template <class P, bool kInterior>
@@ -280,21 +290,21 @@ QAGENT_HD_HOT float step_time_after_first_min(const SpreadGrid<P, kInterior>& g,
         const int r = row + p.d_row, c = col + p.d_col;
         ParamRef at;
         if (!g.open_at(r, c, &at)) return kInf;
-        time_min += p.fraction * segment_time_at_cell_min(at, east_m, north_m);
+        time_min += p.fraction * g.params.segment_min(at, plan.dir, east_m, north_m);
         if (t_from + time_min > duration_min) return kInf;
         if (p.corner && !g.open(r + plan.s_row, c) && !g.open(r, c + plan.s_col)) return kInf;
     }
     // The target last: a step stopped above never computes its lazy parameters.
     ParamRef target;
     if (!g.open_at(to_row, to_col, &target)) return kInf;
-    return time_min + plan.piece[last].fraction * segment_time_at_cell_min(target, east_m, north_m);
+    return time_min + plan.piece[last].fraction * g.params.segment_min(target, plan.dir, east_m, north_m);
 }
 
 template <class P, bool kInterior>
 QAGENT_HD_HOT float step_time_min(const SpreadGrid<P, kInterior>& g, int row, int col, const StepPlan& plan,
                                   float t_from = 0.0f, float duration_min = kInf) {
     if (!g.inside(row + plan.d_row, col + plan.d_col)) return kInf;
-    return step_time_after_first_min(g, source_piece_min(g.params.at(row, col), plan, g.cell_size_m), row, col, plan,
+    return step_time_after_first_min(g, source_piece_min(g, g.params.at(row, col), plan), row, col, plan,
                                      t_from, duration_min);
 }
 

@@ -34,6 +34,9 @@ struct WindowParams {
         spread_params_element(args, weather_row, int64_t(row) * width + col, nullptr,
                               buf + index(row, col) * kNumSpreadParams, 1);
     }
+    QAGENT_HD_HOT float segment_min(const ParamRef& at, int, float step_east_m, float step_north_m) const {
+        return segment_time_at_cell_min(at, step_east_m, step_north_m);
+    }
 };
 
 // A batch of simulations for the spread op: raw pointers, usable on host and device.

@@ -16,9 +16,10 @@ terrain the ops read (24 + 4 for the fuel view) are shared by every fire; output
 pages fires burn become resident); arrival times [E, S, H, W] only with
 ``return_arrival=True``.
 Scratch is per CPU thread (or CUDA block) and costs what fires touch: on the CPU, pages of
-32 x 32 cells taken on first touch, 4 per touched cell for arrival times, 28 for lazy
-parameters and, for parameters shared by consecutive fires, 136 for cached step times (at most
-256 MiB per thread), plus 8 per queued arrival and 8 per burned cell; threads keep at most
+32 x 32 cells taken on first touch, 4 per touched cell for arrival times, 156 for lazy
+parameters (with each cell's time for the whole step of every direction) and, for parameters
+shared by consecutive fires, 140 for cached step times (the first 4,096 cells each fire
+settles; at most 256 MiB per thread), plus 8 per queued arrival and 8 per burned cell; threads keep at most
 64 MiB of pages between calls. Per simulation in flight: 128 (its indices and weather row).
 With ``return_dpv`` (downstream protection value, docs/dpv.md): 5 per touched cell per CPU
 thread, 1 per window cell per CUDA block, and the [E, H, W] output (summed in float64 during a
