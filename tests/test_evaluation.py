@@ -61,13 +61,42 @@ def test_every_method_keeps_the_budget_and_the_burnable_cells(checkpoint):
         assert int(place_breaks(method, ls, weather, n + 50, seed=0, agent=agent).sum()) == n
 
 
+def test_the_agents_dpv_check_reranks_its_best_cells(checkpoint):
+    """AgentPolicy.place with a second opinion: a constant score leaves the network's plan; a
+    score is asked for RERANK_SCORINGS times at most, each time with the breaks placed so far
+    closed; its cells come from the best-Q candidates. The agent method's second opinion is
+    DPV from the placement fires: the plan is the network's checked by it, and it differs from
+    agent_network's on this landscape."""
+    from qagent.evaluation.methods import RERANK_SCORINGS
+
+    agent = AgentPolicy.load(checkpoint)
+    weather = DEFAULT_SCENARIO.reference_weather()
+    ls = synthetic(24, 24, 3)
+    budget = 3 * 12  # 12 rounds of the agent's k = 3
+    alone = agent.place(ls, weather, budget)
+    assert torch.equal(agent.place(ls, weather, budget, second_opinion=lambda closed: torch.zeros(ls.shape)), alone)
+    asked = []
+
+    def opinion(closed):
+        asked.append(int(closed.sum()))
+        return torch.rand(ls.shape, generator=torch.Generator().manual_seed(len(asked)))
+
+    checked = agent.place(ls, weather, budget, second_opinion=opinion)
+    assert int(checked.sum()) == budget and not bool((checked & ~ls.burnable_mask()).any())
+    assert len(asked) <= RERANK_SCORINGS and asked[0] == 0 and asked == sorted(asked) and asked[-1] < budget
+    plan = place_breaks("agent", ls, weather, budget, seed=0, agent=agent, placement_ignitions=100)
+    network = place_breaks("agent_network", ls, weather, budget, seed=0, agent=agent)
+    assert torch.equal(network, alone) and int(plan.sum()) == budget and not torch.equal(plan, network)
+
+
 def test_the_registry_drives_the_command_lines_and_the_figures():
     from qagent.evaluation import figures
     from qagent.evaluation.cli import eval_parser, plan_parser
     from qagent.evaluation.methods import HEURISTICS, REGISTRY
 
     assert METHODS == tuple(REGISTRY) and {"burn_probability", "dpv", "dpv_rounds"} <= set(METHODS)
-    assert HEURISTICS == tuple(m for m in METHODS if m != "agent")
+    assert HEURISTICS == tuple(m for m in METHODS if not REGISTRY[m].needs_agent)
+    assert {"agent", "agent_network"} <= set(METHODS) - set(HEURISTICS)
     actions = {a.dest: a for a in eval_parser()._actions}
     assert tuple(actions["methods"].choices) == METHODS
     actions = {a.dest: a for a in plan_parser()._actions}
@@ -518,7 +547,7 @@ def test_plan_says_plainly_when_the_agent_loses_to_a_heuristic(checkpoint, tmp_p
     pytest.importorskip("rasterio")
     from qagent.evaluation import baselines
 
-    def useless(self, landscape, weather, budget_cells, cells_per_round=None, existing_breaks=None):
+    def useless(self, landscape, weather, budget_cells, cells_per_round=None, existing_breaks=None, **_):
         """The budget on the burnable cells of LOWEST head-fire intensity: where fire is weakest."""
         from qagent.fire.behavior import behavior
 

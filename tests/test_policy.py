@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from qagent.agent.policy import greedy_actions, greedy_topk, select_actions
+from qagent.agent.policy import greedy_actions, greedy_topk, rank_blend_topk, select_actions
 
 
 # ----------------------------------------------------------------------------- policies
@@ -36,3 +36,29 @@ def test_greedy_actions_applies_greedy_topk_to_a_model():
     valid = torch.rand(2, 20) < 0.7
     np.testing.assert_array_equal(greedy_actions(model, torch.zeros(2, 13, 4, 5), valid, 4),
                                   greedy_topk(q.flatten(1), valid, 4).numpy())
+
+
+def test_rank_blend_topk_by_hand():
+    """Six valid cells of Q 6, 5, 4, 3, 2, 1 (cell 6 invalid): among the 4 best (cells 0-3) the
+    score ranks cell 3 first, then 2, 1, 0; rank sums 0+3, 1+2, 2+1, 3+0 tie at 3 and go to the
+    higher Q, so the 2 taken are cells 0 and 1 (in Q order). A score that prefers cell 2 (rank
+    sums: cell 0 0 + 1, cell 1 1 + 2, cell 2 2 + 0) takes cells 0 and 2; an invalid cell is never
+    taken however high its score."""
+    q = torch.tensor([6.0, 5.0, 4.0, 3.0, 2.0, 1.0, 9.0])
+    valid = torch.tensor([True] * 6 + [False])
+    score = torch.tensor([1.0, 2.0, 3.0, 4.0, 0.0, 0.0, 100.0])
+    assert rank_blend_topk(q, score, valid, 2, 4).tolist() == [0, 1]
+    score = torch.tensor([0.0, 0.0, 9.0, 0.0, 0.0, 0.0, 100.0])  # cell 2 rank 0 by score; others tie in Q order
+    assert rank_blend_topk(q, score, valid, 2, 4).tolist() == [0, 2]
+    # candidates = k, or a constant score: greedy_topk's cells
+    rng = np.random.default_rng(0)
+    q = torch.from_numpy(rng.standard_normal(100)).float()
+    valid = torch.from_numpy(rng.random(100) < 0.7)
+    s = torch.from_numpy(rng.standard_normal(100)).float()
+    greedy = greedy_topk(q.reshape(1, -1), valid.reshape(1, -1), 5)[0]
+    assert torch.equal(rank_blend_topk(q, s, valid, 5, 5).sort().values, greedy.sort().values)
+    assert torch.equal(rank_blend_topk(q, torch.zeros(100), valid, 5, 40), greedy)
+    # otherwise within the candidates, valid, distinct
+    cells = rank_blend_topk(q, s, valid, 5, 20)
+    top20 = set(greedy_topk(q.reshape(1, -1), valid.reshape(1, -1), 20)[0].tolist())
+    assert set(cells.tolist()) <= top20 and len(set(cells.tolist())) == 5 and bool(valid[cells].all())

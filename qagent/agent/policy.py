@@ -6,7 +6,8 @@ it, validation and DomiRank's one-shot placement (``qagent.train.validation``) a
 ``benchmarks/validation_policies.py`` place with it, and so does ``AgentPolicy.place``
 (qagent-eval, qagent-plan). :func:`select_actions` is the
 epsilon-greedy behaviour policy around it and :func:`greedy_actions` applies it to a
-Q-network's output.
+Q-network's output. :func:`rank_blend_topk` re-ranks the best-Q cells by a second score
+(the planner's DPV check, ``AgentPolicy.place``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,22 @@ def greedy_topk(scores: torch.Tensor, valid: torch.Tensor, k: int) -> torch.Tens
     [N, H*W]. Invalid cells count as -inf, so a row with fewer than k valid cells is filled up
     with invalid ones."""
     return scores.masked_fill(~valid, -torch.inf).topk(k, dim=1).indices
+
+
+def rank_blend_topk(q: torch.Tensor, score: torch.Tensor, valid: torch.Tensor, k: int, candidates: int) -> torch.Tensor:
+    """The k cells, best first, among the ``candidates`` valid cells of highest ``q`` whose sum
+    of their rank by ``q`` and their rank by ``score`` (both among those candidates, 0 = best)
+    is lowest; ties go to the higher ``q``. int64 [k] flat cell indices. ``q``, ``score`` [H*W]
+    (or [H, W]) float, ``valid`` bool of the same shape with at least k valid cells. With
+    ``candidates`` = k, or a constant ``score``, these are the cells of ``greedy_topk``."""
+    q, score, valid = q.reshape(-1), score.reshape(-1), valid.reshape(-1)
+    m = max(k, min(int(candidates), int(valid.sum())))
+    cand = greedy_topk(q.reshape(1, -1), valid.reshape(1, -1), m)[0]  # best Q first: its rank is its position
+    by_score = torch.argsort(-score[cand].double(), stable=True)  # ties keep the Q order
+    score_rank = torch.empty_like(by_score)
+    score_rank[by_score] = torch.arange(m, device=by_score.device)
+    combined = torch.arange(m, device=cand.device) + score_rank
+    return cand[torch.argsort(combined, stable=True)[:k]]
 
 
 def select_actions(q: torch.Tensor | None, valid: torch.Tensor, k: int, epsilon: float,
