@@ -14,7 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
-ORDER = ("agent", "dpv", "dpv_rounds", "domirank", "burn_probability", "greedy_intensity", "random")
+ORDER = ("agent", "agent_network", "dpv", "dpv_rounds", "domirank", "burn_probability", "greedy_intensity", "random")
 
 
 def _entries(folder: Path) -> tuple[dict, str]:
