@@ -356,3 +356,35 @@ def test_domirank_warm_start_flags_demonstrations(tmp_path):
     replay = load_checkpoint(tmp_path / "final.pt")["replay"]
     demo = replay["demo"].numpy()
     assert demo[:8].all() and not demo.all()  # demonstrations first, the agent's own steps later
+
+
+def test_a_resumed_run_keeps_its_validation_references(tiny_run, tmp_path, monkeypatch):
+    """Killed after its checkpoint at 48 of 96 steps and resumed from last.pt, a run reports
+    the validation references (random placement, DomiRank) of the uninterrupted run: they are
+    drawn once and kept in the counters, not drawn again from the restored RNG (which drew a
+    different random placement, and moved the RNG the rest of the run samples from). The run
+    then counts the same steps, updates and episodes; its networks differ slightly, since the
+    episodes in flight at the checkpoint start afresh (docs/training.md)."""
+    from qagent.train.checkpoint import RunCheckpoints
+
+    out, summary = tiny_run
+    write = RunCheckpoints.write
+
+    def write_then_die(self, name, wall_s):
+        path = write(self, name, wall_s)
+        if name == "last" and self.counters["env_steps"] == 48:
+            raise KeyboardInterrupt  # the kill, right after last.pt
+        return path
+
+    cfg = build_config(None, steps=96, out=str(tmp_path), **TINY)
+    monkeypatch.setattr(RunCheckpoints, "write", write_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, progress=False)
+    monkeypatch.setattr(RunCheckpoints, "write", write)
+    assert load_checkpoint(tmp_path / "last.pt")["counters"]["env_steps"] == 48
+    resumed = train(cfg, resume=tmp_path / "last.pt", progress=False)
+    assert resumed["random_return"] == summary["random_return"]
+    assert resumed["domirank_return"] == summary["domirank_return"]
+    a, b = load_checkpoint(out / "final.pt"), load_checkpoint(tmp_path / "final.pt")
+    for name in ("env_steps", "updates", "random_return", "domirank_return"):
+        assert a["counters"][name] == b["counters"][name], name

@@ -134,6 +134,9 @@ def seed_everything(seed: int, rank_seed: int) -> np.random.Generator:
     return np.random.default_rng(rank_seed + 1)
 
 
+REFERENCE_COUNTERS = ("random_return", "domirank_return")  # reference_returns' keys, kept in the counters
+
+
 def reference_returns(cfg: TrainConfig, validation: BatchedFuelBreakEnv, domirank: DomiRankScores,
                       rng: np.random.Generator) -> dict:
     """What the agent is measured against on its validation episodes: random placement and
@@ -188,7 +191,14 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
              f"; rank {ctx.rank} of {ctx.world_size}" if ctx.enabled else "")
     log.info(memory_report(device))
     domirank = DomiRankScores(source, device)
-    references = reference_returns(cfg, validation, domirank, sample_rng) if main_rank else {}
+    references = {}
+    if main_rank:
+        # Drawn once per run with the run's sample RNG and kept in its counters: a resumed run
+        # reads them back instead of drawing again, so its RNG continues where it stopped.
+        references = {name: counters[name] for name in REFERENCE_COUNTERS if name in counters}
+        if len(references) < len(REFERENCE_COUNTERS):
+            references = reference_returns(cfg, validation, domirank, sample_rng)
+            counters.update(references)
 
     # -- warm start: the first episodes follow DomiRank (when the run starts); loop state ----
     obs, info = env.reset()
