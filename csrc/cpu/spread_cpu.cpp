@@ -29,13 +29,15 @@
 // Parameter sources (spread_sources.h): precomputed grids are read in place; a weather row
 // (lazy) is evaluated cell by cell on first use into the thread's parameter pages, through
 // spread_params_element with the same tabled no-wind, no-slope surface fire as the
-// spread_params op, so lazy and eager parameters agree to the bit. The parameter pages and
-// the step-time cache are kept for the next fires of the thread while they share the source
+// spread_params op, so lazy and eager parameters agree to the bit, and with them the cell's
+// time for the whole step of every direction (CellParams), which the steps read. The
+// parameter pages and the step-time cache are kept for the next fires of the thread while
+// they share the source
 // (and, for step times, the fuel-break layout): simulations are ordered by landscape, so
 // ignitions of one landscape and weather reuse them.
 #include <algorithm>
-#include <cstddef>
 #include <atomic>
+#include <cstddef>
 #include <cstring>
 #include <memory>
 #include <type_traits>
@@ -286,7 +288,6 @@ struct ThreadScratch {
 
     // The whole step of each direction, east and north (m), for the call's cell size.
     float step_east_m[kMaxStencilSize] = {}, step_north_m[kMaxStencilSize] = {};
-    int directions = kMaxStencilSize;
 
     uint64_t epoch = 0;
     int64_t reported_bytes = 0;
@@ -385,9 +386,10 @@ struct PagedParams {
     QAGENT_HD_HOT float inv_back_rate(int r, int c) const { return cell(r, c)[kParamInvBackRate]; }
     void fill(int, int) const {}
 
-    // Cell (r, c), entry i of its page, computed on first use.
+    // The tabled time for the whole step of direction d at cell `at` (CellParams).
     QAGENT_HD_HOT float segment_min(const ParamRef& at, int d, float, float) const { return at.p[kSegmentOffset + d]; }
 
+    // Cell (r, c), entry i of its page, computed on first use.
     QAGENT_HD_HOT const float* in_page(ParamPage* page, int i, int r, int c) const {
         float* p = page->cell[i].p;
         if (page->stamp[i] != generation) {

@@ -178,7 +178,6 @@ struct SpreadGrid {
     }
 };
 
-
 // The walk of a step's segment over the cells it crosses (Amanatides & Woo 1987), which
 // depends only on the stencil direction: computed once per direction (make_step_plan) and
 // replayed for every step (step_time_min). Piece i is the i-th cell crossed, as an offset from
