@@ -105,8 +105,9 @@ def test_the_shipped_default_agent_loads_and_its_card_describes_it():
 
 
 def test_the_value_ensemble_serves_value_objectives(tmp_path, monkeypatch):
-    """Without --checkpoint, --values (qagent-plan, qagent-eval) or synthetic values (qagent-eval)
-    choose the card's value_checkpoints; without values, or on a card without them, checkpoints."""
+    """Without --checkpoint, sparse --values (qagent-plan, qagent-eval) or synthetic values
+    (qagent-eval) choose the card's value_checkpoints; without values, with dense values, or on a
+    card without them, checkpoints."""
     from qagent.evaluation.cli import _agent_checkpoints, eval_parser, plan_parser
 
     for name in ("a.pt", "b.pt"):
@@ -117,6 +118,12 @@ def test_the_value_ensemble_serves_value_objectives(tmp_path, monkeypatch):
     plan = ["--landfire", "lf", "--out", "o"]
     assert _agent_checkpoints(plan_parser().parse_args(plan)) == [str(tmp_path / "a.pt")]
     assert _agent_checkpoints(plan_parser().parse_args(plan + ["--values", "v.tif"])) == [str(tmp_path / "b.pt")]
+    # sparse value (structures: 1.2 % of the burnable cells at a 5 % budget) the value ensemble,
+    # dense value (habitat on 96 %) the area ensemble; the limit is twice the budget
+    with_values = plan_parser().parse_args(plan + ["--values", "v.tif"])
+    assert _agent_checkpoints(with_values, 0.012) == [str(tmp_path / "b.pt")]
+    assert _agent_checkpoints(with_values, 0.96) == [str(tmp_path / "a.pt")]
+    assert pretrained.wants_value_ensemble(0.10, 0.05) and not pretrained.wants_value_ensemble(0.11, 0.05)
     assert _agent_checkpoints(eval_parser().parse_args(["--synthetic-values", "synthetic"])) == [str(tmp_path / "b.pt")]
     assert _agent_checkpoints(eval_parser().parse_args(["--synthetic-values", "ones"])) == [str(tmp_path / "a.pt")]
     assert _agent_checkpoints(plan_parser().parse_args(plan + ["--checkpoint", "x.pt"])) == ["x.pt"]

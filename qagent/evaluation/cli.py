@@ -107,15 +107,25 @@ def _methods(args) -> list[str]:
     return ["none"] + [m for m in dict.fromkeys(args.methods) if m != "none"]
 
 
-def _agent_checkpoints(args) -> list[str]:
+def _agent_checkpoints(args, valued_fraction: float | None = None) -> list[str]:
     """--checkpoint's files, or without it the default agent's (qagent.evaluation.pretrained):
-    its value ensemble when the objective is value burned (--values, or synthetic values)."""
-    from qagent.evaluation.pretrained import default_agent_checkpoints
+    its value ensemble when the objective is value burned on sparse value (synthetic values, or
+    --values holding value on ``valued_fraction`` of the burnable cells, see
+    ``wants_value_ensemble``; None: not known, taken as sparse)."""
+    from qagent.evaluation.pretrained import default_agent_checkpoints, wants_value_ensemble
 
     if args.checkpoint:
         return list(args.checkpoint)
-    values = args.values is not None or (getattr(args, "synthetic_values", None) or "ones") != "ones"
+    values = (getattr(args, "synthetic_values", None) or "ones") != "ones"
+    if args.values is not None:
+        values = valued_fraction is None or wants_value_ensemble(valued_fraction, args.budget)
     return [str(p) for p in default_agent_checkpoints(values=values)]
+
+
+def _valued_fraction(values, landscape) -> float:
+    """The share of the burnable cells holding value (> 0) in a values grid [H, W]."""
+    burnable = landscape.burnable_mask().cpu().numpy()
+    return float((np.asarray(values)[burnable] > 0).mean()) if burnable.any() else 0.0
 
 
 def eval_main(argv: list[str] | None = None) -> int:
@@ -133,7 +143,16 @@ def eval_main(argv: list[str] | None = None) -> int:
         if args.distributed:
             main_rank = distributed.setup(args.device).is_main
 
-        checkpoints = _agent_checkpoints(args) if "agent" in methods else None
+        valued_fraction = None
+        if "agent" in methods and args.values is not None and not args.checkpoint:
+            from qagent.landscape.landfire import load_landfire, load_values
+
+            try:  # the LANDFIRE raster the values lie on; a tile dataset keeps the value ensemble
+                whole = load_landfire(args.landscapes, fuel=args.fuel)
+                valued_fraction = _valued_fraction(load_values(args.values, whole), whole)
+            except InputError:
+                valued_fraction = None
+        checkpoints = _agent_checkpoints(args, valued_fraction) if "agent" in methods else None
         agent = AgentPolicy.load(checkpoints, args.device) if checkpoints else None
         grid = args.grid_size or (agent.grid_size if agent else 50)
         source = make_source(args.landscapes, grid, args.split, count=args.count, fuel=args.fuel,
@@ -296,14 +315,14 @@ def plan_main(argv: list[str] | None = None) -> int:
         from qagent.fire.spread import simulate
         from qagent.landscape.landfire import load_ignition_density, load_landfire, load_values, save_geotiff
 
-        checkpoints = _agent_checkpoints(args)
-        agent = AgentPolicy.load(checkpoints, args.device)
         ls = load_landfire(args.landfire, fuel=args.fuel)
         burnable = ls.burnable_mask()
         if not bool(burnable.any()):
             raise InputError(f"{args.landfire}: no burnable cell, so there is nothing to place breaks on")
         density = load_ignition_density(args.ignition_density, ls) if args.ignition_density else None
         values = load_values(args.values, ls) if args.values else None
+        checkpoints = _agent_checkpoints(args, None if values is None else _valued_fraction(values, ls))
+        agent = AgentPolicy.load(checkpoints, args.device)
         measure = MEASURES[values is not None]
         budget = budget_cells(int(burnable.sum()), args.budget, agent.cells_per_step)
         per_round = args.cells_per_round or max(agent.cells_per_step, budget // 50)
