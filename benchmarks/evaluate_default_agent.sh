@@ -45,4 +45,12 @@ for values in none values; do
   qagent-plan "${CKPT[@]}" --landfire "$OUT/worcester_east" --budget 0.05 --ignitions 20000 "${east_extra[@]}" \
       --out "$OUT/plan_east_$values"
 done
+# a dense values layer (habitat: canopy cover on the burnable cells), where the valued cells
+# are far more than the budget can treat
+python benchmarks/values_raster.py --landfire "$WORCESTER" --kind habitat --out "$OUT/worcester_habitat.tif"
+python benchmarks/values_raster.py --landfire "$OUT/worcester_east" --kind habitat --out "$OUT/worcester_east_habitat.tif"
+qagent-plan "${CKPT[@]}" --landfire "$WORCESTER" --budget 0.05 --ignitions 20000 \
+    --values "$OUT/worcester_habitat.tif" --out "$OUT/plan_worcester_habitat"
+qagent-plan "${CKPT[@]}" --landfire "$OUT/worcester_east" --budget 0.05 --ignitions 20000 \
+    --values "$OUT/worcester_east_habitat.tif" --out "$OUT/plan_east_habitat"
 python benchmarks/evaluation_tables.py "$OUT"
