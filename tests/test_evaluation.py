@@ -84,6 +84,9 @@ def test_the_agents_dpv_check_reranks_its_best_cells(checkpoint):
     checked = agent.place(ls, weather, budget, second_opinion=opinion)
     assert int(checked.sum()) == budget and not bool((checked & ~ls.burnable_mask()).any())
     assert len(asked) <= RERANK_SCORINGS and asked[0] == 0 and asked == sorted(asked) and asked[-1] < budget
+    for bad in (torch.zeros(3, 3), torch.full(ls.shape, float("nan"))):
+        with pytest.raises(InputError, match="second_opinion: must give a finite score per cell"):
+            agent.place(ls, weather, budget, second_opinion=lambda closed, bad=bad: bad)
     plan = place_breaks("agent", ls, weather, budget, seed=0, agent=agent, placement_ignitions=100)
     network = place_breaks("agent_network", ls, weather, budget, seed=0, agent=agent)
     assert torch.equal(network, alone) and int(plan.sum()) == budget and not torch.equal(plan, network)
