@@ -59,6 +59,9 @@ constexpr int kPageCells = kPageSide * kPageSide;
 
 inline int page_local(int row, int col) { return ((row & (kPageSide - 1)) << kPageShift) | (col & (kPageSide - 1)); }
 
+// The plans of every direction, a compile-time constant (no initialization at run time).
+constexpr StepPlans kHostStepPlans = make_step_plans();
+
 // Page kinds. take() runs when the page is handed to a grid page for a generation; wrap()
 // when the page is allocated (its contents are not initialized otherwise) and when the
 // generation counter wraps: stamps must not match a current or future generation.
@@ -286,7 +289,8 @@ struct ThreadScratch {
     bool base_tabled[kMaxTabledCode] = {};
     UniformRowFuel base[kMaxTabledCode];
 
-    // The whole step of each direction, east and north (m), for the call's cell size.
+    // The whole step of each direction, east and north (m), for the call's cell size
+    // (step_vector_m; set by begin_call).
     float step_east_m[kMaxStencilSize] = {}, step_north_m[kMaxStencilSize] = {};
 
     uint64_t epoch = 0;
@@ -294,7 +298,10 @@ struct ThreadScratch {
 
     ~ThreadScratch() { g_retained_bytes -= reported_bytes; }
 
-    void begin_call(int height, int width) {
+    void begin_call(int height, int width, float cell_size_m) {
+        for (int d = 0; d < kMaxStencilSize; ++d) {
+            step_vector_m(kHostStepPlans.plan[d], cell_size_m, &step_east_m[d], &step_north_m[d]);
+        }
         arrival.bind(height, width);
         params.bind(height, width);
         steps.bind(height, width);
@@ -423,9 +430,6 @@ QAGENT_HD_HOT OnePageParams page_params(const PagedParams& p, int row, int col) 
     return OnePageParams{p, p.s->params.get(row, col), row & ~(kPageSide - 1), col & ~(kPageSide - 1)};
 }
 
-// The plans of every direction, a compile-time constant (no initialization at run time).
-constexpr StepPlans kHostStepPlans = make_step_plans();
-
 // Step times: computed per step (DirectSteps, stopping early past the duration) or cached per
 // cell and direction (CachedSteps, for sources shared by consecutive fires: the finite times,
 // which are full ones, since later fires have other durations). Both give Dijkstra the same
@@ -538,11 +542,9 @@ int64_t dijkstra_simulation(const SpreadGrid<P>& g, int64_t ignition, float dura
     s.heap.push(0.0f, int32_t(ignition));
     const StepPlans& plans = kHostStepPlans;
     float east_m[kMaxStencilSize], north_m[kMaxStencilSize], fraction0[kMaxStencilSize];
-    for (int d = 0; d < kMaxStencilSize; ++d) {  // as in source_piece_min
-        east_m[d] = plans.plan[d].d_col * g.cell_size_m;
-        north_m[d] = -plans.plan[d].d_row * g.cell_size_m;
-        fraction0[d] = plans.plan[d].piece[0].fraction;
-    }
+    std::memcpy(east_m, s.step_east_m, sizeof east_m);  // local copies: the loop below vectorizes
+    std::memcpy(north_m, s.step_north_m, sizeof north_m);
+    for (int d = 0; d < kMaxStencilSize; ++d) fraction0[d] = plans.plan[d].piece[0].fraction;
     const int radius = stencil_radius(g.stencil_size);
     const int directions = g.stencil_size;
     while (!s.heap.empty()) {
@@ -694,10 +696,6 @@ void run_dijkstra(const SpreadBatch& b, int64_t sim, ThreadScratch& s, bool allo
     };
     int64_t burned;
     if (b.is_lazy(sim)) {
-        for (int d = 0; d < kMaxStencilSize; ++d) {  // as in step_time_after_first_min
-            s.step_east_m[d] = kHostStepPlans.plan[d].d_col * b.cell_size_m;
-            s.step_north_m[d] = -kHostStepPlans.plan[d].d_row * b.cell_size_m;
-        }
         s.use_source(b.weather_row(sim));
         const auto g = b.grid(sim, PagedParams{&s, &b.lazy, b.weather_row(sim), b.width, s.params.generation()});
         burned = use_cache ? search(g, cached) : search(g, direct);
@@ -752,7 +750,7 @@ void CpuOps::spread(const SpreadBatch& b, int64_t algorithm, const at::Tensor&, 
 #pragma omp parallel if (n > 1)
     {
         ThreadScratch& s = thread_scratch();
-        s.begin_call(b.height, b.width);
+        s.begin_call(b.height, b.width, b.cell_size_m);
 #pragma omp for schedule(dynamic, 1)
         for (int64_t sim = 0; sim < n; ++sim) {
             if (algorithm == kSpreadRelax) {

@@ -245,6 +245,13 @@ QAGENT_HD constexpr void make_step_plan(int d, StepPlan* plan) {
     plan->count = int8_t(count);
 }
 
+// A step's whole segment, east and north (m; rows grow southward), for a cell size: the one
+// conversion every step time uses.
+QAGENT_HD_HOT void step_vector_m(const StepPlan& plan, float cell_size_m, float* east_m, float* north_m) {
+    *east_m = plan.d_col * cell_size_m;
+    *north_m = -plan.d_row * cell_size_m;
+}
+
 // Travel time (min) of the step from (row, col) along a stencil direction (its plan), or +inf
 // when fire may not take it. The target must be inside the grid and open, and the segment
 // between the two cell centres may not cross a closed cell; where it passes exactly through a
@@ -267,7 +274,8 @@ QAGENT_HD constexpr void make_step_plan(int d, StepPlan* plan) {
 // all directions at once.
 template <class P, bool kInterior>
 QAGENT_HD_HOT float source_piece_min(const SpreadGrid<P, kInterior>& g, const ParamRef& source, const StepPlan& plan) {
-    const float east_m = plan.d_col * g.cell_size_m, north_m = -plan.d_row * g.cell_size_m;
+    float east_m, north_m;
+    step_vector_m(plan, g.cell_size_m, &east_m, &north_m);
     return plan.piece[0].fraction * g.params.segment_min(source, plan.dir, east_m, north_m);
 }
 
@@ -277,7 +285,8 @@ QAGENT_HD_HOT float step_time_after_first_min(const SpreadGrid<P, kInterior>& g,
                                               float duration_min = kInf) {
     const int to_row = row + plan.d_row, to_col = col + plan.d_col;
     if (!g.inside(to_row, to_col)) return kInf;
-    const float east_m = plan.d_col * g.cell_size_m, north_m = -plan.d_row * g.cell_size_m;
+    float east_m, north_m;
+    step_vector_m(plan, g.cell_size_m, &east_m, &north_m);
     const StepPiece& first = plan.piece[0];
     float time_min = first_min;
     if (t_from + time_min > duration_min) return kInf;

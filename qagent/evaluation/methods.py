@@ -185,11 +185,11 @@ class AgentPolicy:
             else:
                 if rounds % score_every == 0:
                     score = torch.as_tensor(second_opinion(breaks | existing)).to(device)
-                    if tuple(score.shape) != tuple(landscape.shape) or not bool(torch.isfinite(score).all()):
+                    if tuple(score.shape) != tuple(landscape.shape):
                         raise InputError(f"second_opinion: must give a finite score per cell of shape "
-                                         f"{tuple(landscape.shape)}, got shape {tuple(score.shape)}"
-                                         + ("" if tuple(score.shape) != tuple(landscape.shape) else
-                                            " with non-finite values"))
+                                         f"{tuple(landscape.shape)}, got shape {tuple(score.shape)}")
+                    if not bool(torch.isfinite(score).all()):
+                        raise InputError("second_opinion: must give a finite score per cell, got non-finite values")
                 cells = rank_blend_topk(q, score, valid, take, RERANK_CANDIDATES_PER_CELL * take)
             breaks.view(-1)[cells] = True
             valid.view(-1)[cells] = False
