@@ -94,6 +94,28 @@ def test_relaxation_equals_dijkstra_on_fires_across_scratch_pages(stencil):
         assert torch.equal(r.burned_cells, runs[0].burned_cells)
 
 
+def test_step_cache_dropped_mid_call_gives_the_same_fires():
+    """The step-time cache is judged by its hits after 2^16 steps asked of it and dropped for
+    the rest of the call when fires rarely meet (csrc/cpu/spread_cpu.cpp, step_cache_pays):
+    thousands of short one-weather fires scattered over a large grid (the cache dropped) and
+    crowded on a small window (kept) burn what the uncached search burns, cell for cell."""
+    rng = np.random.default_rng(5)
+    h, w = 384, 416
+    ls = random_landscape(rng, h, w, nonburnable_fraction=0.1)
+    breaks = rng.random((h, w)) < 0.03
+    wx = weather(wind=15.0, upwind=120.0)
+    n = 3000
+    scattered = torch.from_numpy(rng.integers(0, h * w, n))
+    crowded = torch.from_numpy(rng.integers(0, 24, n) * w + rng.integers(0, 24, n))
+    durations = torch.from_numpy(rng.uniform(5.0, 60.0, n).astype(np.float32))
+    for ign in (scattered, crowded):
+        cached, direct = (simulate(ls, ign, wx, durations, fuel_breaks=breaks, algorithm=a)
+                          for a in ("dijkstra", "dijkstra_uncached"))
+        assert int(cached.burned_cells.sum()) > 2 ** 14  # about ten steps asked per burned cell: judged
+        assert torch.equal(cached.burned_cells, direct.burned_cells)
+        assert torch.equal(cached.burn_count, direct.burn_count)
+
+
 # --------------------------------------------------------------------------- properties
 @SETTINGS
 @given(spread_cases())

@@ -32,9 +32,10 @@
 // spread_params op, so lazy and eager parameters agree to the bit, and with them the cell's
 // time for the whole step of every direction (CellParams), which the steps read. The
 // parameter pages and the step-time cache are kept for the next fires of the thread while
-// they share the source
-// (and, for step times, the fuel-break layout): simulations are ordered by landscape, so
-// ignitions of one landscape and weather reuse them.
+// they share the source (and, for step times, the fuel-break layout): simulations are ordered
+// by landscape, so ignitions of one landscape and weather reuse them. The cache is dropped for
+// the rest of the call when it serves less than a quarter of the steps asked of it (fires that
+// rarely meet on a large landscape; ThreadScratch::step_cache_pays).
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
@@ -189,6 +190,11 @@ class PageTable {
 constexpr size_t kMaxStepCacheBytes = size_t(256) << 20;    // per thread, within a call
 constexpr size_t kMaxSharedParamBytes = size_t(256) << 20;  // a source shared by fires: dropped between fires above this
 constexpr size_t kRetainBytes = size_t(64) << 20;           // per thread, kept between calls
+// The step-time cache is judged after this many steps asked of it, and kept while at least
+// 1 / kStepCacheMinHitShareInverse of them were served by it (ThreadScratch::step_cache_pays;
+// measured in BENCHMARKS.md, "The step cache judged by its hits").
+constexpr uint64_t kStepCacheProbeAsks = 1 << 16;
+constexpr uint64_t kStepCacheMinHitShareInverse = 4;
 
 struct HeapEntry {
     float key;
@@ -282,6 +288,8 @@ struct ThreadScratch {
     // What the parameter pages and the step cache hold (-1: nothing yet, this call).
     int64_t param_row = -1;
     int64_t step_source = -1, step_layout = -2;
+    // Steps asked of the cache and served by it for the current (source, layout), this call.
+    uint64_t step_asks = 0, step_hits = 0;
     // The uniform weather row, fuel model and no-wind, no-slope surface fire per fuel model
     // code of the current lazy source.
     uint64_t source_serial = 0;
@@ -308,6 +316,7 @@ struct ThreadScratch {
         param_row = -1;
         step_source = -1;
         step_layout = -2;
+        step_asks = step_hits = 0;
     }
     void end_call() {
         arrival.trim((kRetainBytes / 8) / sizeof(ArrivalPage));
@@ -336,11 +345,20 @@ struct ThreadScratch {
         param_row = row;
         params.reset();
     }
+    // Whether the step-time cache of the current (source, layout) serves enough of the steps
+    // asked of it to pay for its memory traffic: fires that rarely cross each other's cells (a
+    // few random ignitions on a large landscape) ask for steps no earlier fire computed, and
+    // compute faster without it. Judged after kStepCacheProbeAsks asks, for the rest of the
+    // call (the same burned cells and times either way: CachedSteps).
+    bool step_cache_pays() const {
+        return step_asks < kStepCacheProbeAsks || step_hits >= step_asks / kStepCacheMinHitShareInverse;
+    }
     // Selects (source, layout) for the step-time cache.
     void use_steps(int64_t source, int64_t layout) {
         if (source == step_source && layout == step_layout) return;
         step_source = source;
         step_layout = layout;
+        step_asks = step_hits = 0;
         steps.reset();
     }
 
@@ -451,6 +469,8 @@ constexpr size_t kMaxCachedCellsPerFire = 4096;
 struct CachedSteps {
     PageTable<StepPage>* table;
     size_t max_pages;
+    uint64_t* asks;  // steps asked of the cache (the thread's counters for this source and layout)
+    uint64_t* hits;  // and served by it
     struct Slot {
         uint32_t* known;  // null: the cache is full, compute
         uint32_t* asked;
@@ -473,7 +493,11 @@ struct CachedSteps {
                              float t_from, float duration_min) {
         if (s.known == nullptr) return step_time_after_first_min(g, first_min, row, col, plan, t_from, duration_min);
         const uint32_t bit = uint32_t(1) << d;
-        if (*s.known & bit) return s.t[d];
+        ++*asks;
+        if (*s.known & bit) {
+            ++*hits;
+            return s.t[d];
+        }
         // The first time a step is asked for, it is computed with this fire's early stop: a
         // finite time is the full one (no stop was taken; the sum is the same) and is kept for
         // later fires, which have other durations. A step stopped early is computed in full
@@ -680,10 +704,13 @@ void run_dijkstra(const SpreadBatch& b, int64_t sim, ThreadScratch& s, bool allo
     // A source shared with a neighbouring simulation (in batch order) is worth caching.
     const bool shared = (sim > 0 && b.param_index[sim - 1] == source) ||
                         (sim + 1 < b.num_sims && b.param_index[sim + 1] == source);
-    CachedSteps cached{&s.steps, kMaxStepCacheBytes / sizeof(StepPage)};
+    CachedSteps cached{&s.steps, kMaxStepCacheBytes / sizeof(StepPage), &s.step_asks, &s.step_hits};
     DirectSteps direct;
-    const bool use_cache = allow_cache && shared;
-    if (use_cache) s.use_steps(source, b.layout_index[sim]);
+    bool use_cache = allow_cache && shared;
+    if (use_cache) {
+        s.use_steps(source, b.layout_index[sim]);
+        use_cache = s.step_cache_pays();
+    }
     // The propagation tree only when this fire's DPV is asked for.
     const bool tree = b.wants_dpv(sim);
     if (tree) {
