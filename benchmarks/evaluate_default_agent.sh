@@ -29,6 +29,9 @@ qagent-eval "${CKPT[@]}" --landscapes synthetic --grid-size 32 --count 100 --ign
     --out "$OUT/tiles_synthetic"
 qagent-eval "${CKPT[@]}" --landscapes synthetic --grid-size 32 --count 100 --ignitions 400 --figures 0 \
     --synthetic-values synthetic --out "$OUT/tiles_synthetic_values"
+# dense values never trained on: synthetic habitat (value on 60-100 % of the burnable cells)
+qagent-eval "${CKPT[@]}" --landscapes synthetic --grid-size 32 --count 100 --ignitions 400 --figures 0 \
+    --synthetic-values habitat --out "$OUT/tiles_synthetic_habitat"
 # a tile size never trained on
 qagent-eval "${CKPT[@]}" --landscapes synthetic --grid-size 64 --count 50 --ignitions 400 --figures 0 \
     --out "$OUT/tiles_synthetic_64"

@@ -88,10 +88,11 @@ VALUES_HELP = ("single-band GeoTIFF of values at risk on the LANDFIRE folder's g
                "CRS): a non-negative value per cell (structures, habitat; any unit; nodata cells are worth 0; NaN "
                "and negative cells are refused); the objective becomes expected value burned instead of expected "
                "burned area; default: every cell is worth 1")
-SYNTHETIC_VALUES_CHOICES = ("ones", "synthetic", "mixed")
+SYNTHETIC_VALUES_CHOICES = ("ones", "synthetic", "habitat", "mixed", "varied")
 SYNTHETIC_VALUES_HELP = ("values at risk of synthetic landscapes: ones (every cell worth 1, the burned area), "
-                         "synthetic (houses in settlements along roads and scattered, seeded per landscape) or "
-                         "mixed (odd seeds synthetic, even seeds ones)")
+                         "synthetic (houses in settlements along roads and scattered, seeded per landscape: sparse), "
+                         "habitat (a dense habitat value over most burnable cells), mixed (odd seeds synthetic, "
+                         "even seeds ones) or varied (seed modulo 3: ones, synthetic, habitat)")
 
 
 def add_values_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup, extra: str = "") -> None:
@@ -100,7 +101,7 @@ def add_values_argument(parser: argparse.ArgumentParser | argparse._ArgumentGrou
 
 
 def add_synthetic_values_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup, default: str) -> None:
-    """``--synthetic-values ones|synthetic|mixed`` for a command that may use synthetic landscapes."""
+    """``--synthetic-values ones|synthetic|habitat|mixed|varied`` for a command that may use synthetic landscapes."""
     parser.add_argument("--synthetic-values", choices=SYNTHETIC_VALUES_CHOICES, metavar="MODE",
                         help=f"{SYNTHETIC_VALUES_HELP} (default: {default})")
 

@@ -126,6 +126,9 @@ def test_the_value_ensemble_serves_value_objectives(tmp_path, monkeypatch):
     assert pretrained.wants_value_ensemble(0.10, 0.05) and not pretrained.wants_value_ensemble(0.11, 0.05)
     assert _agent_checkpoints(eval_parser().parse_args(["--synthetic-values", "synthetic"])) == [str(tmp_path / "b.pt")]
     assert _agent_checkpoints(eval_parser().parse_args(["--synthetic-values", "ones"])) == [str(tmp_path / "a.pt")]
+    # synthetic habitat is dense (value on 60-100 % of the burnable cells): the area ensemble
+    assert _agent_checkpoints(eval_parser().parse_args(["--synthetic-values", "habitat"])) == [str(tmp_path / "a.pt")]
+    assert _agent_checkpoints(eval_parser().parse_args(["--synthetic-values", "mixed"])) == [str(tmp_path / "b.pt")]
     assert _agent_checkpoints(plan_parser().parse_args(plan + ["--checkpoint", "x.pt"])) == ["x.pt"]
     (tmp_path / "default_agent.json").write_text(json.dumps({"checkpoints": ["a.pt"]}))
     assert _agent_checkpoints(plan_parser().parse_args(plan + ["--values", "v.tif"])) == [str(tmp_path / "a.pt")]

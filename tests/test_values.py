@@ -107,6 +107,50 @@ def test_synthetic_value_modes_are_deterministic_and_mixed_is_half_and_half():
         SyntheticSource((24, 24), values="houses")
 
 
+def test_habitat_and_varied_value_modes():
+    habitat = SyntheticSource((32, 32), count=6, values="habitat")
+    varied = SyntheticSource((32, 32), count=6, values="varied")
+    houses = SyntheticSource((32, 32), count=6, values="synthetic")
+    assert [varied.value_kind(i) for i in range(6)] == [("ones", "houses", "habitat")[s % 3] for s in varied.seeds[:6]]
+    for i in range(6):
+        burnable = habitat.landscape(i).burnable_mask().numpy()
+        v = habitat.values(i)
+        assert v is not None and v.dtype == np.float32 and (v >= 0).all() and not v[~burnable].any()
+        assert (v[burnable] > 0).mean() >= 0.5  # dense: most burnable cells hold value
+        np.testing.assert_allclose(v[burnable].mean(), 1.0, rtol=1e-5)
+        kind = varied.value_kind(i)
+        if kind == "ones":
+            assert varied.values(i) is None
+        else:
+            same = habitat if kind == "habitat" else houses
+            if same.values(i) is not None:
+                np.testing.assert_array_equal(varied.values(i), same.values(i))
+    assert "habitat" in habitat.describe() and "modulo 3" in varied.describe()
+
+
+def test_habitat_values_are_seeded_dense_and_refuse_bad_arguments():
+    from qagent.landscape import synthetic_habitat, synthetic_values
+
+    a, b = synthetic_habitat((48, 40), 3), synthetic_habitat((48, 40), 3)
+    assert a.dtype == torch.float32 and tuple(a.shape) == (48, 40) and torch.equal(a, b)
+    assert torch.equal(a, synthetic_habitat(synthetic(48, 40, 3), 3))
+    assert not torch.equal(a, synthetic_habitat((48, 40), 4))
+    # denser than the houses of the same landscapes, on every seed
+    for seed in range(6):
+        ls = synthetic(48, 48, seed)
+        burnable = ls.burnable_mask()
+        dense = float((synthetic_habitat(ls, seed)[burnable] > 0).float().mean())
+        sparse = float((synthetic_values(ls, seed)[burnable] > 0).float().mean())
+        assert dense > 0.5 and dense > 10 * sparse
+    for bad in ((48, 40, 1), "x"):
+        with pytest.raises(InputError, match="landscape_or_shape"):
+            synthetic_habitat(bad, 0)
+    with pytest.raises(InputError, match="seed"):
+        synthetic_habitat((8, 8), -1)
+    with pytest.raises(InputError, match="cell_size_m"):
+        synthetic_habitat(synthetic(8, 8, 0), 0, cell_size_m=30.0)
+
+
 def test_values_are_refused_where_they_cannot_apply(tmp_path):
     with pytest.raises(InputError, match="values: synthetic landscapes"):
         make_source("synthetic", 16, values="v.tif")

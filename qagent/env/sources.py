@@ -18,9 +18,11 @@ every cell is worth 1 (the objective of old). A TileSource takes a GeoTIFF on it
 folder's grid (``values=``), cut into the same tiles (tiles whose burnable cells hold no value
 are left out: no fire can burn any value there). A SyntheticSource has a values mode
 (``VALUE_MODES``): "ones" (every cell worth 1), "synthetic" (``synthetic_values`` of each
-landscape, seeded from its seed) or "mixed" (landscapes of odd seed synthetic, even seed
-ones: half and half, deterministically). A synthetic landscape whose houses all fall where
-fire cannot burn (zero value on every burnable cell) is worth 1 per cell instead.
+landscape, seeded from its seed: sparse houses), "habitat" (``synthetic_habitat``: a dense
+value over most burnable cells), "mixed" (landscapes of odd seed synthetic, even seed ones:
+half and half, deterministically) or "varied" (by seed modulo 3: ones, houses, habitat). A
+synthetic landscape whose values all fall where fire cannot burn (zero value on every
+burnable cell) is worth 1 per cell instead.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ TRAIN_SEEDS = range(0, 100_000)
 EVAL_SEED_START = 1_000_000_000
 DEFAULT_EVAL_FRACTION = 0.2
 SPLITS = ("train", "eval", "all")
-VALUE_MODES = ("ones", "synthetic", "mixed")
+VALUE_MODES = ("ones", "synthetic", "habitat", "mixed", "varied")
 
 
 class LandscapeSource:
@@ -106,30 +108,43 @@ class SyntheticSource(LandscapeSource):
     def values_key(self):
         return None if self.value_mode == "ones" else self.value_mode
 
+    def value_kind(self, landscape_id: int) -> str:
+        """The values landscape ``landscape_id`` is given by the values mode: "ones", "houses"
+        (``synthetic_values``) or "habitat" (``synthetic_habitat``); "mixed" alternates ones and
+        houses by the seed's parity, "varied" cycles ones, houses, habitat by the seed modulo 3."""
+        seed = int(self.seeds[landscape_id])
+        if self.value_mode == "mixed":
+            return "houses" if seed % 2 == 1 else "ones"
+        if self.value_mode == "varied":
+            return ("ones", "houses", "habitat")[seed % 3]
+        return {"ones": "ones", "synthetic": "houses", "habitat": "habitat"}[self.value_mode]
+
     def has_synthetic_values(self, landscape_id: int) -> bool:
-        """Whether landscape ``landscape_id`` is given ``synthetic_values`` by the values mode
-        ("mixed": the landscapes of odd seed)."""
-        return self.value_mode == "synthetic" or (self.value_mode == "mixed"
-                                                  and int(self.seeds[landscape_id]) % 2 == 1)
+        """Whether landscape ``landscape_id`` is given values other than 1 per cell."""
+        return self.value_kind(landscape_id) != "ones"
 
     def values(self, landscape_id: int) -> np.ndarray | None:
-        """None (every cell worth 1) in mode "ones" and for the "ones" half of "mixed", else
-        ``synthetic_values`` of the landscape seeded with its seed (None where they are zero on
+        """None (every cell worth 1) for the landscapes whose kind is "ones", else their
+        synthetic values (``value_kind``), seeded with their seed (None where they are zero on
         every burnable cell)."""
         return self._values(int(landscape_id)) if self.has_synthetic_values(landscape_id) else None
 
     def _load_values(self, landscape_id: int) -> np.ndarray | None:
-        from qagent.landscape.synthetic import synthetic_values
+        from qagent.landscape.synthetic import synthetic_habitat, synthetic_values
 
         landscape = self.landscape(landscape_id)
-        v = synthetic_values(landscape, int(self.seeds[landscape_id])).cpu().numpy().astype(np.float32)
+        make = synthetic_habitat if self.value_kind(landscape_id) == "habitat" else synthetic_values
+        v = make(landscape, int(self.seeds[landscape_id])).cpu().numpy().astype(np.float32)
         return v if (v[landscape.burnable_mask().cpu().numpy()] > 0).any() else None
 
     def describe(self) -> str:
         text = f"{super().describe()} (seeds {self.seeds.start}..{self.seeds.stop - 1})"
-        if self.value_mode != "ones":
-            text += (", values at risk: synthetic" if self.value_mode == "synthetic"
-                     else ", values at risk: synthetic on odd seeds, 1 per cell on even seeds")
+        text += {"ones": "",
+                 "synthetic": ", values at risk: synthetic houses",
+                 "habitat": ", values at risk: synthetic habitat",
+                 "mixed": ", values at risk: synthetic houses on odd seeds, 1 per cell on even seeds",
+                 "varied": ", values at risk by seed modulo 3: 1 per cell, synthetic houses, synthetic habitat",
+                 }[self.value_mode]
         return text
 
 

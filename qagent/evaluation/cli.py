@@ -109,14 +109,15 @@ def _methods(args) -> list[str]:
 
 def _agent_checkpoints(args, valued_fraction: float | None = None) -> list[str]:
     """--checkpoint's files, or without it the default agent's (qagent.evaluation.pretrained):
-    its value ensemble when the objective is value burned on sparse value (synthetic values, or
+    its value ensemble when the objective is value burned on sparse value (synthetic houses, or
     --values holding value on ``valued_fraction`` of the burnable cells, see
-    ``wants_value_ensemble``; None: not known, taken as sparse)."""
+    ``wants_value_ensemble``; None: not known, taken as sparse); synthetic habitat is dense."""
     from qagent.evaluation.pretrained import default_agent_checkpoints, wants_value_ensemble
 
     if args.checkpoint:
         return list(args.checkpoint)
-    values = (getattr(args, "synthetic_values", None) or "ones") != "ones"
+    # synthetic houses are sparse, synthetic habitat dense (see wants_value_ensemble)
+    values = (getattr(args, "synthetic_values", None) or "ones") not in ("ones", "habitat")
     if args.values is not None:
         values = valued_fraction is None or wants_value_ensemble(valued_fraction, args.budget)
     return [str(p) for p in default_agent_checkpoints(values=values)]

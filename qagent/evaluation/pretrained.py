@@ -35,9 +35,14 @@ def default_agent_card() -> dict:
 # it removed 98.8 % of the value burned against the area ensemble's 19.6 %; with a dense
 # habitat layer (canopy cover, value on 96 % of the burnable cells) on the validation raster
 # (western Worcester, seed 7, 20,000 fires) 45.6 % against the area ensemble's 58.9 % (DPV
-# 55.9 %). So the
-# value ensemble plays when the valued burnable cells are at most this many times the budget
-# (0.24 for the houses, 19 for habitat; the threshold between them was not validated further).
+# 55.9 %); with synthetic habitat (qagent.landscape.synthetic_habitat, value on 60-100 % of the
+# burnable cells) on 100 synthetic training landscapes (seed 7, 400 fires) 33.9 % against
+# 44.0 % (DPV 35.9 %). An ensemble trained on dense values too (--synthetic-values varied, two
+# runs) did not close the gap (40.3 % and 57.1 % on those two sets) and lost on houses (85.8 %
+# against 94.8 % on the western raster's; BENCHMARKS.md "A value ensemble trained on dense
+# values"). So the value ensemble plays when the valued burnable cells are at most this many
+# times the budget (0.24 for the houses, 12-20 for habitat; the threshold between them was not
+# validated further).
 VALUE_ENSEMBLE_MAX_VALUED_PER_BUDGET = 2.0
 
 

@@ -580,3 +580,60 @@ def synthetic_values(landscape_or_shape, seed: int, *, cell_size_m: float | None
         if mean > 0.0:
             value /= mean
     return torch.from_numpy(value.astype(np.float32)).to(landscape.device)
+
+
+# ------------------------------------------------------------------------- dense habitat
+_HABITAT_STREAM = 3  # numpy seed [seed, 3]: independent of synthetic()'s and the houses'
+
+
+def synthetic_habitat(landscape_or_shape, seed: int, *, cell_size_m: float | None = None) -> torch.Tensor:
+    """A dense value at risk per cell, a float32 [H, W] tensor >= 0 on the landscape's device:
+    habitat quality that covers most of the burnable land, where ``synthetic_values`` puts
+    sparse houses (docs/synthetic_landscapes.md, "Habitat values").
+
+    A log-normal Gaussian random field (spectral synthesis, Saupe 1988; the neutral landscape
+    models of Gardner, Milne, Turner & O'Neill 1987, Landscape Ecology 1:19-28), weighted up
+    where the canopy is closed (forest habitat), with its lowest quantile set to zero (land of
+    no habitat value), zero where fire cannot burn, scaled to mean 1 over the burnable cells.
+    Per seed a regime is drawn first: correlation length 90-2,000 m (log-uniform), log-normal
+    sigma 0.3-1.2 (log-uniform), canopy weight 0-3 (value x (1 + w * canopy cover)), a zero
+    share of 0-40 % of the burnable cells. Deterministic per seed, from its own stream
+    (``numpy.random.default_rng([seed, 3])``). Arguments as ``synthetic_values``.
+    """
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputError(f"seed: must be a non-negative integer, got {seed!r}")
+    if isinstance(landscape_or_shape, Landscape):
+        if cell_size_m is not None:
+            raise InputError("cell_size_m: a Landscape has its own cell size; pass cell_size_m only with a shape")
+        landscape = landscape_or_shape
+    elif isinstance(landscape_or_shape, (tuple, list)) and len(landscape_or_shape) == 2:
+        height, width = landscape_or_shape
+        landscape = synthetic(height, width, seed, cell_size_m=30.0 if cell_size_m is None else cell_size_m)
+    else:
+        got = repr(landscape_or_shape) if isinstance(landscape_or_shape, (tuple, list)) \
+            else type(landscape_or_shape).__name__
+        raise InputError(f"landscape_or_shape: expected a Landscape or (height, width), got {got}")
+    h, w = landscape.shape
+    can_burn = landscape.burnable_mask().cpu().numpy()
+    if landscape.nodata_mask is not None:
+        can_burn &= ~landscape.nodata_mask.cpu().numpy()
+    canopy = np.nan_to_num(landscape.canopy_cover.cpu().numpy().astype(np.float64), nan=0.0).clip(0.0, 1.0)
+
+    rng = np.random.default_rng([int(seed), _HABITAT_STREAM])
+    corr_m = _log_uniform(rng, 90.0, 2000.0)
+    sigma = _log_uniform(rng, 0.3, 1.2)
+    canopy_weight = float(rng.uniform(0.0, 3.0))
+    zero_share = float(rng.uniform(0.0, 0.4))
+    synth = _SpectralSynth(rng, h, w, landscape.cell_size_m)
+    field, _ = synth.pair(synth.amplitude(corr_m, 3.0))
+    std = float(field.std())
+    z = (field - field.mean()) / std if std > 0.0 else np.zeros_like(field)
+    value = np.exp(sigma * z) * (1.0 + canopy_weight * canopy)
+    if can_burn.any() and zero_share > 0.0:
+        value[z < np.quantile(z[can_burn], zero_share)] = 0.0
+    value[~can_burn] = 0.0
+    if can_burn.any():
+        mean = float(value[can_burn].mean())
+        if mean > 0.0:
+            value /= mean
+    return torch.from_numpy(value.astype(np.float32)).to(landscape.device)
