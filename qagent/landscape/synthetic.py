@@ -508,6 +508,29 @@ def _road_distance_m(roads: np.ndarray, cell_size_m: float) -> np.ndarray:
     return ndimage.distance_transform_edt(~roads) * cell_size_m
 
 
+def _landscape_for_values(landscape_or_shape, seed: int, cell_size_m: float | None) -> Landscape:
+    """The landscape a values layer is drawn on: a Landscape as given, or ``synthetic(height,
+    width, seed)`` (30 m cells unless ``cell_size_m``) for a shape; InputError otherwise."""
+    if isinstance(landscape_or_shape, Landscape):
+        if cell_size_m is not None:
+            raise InputError("cell_size_m: a Landscape has its own cell size; pass cell_size_m only with a shape")
+        return landscape_or_shape
+    if isinstance(landscape_or_shape, (tuple, list)) and len(landscape_or_shape) == 2:
+        height, width = landscape_or_shape
+        return synthetic(height, width, seed, cell_size_m=30.0 if cell_size_m is None else cell_size_m)
+    got = repr(landscape_or_shape) if isinstance(landscape_or_shape, (tuple, list)) \
+        else type(landscape_or_shape).__name__
+    raise InputError(f"landscape_or_shape: expected a Landscape or (height, width), got {got}")
+
+
+def _burnable_not_nodata(landscape: Landscape) -> np.ndarray:
+    """[H, W] bool: cells fire can burn that are not nodata, where values may lie."""
+    can_burn = landscape.burnable_mask().cpu().numpy()
+    if landscape.nodata_mask is not None:
+        can_burn &= ~landscape.nodata_mask.cpu().numpy()
+    return can_burn
+
+
 def synthetic_values(landscape_or_shape, seed: int, *, cell_size_m: float | None = None,
                      normalize: bool = True) -> torch.Tensor:
     """Value at risk per cell, a float32 [H, W] tensor >= 0 on the landscape's device: houses
@@ -525,23 +548,11 @@ def synthetic_values(landscape_or_shape, seed: int, *, cell_size_m: float | None
         raise InputError(f"seed: must be a non-negative integer, got {seed!r}")
     if not isinstance(normalize, (bool, np.bool_)):
         raise InputError(f"normalize: must be True or False, got {normalize!r}")
-    if isinstance(landscape_or_shape, Landscape):
-        if cell_size_m is not None:
-            raise InputError("cell_size_m: a Landscape has its own cell size; pass cell_size_m only with a shape")
-        landscape = landscape_or_shape
-    elif isinstance(landscape_or_shape, (tuple, list)) and len(landscape_or_shape) == 2:
-        height, width = landscape_or_shape
-        landscape = synthetic(height, width, seed, cell_size_m=30.0 if cell_size_m is None else cell_size_m)
-    else:
-        got = repr(landscape_or_shape) if isinstance(landscape_or_shape, (tuple, list)) \
-            else type(landscape_or_shape).__name__
-        raise InputError(f"landscape_or_shape: expected a Landscape or (height, width), got {got}")
+    landscape = _landscape_for_values(landscape_or_shape, seed, cell_size_m)
     h, w = landscape.shape
     size = landscape.cell_size_m
     fuel = landscape.fuel_model.cpu().numpy()
-    can_burn = landscape.burnable_mask().cpu().numpy()
-    if landscape.nodata_mask is not None:
-        can_burn &= ~landscape.nodata_mask.cpu().numpy()
+    can_burn = _burnable_not_nodata(landscape)
     roads = fuel == NB_URBAN
 
     rng = np.random.default_rng([int(seed), _VALUES_STREAM])
@@ -602,21 +613,9 @@ def synthetic_habitat(landscape_or_shape, seed: int, *, cell_size_m: float | Non
     """
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise InputError(f"seed: must be a non-negative integer, got {seed!r}")
-    if isinstance(landscape_or_shape, Landscape):
-        if cell_size_m is not None:
-            raise InputError("cell_size_m: a Landscape has its own cell size; pass cell_size_m only with a shape")
-        landscape = landscape_or_shape
-    elif isinstance(landscape_or_shape, (tuple, list)) and len(landscape_or_shape) == 2:
-        height, width = landscape_or_shape
-        landscape = synthetic(height, width, seed, cell_size_m=30.0 if cell_size_m is None else cell_size_m)
-    else:
-        got = repr(landscape_or_shape) if isinstance(landscape_or_shape, (tuple, list)) \
-            else type(landscape_or_shape).__name__
-        raise InputError(f"landscape_or_shape: expected a Landscape or (height, width), got {got}")
+    landscape = _landscape_for_values(landscape_or_shape, seed, cell_size_m)
     h, w = landscape.shape
-    can_burn = landscape.burnable_mask().cpu().numpy()
-    if landscape.nodata_mask is not None:
-        can_burn &= ~landscape.nodata_mask.cpu().numpy()
+    can_burn = _burnable_not_nodata(landscape)
     canopy = np.nan_to_num(landscape.canopy_cover.cpu().numpy().astype(np.float64), nan=0.0).clip(0.0, 1.0)
 
     rng = np.random.default_rng([int(seed), _HABITAT_STREAM])
