@@ -238,7 +238,11 @@ class _Band:
         return self.label if self.label is not None else str(self.path)
 
 
-def _read_band(path: Path, key: str) -> _Band:
+def _read_raster(path: Path, key: str, read, what: str, hint: str):
+    """``read(src)`` of the raster file ``path`` opened with rasterio (``key`` names the input
+    in errors): a missing path, a directory, or a file GDAL cannot read as ``what`` (the error
+    adds ``hint``) raises InputError; a raster without georeferencing is not warned about (its
+    transform is then the identity)."""
     rasterio = _rasterio()
     from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
@@ -248,10 +252,15 @@ def _read_band(path: Path, key: str) -> _Band:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             with rasterio.open(path) as src:
-                count, data, mask = src.count, src.read(1), src.read_masks(1)
-                transform, crs = src.transform, src.crs
+                return read(src)
     except (RasterioError, OSError) as e:
-        raise InputError(f"{path}: cannot be read as a raster ({e}); is it a complete GeoTIFF?") from None
+        raise InputError(f"{path}: cannot be read as {what} ({e}); {hint}") from None
+
+
+def _read_band(path: Path, key: str) -> _Band:
+    count, data, mask, transform, crs = _read_raster(
+        path, key, lambda src: (src.count, src.read(1), src.read_masks(1), src.transform, src.crs),
+        "a raster", "is it a complete GeoTIFF?")
     if count != 1:
         raise InputError(f"{path}: has {count} bands; expected a single-band {key} raster")
     if transform.is_identity and crs is None:
@@ -502,22 +511,11 @@ _LCP_LINEAR_UNITS_M = {"meters": 1.0, "feet": M_PER_FT}  # the header's LINEAR_U
 
 def _load_lcp(path: Path, cell_size_m, device) -> Landscape:
     """A FlamMap/FARSITE landscape file through GDAL's LCP driver (docs/landfire_inputs.md, source 4)."""
-    rasterio = _rasterio()
-    from rasterio.errors import NotGeoreferencedWarning, RasterioError
-
-    if not path.is_file():
-        raise InputError(f"source: {path} does not exist" if not path.exists() else f"source: {path} is not a file")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            with rasterio.open(path) as src:
-                driver, count = src.driver, src.count
-                tags = src.tags()
-                band_tags = [src.tags(i) for i in range(1, count + 1)]
-                data, masks = src.read(), src.read_masks()
-                transform, crs = src.transform, src.crs
-    except (RasterioError, OSError) as e:
-        raise InputError(f"{path}: cannot be read as a FlamMap landscape file ({e}); is it a complete .lcp?") from None
+    driver, count, tags, band_tags, data, masks, transform, crs = _read_raster(
+        path, "source",
+        lambda src: (src.driver, src.count, src.tags(), [src.tags(i) for i in range(1, src.count + 1)],
+                     src.read(), src.read_masks(), src.transform, src.crs),
+        "a FlamMap landscape file", "is it a complete .lcp?")
     if driver != "LCP":
         raise InputError(f"{path}: GDAL reads it as {driver}, not as a FlamMap/FARSITE landscape file (LCP)")
     # The format: a 7,316-byte header, then every band as pixel-interleaved int16 (GDAL's LCP page).
