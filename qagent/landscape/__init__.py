@@ -9,7 +9,8 @@ from qagent.landscape.synthetic import describe, synthetic, synthetic_habitat, s
 from qagent.landscape.tiles import TileDataset, tile_origins, tiles, write_tile_dataset
 
 __all__ = [
-    "Landscape", "FLOAT_LAYERS", "load_landfire", "load_values", "save_geotiff", "synthetic", "synthetic_habitat", "synthetic_values",
+    "Landscape", "FLOAT_LAYERS", "load_landfire", "load_values", "save_geotiff",
+    "synthetic", "synthetic_habitat", "synthetic_values",
     "describe",
     "tiles", "tile_origins", "write_tile_dataset", "TileDataset",
 ]
