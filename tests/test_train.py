@@ -225,8 +225,9 @@ def test_truncated_checkpoints_at_any_length_give_the_damaged_error(tiny_run, tm
     path = tmp_path / "cut.pt"
     for length in (1, 7, 100, len(data) // 3, len(data) - 1):
         path.write_bytes(data[:length])
-        with pytest.raises(InputError, match="damaged or not a checkpoint"):
-            load_checkpoint(path)
+        for mmap in (False, True):  # mapped: how --resume reads a run's settings (resumed_settings)
+            with pytest.raises(InputError, match="damaged or not a checkpoint"):
+                load_checkpoint(path, mmap=mmap)
 
 
 def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):

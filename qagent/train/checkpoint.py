@@ -105,8 +105,10 @@ def remove_stale_temporaries(folder: str | Path) -> list[Path]:
     return sorted(removed)
 
 
-def load_checkpoint(path: str | Path, map_location="cpu") -> dict[str, Any]:
-    """Load and check a checkpoint; a missing, truncated or foreign file raises InputError."""
+def load_checkpoint(path: str | Path, map_location="cpu", mmap: bool = False) -> dict[str, Any]:
+    """Load and check a checkpoint; a missing, truncated or foreign file raises InputError.
+    ``mmap``: map its tensors from the file instead of reading them (for a caller that reads
+    only the settings of a checkpoint that may hold a large replay)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"checkpoint {path}: no such file")
@@ -118,7 +120,7 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict[str, Any]:
     if empty:
         raise InputError(f"checkpoint {path}: damaged or not a checkpoint (empty file)")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        state = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as e:
         # torch's own messages are no help here (and one of them advises loading untrusted
         # files with weights_only=False, which can run arbitrary code): name the type only
@@ -138,7 +140,7 @@ def resumed_settings(checkpoint: str | Path) -> dict[str, Any]:
     """The settings a run's checkpoint was written with (its ``config``, less ``out``), the base
     of a resumed run's configuration (``qagent-train --resume``): a run continues as it was set
     up unless a flag or --config says otherwise."""
-    config = load_checkpoint(checkpoint, map_location="cpu").get("config") or {}
+    config = load_checkpoint(checkpoint, map_location="cpu", mmap=True).get("config") or {}
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     return {k: v for k, v in config.items() if k in known and k != "out"}
 
