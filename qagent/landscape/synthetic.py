@@ -510,7 +510,10 @@ def _road_distance_m(roads: np.ndarray, cell_size_m: float) -> np.ndarray:
 
 def _landscape_for_values(landscape_or_shape, seed: int, cell_size_m: float | None) -> Landscape:
     """The landscape a values layer is drawn on: a Landscape as given, or ``synthetic(height,
-    width, seed)`` (30 m cells unless ``cell_size_m``) for a shape; InputError otherwise."""
+    width, seed)`` (30 m cells unless ``cell_size_m``) for a shape; InputError for a seed that
+    is not an integer >= 0 and otherwise."""
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputError(f"seed: must be a non-negative integer, got {seed!r}")
     if isinstance(landscape_or_shape, Landscape):
         if cell_size_m is not None:
             raise InputError("cell_size_m: a Landscape has its own cell size; pass cell_size_m only with a shape")
@@ -531,6 +534,17 @@ def _burnable_not_nodata(landscape: Landscape) -> np.ndarray:
     return can_burn
 
 
+def _values_tensor(value: np.ndarray, can_burn: np.ndarray, device, normalize: bool = True) -> torch.Tensor:
+    """``value`` zeroed where fire cannot burn and, with ``normalize``, scaled to mean 1 over
+    the burnable cells (left as is when they hold none), as a float32 tensor on ``device``."""
+    value[~can_burn] = 0.0
+    if normalize and can_burn.any():
+        mean = float(value[can_burn].mean())
+        if mean > 0.0:
+            value /= mean
+    return torch.from_numpy(value.astype(np.float32)).to(device)
+
+
 def synthetic_values(landscape_or_shape, seed: int, *, cell_size_m: float | None = None,
                      normalize: bool = True) -> torch.Tensor:
     """Value at risk per cell, a float32 [H, W] tensor >= 0 on the landscape's device: houses
@@ -544,8 +558,6 @@ def synthetic_values(landscape_or_shape, seed: int, *, cell_size_m: float | None
     seeds. Unit: relative value per cell, mean 1 over the burnable cells with ``normalize``
     (the default), else house-equivalents (mean value 1 per house).
     """
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InputError(f"seed: must be a non-negative integer, got {seed!r}")
     if not isinstance(normalize, (bool, np.bool_)):
         raise InputError(f"normalize: must be True or False, got {normalize!r}")
     landscape = _landscape_for_values(landscape_or_shape, seed, cell_size_m)
@@ -585,12 +597,7 @@ def synthetic_values(landscape_or_shape, seed: int, *, cell_size_m: float | None
     cells = np.concatenate([settled, scattered])
     value_per_house = rng.lognormal(-0.5 * _HOUSE_VALUE_LOG_SIGMA ** 2, _HOUSE_VALUE_LOG_SIGMA, cells.size)
     value = np.bincount(cells, weights=value_per_house, minlength=h * w).reshape(h, w)
-    value[~can_burn] = 0.0
-    if normalize and can_burn.any():
-        mean = float(value[can_burn].mean())
-        if mean > 0.0:
-            value /= mean
-    return torch.from_numpy(value.astype(np.float32)).to(landscape.device)
+    return _values_tensor(value, can_burn, landscape.device, normalize)
 
 
 # ------------------------------------------------------------------------- dense habitat
@@ -611,8 +618,6 @@ def synthetic_habitat(landscape_or_shape, seed: int, *, cell_size_m: float | Non
     share of 0-40 % of the burnable cells. Deterministic per seed, from its own stream
     (``numpy.random.default_rng([seed, 3])``). Arguments as ``synthetic_values``.
     """
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InputError(f"seed: must be a non-negative integer, got {seed!r}")
     landscape = _landscape_for_values(landscape_or_shape, seed, cell_size_m)
     h, w = landscape.shape
     can_burn = _burnable_not_nodata(landscape)
@@ -630,9 +635,4 @@ def synthetic_habitat(landscape_or_shape, seed: int, *, cell_size_m: float | Non
     value = np.exp(sigma * z) * (1.0 + canopy_weight * canopy)
     if can_burn.any() and zero_share > 0.0:
         value[z < np.quantile(z[can_burn], zero_share)] = 0.0
-    value[~can_burn] = 0.0
-    if can_burn.any():
-        mean = float(value[can_burn].mean())
-        if mean > 0.0:
-            value /= mean
-    return torch.from_numpy(value.astype(np.float32)).to(landscape.device)
+    return _values_tensor(value, can_burn, landscape.device)
