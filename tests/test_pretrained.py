@@ -104,31 +104,95 @@ def test_the_shipped_default_agent_loads_and_its_card_describes_it():
     assert set(card["checkpoints"]).isdisjoint(card["value_checkpoints"])
 
 
-def test_the_value_ensemble_serves_value_objectives(tmp_path, monkeypatch):
-    """Without --checkpoint, sparse --values (qagent-plan, qagent-eval) or synthetic values
-    (qagent-eval) choose the card's value_checkpoints; without values, with dense values, or on a
-    card without them, checkpoints."""
-    from qagent.evaluation.cli import _agent_checkpoints, eval_parser, plan_parser
-
+def _two_ensemble_card(tmp_path, monkeypatch):
+    """A default agent card with area ensemble a.pt and value ensemble b.pt (untrained)."""
     for name in ("a.pt", "b.pt"):
         export_policy(_save_agent(tmp_path / f"run_{name}", 0), tmp_path / name)
     monkeypatch.setattr(pretrained, "PRETRAINED_DIR", tmp_path)
     monkeypatch.setattr(pretrained, "DEFAULT_AGENT_CARD", tmp_path / "default_agent.json")
     (tmp_path / "default_agent.json").write_text(json.dumps({"checkpoints": ["a.pt"], "value_checkpoints": ["b.pt"]}))
-    plan = ["--landfire", "lf", "--out", "o"]
-    assert _agent_checkpoints(plan_parser().parse_args(plan)) == [str(tmp_path / "a.pt")]
-    assert _agent_checkpoints(plan_parser().parse_args(plan + ["--values", "v.tif"])) == [str(tmp_path / "b.pt")]
-    # sparse value (structures: 1.2 % of the burnable cells at a 5 % budget) the value ensemble,
-    # dense value (habitat on 96 %) the area ensemble; the limit is twice the budget
-    with_values = plan_parser().parse_args(plan + ["--values", "v.tif"])
-    assert _agent_checkpoints(with_values, 0.012) == [str(tmp_path / "b.pt")]
-    assert _agent_checkpoints(with_values, 0.96) == [str(tmp_path / "a.pt")]
+    return [str(tmp_path / "a.pt")], [str(tmp_path / "b.pt")]
+
+
+def test_the_objective_of_each_placement_chooses_the_default_agents_ensemble(tmp_path, monkeypatch):
+    """The default agent places with its value ensemble for sparse value (valued burnable cells
+    at most twice the budget) and with its area ensemble without values, for every cell worth 1
+    and for dense value; landscape by landscape, so a varied set of synthetic values gets each
+    its own; a card without value ensemble always uses the area one."""
+    import numpy as np
+
+    from qagent.env.sources import SyntheticSource
+    from qagent.evaluation.cli import _load_agent, plan_parser
+    from qagent.landscape.synthetic import synthetic, synthetic_habitat, synthetic_values
+
+    area, value = _two_ensemble_card(tmp_path, monkeypatch)
+    agent = pretrained.load_default_agent()
+    assert agent.checkpoints == area + value and agent.cells_per_step == 3
+    ls = synthetic(40, 40, seed=3)
+    burnable = ls.burnable_mask().numpy()
+    budget = int(0.05 * burnable.sum())
+
+    def chosen(values):
+        return agent.policy_for(ls, budget, values).checkpoints
+
+    assert chosen(None) == area
+    assert chosen(np.ones(ls.shape, np.float32)) == area
+    sparse = np.zeros(ls.shape, np.float32)
+    sparse.flat[np.flatnonzero(burnable)[:2 * budget]] = 3.0  # exactly twice the budget: still sparse
+    assert chosen(sparse) == value
+    assert chosen(torch.from_numpy(sparse)) == value
+    sparse.flat[np.flatnonzero(burnable)[2 * budget]] = 3.0
+    assert chosen(sparse) == area
+    assert chosen(synthetic_habitat(ls, seed=3)) == area
+    assert chosen(synthetic_values(ls, seed=3)) == value
     assert pretrained.wants_value_ensemble(0.10, 0.05) and not pretrained.wants_value_ensemble(0.11, 0.05)
-    assert _agent_checkpoints(eval_parser().parse_args(["--synthetic-values", "synthetic"])) == [str(tmp_path / "b.pt")]
-    assert _agent_checkpoints(eval_parser().parse_args(["--synthetic-values", "ones"])) == [str(tmp_path / "a.pt")]
-    # synthetic habitat is dense (value on 60-100 % of the burnable cells): the area ensemble
-    assert _agent_checkpoints(eval_parser().parse_args(["--synthetic-values", "habitat"])) == [str(tmp_path / "a.pt")]
-    assert _agent_checkpoints(eval_parser().parse_args(["--synthetic-values", "mixed"])) == [str(tmp_path / "b.pt")]
-    assert _agent_checkpoints(plan_parser().parse_args(plan + ["--checkpoint", "x.pt"])) == ["x.pt"]
+    # a whole raster's share, when set, decides for its tiles
+    agent.valued_fraction = 0.01
+    assert chosen(np.ones(ls.shape, np.float32)) == value
+    agent.valued_fraction = None
+    # --synthetic-values varied: ones, houses and habitat by seed, each its ensemble
+    source = SyntheticSource((32, 32), split="train", count=6, values="varied")
+    kinds = set()
+    for lid in range(6):
+        kind = source.value_kind(lid)
+        kinds.add(kind)
+        got = agent.policy_for(source.landscape(lid), 51, source.values(lid)).checkpoints
+        assert got == (value if kind == "houses" else area), (lid, kind)
+    assert kinds == {"ones", "houses", "habitat"}
+    # --checkpoint is the policy as given
+    given = _load_agent(plan_parser().parse_args(["--landfire", "lf", "--out", "o", "--checkpoint", area[0]]))
+    assert isinstance(given, AgentPolicy) and given.checkpoints == area
     (tmp_path / "default_agent.json").write_text(json.dumps({"checkpoints": ["a.pt"]}))
-    assert _agent_checkpoints(plan_parser().parse_args(plan + ["--values", "v.tif"])) == [str(tmp_path / "a.pt")]
+    alone = pretrained.load_default_agent()
+    assert alone.checkpoints == area and alone.policy_for(ls, budget, sparse).checkpoints == area
+
+
+def test_tiles_of_a_values_raster_choose_by_the_whole_raster(landfire, tmp_path, monkeypatch):
+    """qagent-eval on tiles of a LANDFIRE folder with --values: the default agent chooses by the
+    valued share of the whole raster's burnable cells (TileSource.valued_fraction), as
+    qagent-plan does on the whole raster, whose plan.json names the ensemble that placed it."""
+    import numpy as np
+    from rasterio.transform import from_origin
+
+    from qagent.env.sources import make_source
+    from qagent.evaluation.cli import plan_main
+    from qagent.landscape.core import valued_fraction
+    from qagent.landscape.landfire import load_landfire
+    from test_draws import _write_density
+
+    area, value = _two_ensemble_card(tmp_path, monkeypatch)
+    folder = landfire[0]
+    whole = load_landfire(folder)
+    burnable = whole.burnable_mask().numpy()
+    grid = np.zeros(whole.shape, np.float32)
+    grid.flat[np.flatnonzero(burnable)[::40]] = 1.0  # 2.5 % of the burnable cells: sparse at 5 %
+    path = _write_density(tmp_path / "values.tif", grid, from_origin(1_700_000.0, 2_600_000.0, 30.0, 30.0))
+    source = make_source(str(folder), 16, "all", values=str(path))
+    assert source.valued_fraction == valued_fraction(grid, whole) == (grid[burnable] > 0).mean()
+    assert make_source(str(folder), 16, "all").valued_fraction is None
+    assert plan_main(["--landfire", str(folder), "--values", str(path), "--ignitions", "8", "--placement-ignitions",
+                      "8", "--compare", "none", "--out", str(tmp_path / "plan")]) == 0
+    assert json.loads((tmp_path / "plan" / "plan.json").read_text())["checkpoint"] == value
+    assert plan_main(["--landfire", str(folder), "--ignitions", "8", "--placement-ignitions", "8",
+                      "--compare", "none", "--out", str(tmp_path / "plan_area")]) == 0
+    assert json.loads((tmp_path / "plan_area" / "plan.json").read_text())["checkpoint"] == area

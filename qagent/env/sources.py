@@ -46,6 +46,10 @@ class LandscapeSource:
     """A finite set of landscapes of one grid shape; subclasses implement ``_load``."""
 
     name = "landscapes"
+    # The share of the burnable cells holding value on the whole raster whose tiles these are
+    # (a TileSource given values), what the default agent chooses its ensemble by; None: each
+    # landscape's own values decide (qagent.evaluation.pretrained.DefaultAgent).
+    valued_fraction: float | None = None
 
     def __init__(self, count: int, grid_shape: tuple[int, int], cache_size: int = 256):
         if count <= 0:
@@ -218,10 +222,11 @@ class TileSource(LandscapeSource):
     def _set_values(self, values, full: Landscape, size: int) -> None:
         """Keep the raster's values at risk (a GeoTIFF path, checked against the folder's grid,
         or an array) and only the tiles where they are positive on some burnable cell."""
-        from qagent.landscape.core import check_values
+        from qagent.landscape.core import check_values, valued_fraction
         from qagent.landscape.landfire import load_values
 
         self._values_name, self._value_grid = _full_grid_raster(values, full, load_values, check_values, "values")
+        self.valued_fraction = valued_fraction(self._value_grid, full)
         self.tiles_without_values = self._keep_tiles_positive_on(
             self._value_grid, size,
             f"{self._values_name}: the values at risk are zero on the burnable cells of every tile")

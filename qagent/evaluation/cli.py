@@ -107,26 +107,16 @@ def _methods(args) -> list[str]:
     return ["none"] + [m for m in dict.fromkeys(args.methods) if m != "none"]
 
 
-def _agent_checkpoints(args, valued_fraction: float | None = None) -> list[str]:
-    """--checkpoint's files, or without it the default agent's (qagent.evaluation.pretrained):
-    its value ensemble when the objective is value burned on sparse value (synthetic houses, or
-    --values holding value on ``valued_fraction`` of the burnable cells, see
-    ``wants_value_ensemble``; None: not known, taken as sparse); synthetic habitat is dense."""
-    from qagent.evaluation.pretrained import default_agent_checkpoints, wants_value_ensemble
+def _load_agent(args):
+    """--checkpoint's policy (an ``AgentPolicy``: one network or an ensemble), or without it the
+    default agent (``qagent.evaluation.pretrained.DefaultAgent``), whose objective chooses its
+    ensemble for each landscape."""
+    from qagent.evaluation.methods import AgentPolicy
+    from qagent.evaluation.pretrained import load_default_agent
 
     if args.checkpoint:
-        return list(args.checkpoint)
-    # synthetic houses are sparse, synthetic habitat dense (see wants_value_ensemble)
-    values = (getattr(args, "synthetic_values", None) or "ones") not in ("ones", "habitat")
-    if args.values is not None:
-        values = valued_fraction is None or wants_value_ensemble(valued_fraction, args.budget)
-    return [str(p) for p in default_agent_checkpoints(values=values)]
-
-
-def _valued_fraction(values, landscape) -> float:
-    """The share of the burnable cells holding value (> 0) in a values grid [H, W]."""
-    burnable = landscape.burnable_mask().cpu().numpy()
-    return float((np.asarray(values)[burnable] > 0).mean()) if burnable.any() else 0.0
+        return AgentPolicy.load(list(args.checkpoint), args.device)
+    return load_default_agent(args.device)
 
 
 def eval_main(argv: list[str] | None = None) -> int:
@@ -138,27 +128,21 @@ def eval_main(argv: list[str] | None = None) -> int:
         from qagent import distributed
         from qagent.env.sources import make_source
         from qagent.evaluation.evaluate import evaluate, format_table, summarize, write_outputs
-        from qagent.evaluation.methods import AgentPolicy
+        from qagent.evaluation.methods import REGISTRY
+        from qagent.evaluation.pretrained import DefaultAgent
 
         main_rank = True
         if args.distributed:
             main_rank = distributed.setup(args.device).is_main
 
-        valued_fraction = None
-        if "agent" in methods and args.values is not None and not args.checkpoint:
-            from qagent.landscape.landfire import load_landfire, load_values
-
-            try:  # the LANDFIRE raster the values lie on; a tile dataset keeps the value ensemble
-                whole = load_landfire(args.landscapes, fuel=args.fuel)
-                valued_fraction = _valued_fraction(load_values(args.values, whole), whole)
-            except InputError:
-                valued_fraction = None
-        checkpoints = _agent_checkpoints(args, valued_fraction) if "agent" in methods else None
-        agent = AgentPolicy.load(checkpoints, args.device) if checkpoints else None
+        agent = _load_agent(args) if any(REGISTRY[m].needs_agent for m in methods) else None
         grid = args.grid_size or (agent.grid_size if agent else 50)
         source = make_source(args.landscapes, grid, args.split, count=args.count, fuel=args.fuel,
                              ignition_density=args.ignition_density, values=args.values,
                              synthetic_values=args.synthetic_values)
+        if isinstance(agent, DefaultAgent):  # tiles of one values raster: the default agent chooses by all of it
+            agent.valued_fraction = source.valued_fraction
+        checkpoints = agent.checkpoints if agent is not None else None
         log.info("evaluating %s on %s", ", ".join(methods), source.describe())
         t0 = time.perf_counter()
         rows, kept = evaluate(source, methods, agent=agent, budget_fraction=args.budget, ignitions=args.ignitions,
@@ -311,7 +295,8 @@ def plan_main(argv: list[str] | None = None) -> int:
         from qagent.evaluation.evaluate import (MEASURES, burned_measure, evaluation_fires, format_plan_table,
                                                 plan_comparison)
         from qagent.evaluation.figures import comparison_figure, plan_figure, reduction_text, save_figure
-        from qagent.evaluation.methods import AgentPolicy, bootstrap_seed, place_breaks, placement_seed
+        from qagent.evaluation.methods import bootstrap_seed, place_breaks, placement_seed
+        from qagent.evaluation.pretrained import DefaultAgent
         from qagent.fire.scenario import DEFAULT_SCENARIO
         from qagent.fire.spread import simulate
         from qagent.landscape.landfire import load_ignition_density, load_landfire, load_values, save_geotiff
@@ -322,8 +307,7 @@ def plan_main(argv: list[str] | None = None) -> int:
             raise InputError(f"{args.landfire}: no burnable cell, so there is nothing to place breaks on")
         density = load_ignition_density(args.ignition_density, ls) if args.ignition_density else None
         values = load_values(args.values, ls) if args.values else None
-        checkpoints = _agent_checkpoints(args, None if values is None else _valued_fraction(values, ls))
-        agent = AgentPolicy.load(checkpoints, args.device)
+        agent = _load_agent(args)
         measure = MEASURES[values is not None]
         budget = budget_cells(int(burnable.sum()), args.budget, agent.cells_per_step)
         per_round = args.cells_per_round or max(agent.cells_per_step, budget // 50)
@@ -349,6 +333,8 @@ def plan_main(argv: list[str] | None = None) -> int:
                 raise InputError(f"{method}: placed {placed} breaks, not the {budget} of the budget on burnable cells")
             log.info("%s: %d breaks in %.1f s", method, placed, placement_times[method])
         breaks, placement_s = plans["agent"], placement_times["agent"]
+        placed_by = agent.policy_for(ls, budget, values) if isinstance(agent, DefaultAgent) else agent
+        checkpoints = placed_by.checkpoints  # the ensemble that placed the plan
         ign, weather, duration = evaluation_fires(ls, args.ignitions, args.seed, 0, DEFAULT_SCENARIO,
                                                   ignition_density=density)
         burned, burned_cells, probability = {}, {}, {}

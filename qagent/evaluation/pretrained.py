@@ -6,9 +6,11 @@ validation and held-out figures). ``qagent-plan`` and ``qagent-eval`` use it whe
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from qagent._validation import InputError
+from qagent.landscape.core import valued_fraction as landscape_valued_fraction
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
 DEFAULT_AGENT_CARD = PRETRAINED_DIR / "default_agent.json"
@@ -68,3 +70,64 @@ def default_agent_checkpoints(values: bool = False) -> list[Path]:
     if missing:
         raise InputError(f"default agent: {', '.join(missing)} missing from this installation; pass --checkpoint")
     return paths
+
+
+@dataclass
+class DefaultAgent:
+    """The default agent as one placement policy: the card's area ensemble (``checkpoints``)
+    and, when the card lists one, its value ensemble (``value_checkpoints``), the objective of
+    each placement choosing between them (``policy_for``): the value ensemble for the value
+    burned on sparse value (``wants_value_ensemble``), the area ensemble for the burned area
+    (no values, or every cell worth 1) and for dense value. So a set of landscapes with several
+    kinds of values (``--synthetic-values mixed`` or ``varied``) gets the ensemble each one's
+    values call for. ``valued_fraction``: the valued share of the burnable cells of the whole
+    raster the landscapes are tiles of (a TileSource's); None: each landscape's own. Places
+    like an ``AgentPolicy`` (``place``, ``cells_per_step``, ``grid_size``)."""
+
+    area: object  # AgentPolicy
+    value: object | None = None  # AgentPolicy, or None: the card lists no value ensemble
+    valued_fraction: float | None = None
+
+    def __post_init__(self):
+        if self.value is not None and self.value.cells_per_step != self.area.cells_per_step:
+            raise InputError(f"default agent: its ensembles place {self.area.cells_per_step} and "
+                             f"{self.value.cells_per_step} cells per round; they must agree")
+
+    @property
+    def cells_per_step(self) -> int:
+        return self.area.cells_per_step
+
+    @property
+    def grid_size(self) -> int:
+        return self.area.grid_size
+
+    @property
+    def checkpoints(self) -> list[str]:
+        return list(self.area.checkpoints) + (list(self.value.checkpoints) if self.value is not None else [])
+
+    def policy_for(self, landscape, budget_cells: int, values=None):
+        """The ensemble that places ``budget_cells`` breaks on ``landscape`` with ``values``
+        (None: every cell worth 1)."""
+        if self.value is None or values is None:
+            return self.area
+        burnable = int(landscape.burnable_mask().sum())
+        fraction = self.valued_fraction
+        if fraction is None:
+            fraction = landscape_valued_fraction(values, landscape)
+        return self.value if wants_value_ensemble(fraction, budget_cells / max(burnable, 1)) else self.area
+
+    def place(self, landscape, weather, budget_cells: int, cells_per_round: int | None = None, **kwargs):
+        """``AgentPolicy.place`` of ``policy_for`` the landscape, budget and ``values``."""
+        policy = self.policy_for(landscape, budget_cells, kwargs.get("values"))
+        return policy.place(landscape, weather, budget_cells, cells_per_round, **kwargs)
+
+
+def load_default_agent(device="cpu") -> DefaultAgent:
+    """The default agent's ensembles (``default_agent_checkpoints``) on ``device``."""
+    from qagent.evaluation.methods import AgentPolicy
+
+    area = AgentPolicy.load(default_agent_checkpoints(values=False), device)
+    value = None
+    if default_agent_card().get("value_checkpoints"):
+        value = AgentPolicy.load(default_agent_checkpoints(values=True), device)
+    return DefaultAgent(area, value)

@@ -249,3 +249,11 @@ def check_values(values, landscape, name: str = "values") -> np.ndarray:
                             "values must be finite (0 where nothing is at risk, or flag them as nodata)",
                             "no fire can burn any value").astype(np.float32)
 
+
+
+def valued_fraction(values, landscape) -> float:
+    """The share of the burnable cells of ``landscape`` holding value (> 0) in a values grid
+    [H, W] (numpy or torch); 0.0 on a landscape without burnable cells."""
+    burnable = landscape.burnable_mask().cpu().numpy()
+    grid = values.cpu().numpy() if hasattr(values, "cpu") else np.asarray(values)
+    return float((grid[burnable] > 0).mean()) if burnable.any() else 0.0
