@@ -288,3 +288,35 @@ def test_resume_continues_with_the_runs_own_settings_and_refuses_other_landscape
                  "--quiet"]) == 2
     err = capsys.readouterr().err
     assert f"the run trained on landscapes = '{spec}'" in err and "landscapes = 'synthetic'" in err
+
+
+def test_init_weights_starts_a_new_run_from_a_checkpoints_network(tmp_path, tiny_toml, capsys):
+    """--init-weights: a new run's network and target start as a policy checkpoint's (what the
+    default agent ships: fine-tuning); a run with no update before its end ends with them. A
+    model that does not fit and a missing file are refused, naming what is wrong."""
+    import torch
+
+    from qagent.train.checkpoint import export_policy
+
+    first = tmp_path / "first"
+    assert main(["--config", tiny_toml, "--out", str(first), "--quiet"]) == 0
+    policy = export_policy(first / "final.pt", tmp_path / "policy.pt")
+    weights = load_checkpoint(policy)["model"]
+    second = tmp_path / "second"
+    # 8 steps, below learning_starts (16): no update, so the run ends with the weights it started from
+    assert main(["--config", tiny_toml, "--out", str(second), "--init-weights", str(policy), "--steps", "8",
+                 "--seed", "5", "--quiet"]) == 0
+    state = load_checkpoint(second / "final.pt")
+    assert state["config"]["init_weights"] == str(policy)
+    for name, tensor in weights.items():
+        assert torch.equal(state["model"][name], tensor) and torch.equal(state["target"][name], tensor), name
+    fresh = tmp_path / "fresh"
+    assert main(["--config", tiny_toml, "--out", str(fresh), "--steps", "8", "--seed", "5", "--quiet"]) == 0
+    assert not all(torch.equal(load_checkpoint(fresh / "final.pt")["model"][n], t) for n, t in weights.items())
+    capsys.readouterr()
+    assert main(["--config", tiny_toml, "--out", str(tmp_path / "other"), "--init-weights", str(policy),
+                 "--model", "dueling", "--quiet"]) == 2
+    assert "its network is qnet" in capsys.readouterr().err
+    assert main(["--config", tiny_toml, "--out", str(tmp_path / "missing"), "--init-weights",
+                 str(tmp_path / "nope.pt"), "--quiet"]) == 2
+    assert "no such file" in capsys.readouterr().err

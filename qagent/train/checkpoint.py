@@ -313,3 +313,28 @@ def export_policy(source: str | Path, destination: str | Path) -> Path:
     slim["counters"] = {k: v for k, v in dict(state["counters"]).items() if isinstance(v, (int, float, str))}
     slim["exported_from"] = str(source)
     return save_checkpoint(destination, slim)
+
+
+def initial_weights(path: str | Path, cfg: TrainConfig, model_kwargs: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The network weights of checkpoint ``path`` (a run's best.pt, or a policy checkpoint such
+    as the default agent's ``qagent/pretrained/default_agent_0.pt``) for a new run of ``cfg``
+    that builds its model with ``model_kwargs`` and starts from them (``init_weights``:
+    fine-tuning).
+    InputError names what does not fit: the file, its observation channels, its model or the
+    model's settings. Settings that give Q-values their meaning (Q_VALUE_SETTINGS) may differ
+    (a run may fine-tune to another reward); they are logged when they do."""
+    state = load_checkpoint(path)
+    check_observation_channels(state, path)
+    model_name = cfg.model
+    theirs_name, theirs_kwargs = state.get("model_name"), dict(state.get("model_kwargs", {}))
+    ours_kwargs = {k: v for k, v in model_kwargs.items() if k != "checkpoint_activations"}
+    theirs_kwargs.pop("checkpoint_activations", None)
+    if theirs_name != model_name or theirs_kwargs != ours_kwargs:
+        raise InputError(f"init_weights {path}: its network is {theirs_name} {theirs_kwargs}, this run builds "
+                         f"{model_name} {ours_kwargs}; choose the same model and preset (the default agent's: "
+                         "--preset demo, model qnet)")
+    theirs_q, ours_q = q_value_settings(dict(state.get("config", {}))), q_value_settings(cfg.to_dict())
+    if theirs_q != ours_q:
+        log.warning("init_weights %s: trained with %s, this run uses %s; its Q-values start in other units",
+                    path, theirs_q, ours_q)
+    return state["model"]

@@ -58,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", metavar="CKPT",
                      help="continue the run of a checkpoint (OUT/last.pt or final.pt) with its settings; flags "
                           "given override them (e.g. --steps to train longer)")
+    run.add_argument("--init-weights", metavar="CKPT",
+                     help="start a new run's network from a checkpoint's (a run's best.pt, or the default "
+                          "agent's qagent/pretrained/default_agent_0.pt: fine-tune it on your landscapes); the "
+                          "model and its preset must match (the default agent's: --preset demo); --resume keeps "
+                          "its own weights")
     run.add_argument("--overwrite", action="store_true",
                      help="replace the run already in --out: delete its checkpoints, log, tensorboard/ and curve")
     run.add_argument("--seed", type=_cli.seed, metavar="N", help="random seed, an integer >= 0 (default 0)")
@@ -158,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             preset=args.preset, model=args.model, landscapes=args.landscapes, fuel=args.fuel,
             ignition_density=args.ignition_density, values=args.values, synthetic_values=args.synthetic_values,
             grid_size=args.grid_size, device=args.device, steps=args.steps, out=args.out, seed=args.seed,
+            init_weights=args.init_weights,
             budget_fraction=args.budget_fraction, cells_per_step=args.cells_per_step, ignitions=args.ignitions,
             reward=args.reward, num_envs=args.num_envs, learning_rate=args.learning_rate, gamma=args.gamma,
             micro_batch=args.micro_batch, accumulation_steps=args.accumulation_steps,

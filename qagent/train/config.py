@@ -44,6 +44,7 @@ class TrainConfig:
     steps: int | None = None            # environment steps (transitions); default: the preset's
     out: str = "runs/qagent"
     seed: int = 0
+    init_weights: str | None = None     # a checkpoint whose network starts the run (fine-tuning); None: random
     # episodes
     budget_fraction: float = 0.05
     cells_per_step: int = TRAINER_CELLS_PER_STEP
@@ -193,6 +194,8 @@ def _check(c: TrainConfig) -> None:
         raise InputError(f"reward: expected {' or '.join(REWARDS)}, got {c.reward!r}")
     if c.amp not in ("auto", "off", "bf16"):
         raise InputError(f"amp: expected auto, bf16 or off, got {c.amp!r}")
+    if c.init_weights is not None and not (isinstance(c.init_weights, str) and c.init_weights):
+        raise InputError(f"init_weights: must be a checkpoint's path, got {c.init_weights!r}")
     if c.warm_start_episodes < 0 or c.learning_starts < 0:
         raise InputError("warm_start_episodes and learning_starts must be >= 0")
 

@@ -32,7 +32,7 @@ from qagent.agent.replay import PrioritizedReplay, UniformReplay
 from qagent.env.fuel_break_env import BatchedFuelBreakEnv, StaticObservationCache
 from qagent.env.sources import make_source
 from qagent.fire.scenario import DEFAULT_SCENARIO
-from qagent.train.checkpoint import RunCheckpoints
+from qagent.train.checkpoint import RunCheckpoints, initial_weights
 from qagent.train.config import TrainConfig
 from qagent.train.learner import Learner, double_dqn_target, dqfd_margin, warmup_cosine
 from qagent.train.presets import configure_cuda_allocator
@@ -181,6 +181,9 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
     checkpoints = RunCheckpoints(out, cfg, learner, replay, env, sample_rng, counters, ctx)
     if resume is not None:
         checkpoints.restore(resume)
+    elif cfg.init_weights is not None:  # fine-tuning: a resumed run keeps its own weights
+        learner.start_from(initial_weights(cfg.init_weights, cfg, learner.model_kwargs))
+        log.info("network and target start from %s", cfg.init_weights)
     clock = WallClock(counters["wall_s"], started)
     if replaced:  # --overwrite, now that the new run is set up: the old run goes before anything is written
         delete_run(out, replaced)

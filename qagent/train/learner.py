@@ -222,6 +222,11 @@ class Learner:
                 "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                 "micro_batch": self.oom.micro_batch}
 
+    def start_from(self, weights: dict) -> None:
+        """Start the online and target networks from ``weights`` (a new run's init_weights)."""
+        self.model.load_state_dict(weights)
+        self.target.load_state_dict(weights)
+
     def load_state_dict(self, state: dict) -> None:
         """Restore :meth:`state_dict`'s keys; the micro-batch only ever shrinks (a run that had
         to halve it keeps the smaller size)."""
