@@ -3,9 +3,9 @@ the figure (BENCHMARKS.md, "With the fire behaviour taken away"):
 
     OMP_NUM_THREADS=1 python benchmarks/large_fires_search.py [--side 1024] [--repeats 3]
 
-Four 24 h fires at 30 km/h on a uniform grass landscape (GR2, 10 % slope; one at the centre,
-three at seeded random cells), one weather, the Dijkstra without its step-time cache, 32 and
-16 directions. "lazy": each cell's spread parameters computed when a fire first reaches it
+The large fires of ``qagent-bench scale`` (``qagent.bench.large_fire_*``: 24 h at 30 km/h on
+uniform grass, GR2, 10 % slope; one at the centre, three at cells drawn with seed 0), one
+weather, the Dijkstra without its step-time cache, 32 and 16 directions. "lazy": each cell's spread parameters computed when a fire first reaches it
 (fire behaviour included); "eager": the parameters precomputed for the whole grid, and the
 time of a call that only computes them (one fire of zero duration) taken off, which leaves the
 search alone. Best of ``--repeats`` CPU-time runs (``time.thread_time``)."""
@@ -15,21 +15,10 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
 import torch
 
-from qagent.fire import Weather, simulate
-from qagent.landscape import Landscape
-
-
-def grass_landscape(side: int) -> Landscape:
-    def full(value: float) -> torch.Tensor:
-        return torch.full((side, side), value, dtype=torch.float32)
-
-    return Landscape(slope=full(0.1), aspect=full(180.0), elevation=full(0.0),
-                     fuel_model=torch.full((side, side), 102, dtype=torch.int32),  # GR2
-                     canopy_cover=full(0.0), canopy_height=full(0.0), canopy_base_height=full(0.0),
-                     canopy_bulk_density=full(0.0))
+from qagent.bench import large_fire_grass, large_fire_ignitions, large_fire_weather
+from qagent.fire import simulate
 
 
 def best_cpu_s(repeats: int, call) -> float:
@@ -47,12 +36,9 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3, help="runs of each call; the best is kept (default 3)")
     a = p.parse_args()
     torch.set_num_threads(1)
-    windy = Weather(30.0, 225.0, 0.04, 0.05, 0.06, 0.5, 0.8, 1.0)
-    grass = grass_landscape(a.side)
-    cells = grass.burnable_cells()
-    centre = cells[torch.argmin((cells // a.side - a.side // 2).abs() + (cells % a.side - a.side // 2).abs())]
-    rng = np.random.default_rng(0)
-    ignitions = torch.cat([centre.reshape(1), cells[torch.from_numpy(rng.integers(0, len(cells), 3))]])
+    windy = large_fire_weather()
+    grass = large_fire_grass(a.side)
+    ignitions = large_fire_ignitions(grass, 4, seed=0)
     for stencil in (32, 16):
         for params in ("lazy", "eager"):
             def fires(params=params, stencil=stencil):

@@ -332,6 +332,37 @@ _LAYERS = ("slope", "aspect", "elevation", "fuel_model", "canopy_cover", "canopy
            "canopy_bulk_density")
 
 
+def large_fire_weather():
+    """The weather of the large-fire runs: 30 km/h wind, dry fuels (24 h fires; issue 13's
+    burned cells per second)."""
+    from qagent.fire import Weather
+
+    return Weather(30.0, 225.0, 0.04, 0.05, 0.06, 0.5, 0.8, 1.0)
+
+
+def large_fire_grass(side: int):
+    """The large-fire runs' uniform landscape: side x side cells of grass (GR2), 10 % slope."""
+    from qagent.landscape import Landscape
+
+    def full(value: float) -> torch.Tensor:
+        return torch.full((side, side), value, dtype=torch.float32)
+
+    return Landscape(slope=full(0.1), aspect=full(180.0), elevation=full(0.0),
+                     fuel_model=torch.full((side, side), 102, dtype=torch.int32),
+                     canopy_cover=full(0.0), canopy_height=full(0.0), canopy_base_height=full(0.0),
+                     canopy_bulk_density=full(0.0))
+
+
+def large_fire_ignitions(landscape, fires: int, seed: int) -> torch.Tensor:
+    """``fires`` ignitions of the large-fire runs: the burnable cell nearest the centre and
+    ``fires - 1`` burnable cells drawn with ``seed``."""
+    rng = np.random.default_rng(seed)
+    height, width = landscape.shape
+    cells = landscape.burnable_cells()
+    centre = cells[torch.argmin((cells // width - height // 2).abs() + (cells % width - width // 2).abs())]
+    return torch.cat([centre.reshape(1), cells[torch.from_numpy(rng.integers(0, len(cells), fires - 1))]])
+
+
 def scale_landscape(side: int, base):
     """A side x side landscape: the top-left corner of ``base``, or ``base`` tiled (layers
     repeated) where it is smaller. Every size holds the same top-left 64 x 64 block, where the
@@ -509,23 +540,10 @@ def bench_scale(sides: list[int], fires: int, repeat_seconds: float, seed: int, 
 
         # ---------------------------------------------------------------- large fires
         if large_fires > 0:
-            from qagent.fire import Weather
-            from qagent.landscape import Landscape
-
-            windy = Weather(30.0, 225.0, 0.04, 0.05, 0.06, 0.5, 0.8, 1.0)
-            full = lambda v: torch.full((large_side, large_side), v, dtype=torch.float32)  # noqa: E731
-            grass = Landscape(slope=full(0.1), aspect=full(180.0), elevation=full(0.0),
-                              fuel_model=torch.full((large_side, large_side), 102, dtype=torch.int32),
-                              canopy_cover=full(0.0), canopy_height=full(0.0), canopy_base_height=full(0.0),
-                              canopy_bulk_density=full(0.0))
-            for name, ls in (("uniform grass (GR2), 10 % slope", grass),
+            windy = large_fire_weather()
+            for name, ls in (("uniform grass (GR2), 10 % slope", large_fire_grass(large_side)),
                              (f"synthetic seed {seed}", scale_landscape(large_side, base))):
-                rng = np.random.default_rng(seed)
-                cells = ls.burnable_cells()
-                centre = cells[torch.argmin((cells // large_side - large_side // 2).abs()
-                                            + (cells % large_side - large_side // 2).abs())]
-                ign = torch.cat([centre.reshape(1),
-                                 cells[torch.from_numpy(rng.integers(0, len(cells), large_fires - 1))]])
+                ign = large_fire_ignitions(ls, large_fires, seed)
                 for params in ("lazy", "eager"):
                     t, r = _cpu_timed(lambda: simulate(ls, ign, windy, 1440.0, params=params), repeat_seconds,
                                       max_reps=3)

@@ -175,7 +175,7 @@ def test_tiles_of_a_values_raster_choose_by_the_whole_raster(landfire, tmp_path,
     from rasterio.transform import from_origin
 
     from qagent.env.sources import make_source
-    from qagent.evaluation.cli import plan_main
+    from qagent.evaluation.cli import eval_main, plan_main
     from qagent.landscape.core import valued_fraction
     from qagent.landscape.landfire import load_landfire
     from test_draws import _write_density
@@ -190,6 +190,20 @@ def test_tiles_of_a_values_raster_choose_by_the_whole_raster(landfire, tmp_path,
     source = make_source(str(folder), 16, "all", values=str(path))
     assert source.valued_fraction == valued_fraction(grid, whole) == (grid[burnable] > 0).mean()
     assert make_source(str(folder), 16, "all").valued_fraction is None
+    # qagent-eval hands the whole raster's share to the default agent, which places every tile by it
+    seen = []
+    place = pretrained.DefaultAgent.place
+
+    def recording_place(self, *args, **kwargs):
+        seen.append(self.valued_fraction)
+        return place(self, *args, **kwargs)
+
+    monkeypatch.setattr(pretrained.DefaultAgent, "place", recording_place)
+    assert eval_main(["--landscapes", str(folder), "--grid-size", "16", "--split", "all", "--count", "2",
+                      "--values", str(path), "--ignitions", "4", "--figures", "0", "--methods", "none", "agent",
+                      "--out", str(tmp_path / "ev")]) == 0
+    assert seen and all(f == source.valued_fraction for f in seen)
+    monkeypatch.setattr(pretrained.DefaultAgent, "place", place)
     assert plan_main(["--landfire", str(folder), "--values", str(path), "--ignitions", "8", "--placement-ignitions",
                       "8", "--compare", "none", "--out", str(tmp_path / "plan")]) == 0
     assert json.loads((tmp_path / "plan" / "plan.json").read_text())["checkpoint"] == value

@@ -250,7 +250,6 @@ def check_values(values, landscape, name: str = "values") -> np.ndarray:
                             "no fire can burn any value").astype(np.float32)
 
 
-
 def valued_fraction(values, landscape) -> float:
     """The share of the burnable cells of ``landscape`` holding value (> 0) in a values grid
     [H, W] (numpy or torch); 0.0 on a landscape without burnable cells."""

@@ -325,13 +325,12 @@ def initial_weights(path: str | Path, cfg: TrainConfig, model_kwargs: dict[str, 
     (a run may fine-tune to another reward); they are logged when they do."""
     state = load_checkpoint(path)
     check_observation_channels(state, path)
-    model_name = cfg.model
     theirs_name, theirs_kwargs = state.get("model_name"), dict(state.get("model_kwargs", {}))
     ours_kwargs = {k: v for k, v in model_kwargs.items() if k != "checkpoint_activations"}
     theirs_kwargs.pop("checkpoint_activations", None)
-    if theirs_name != model_name or theirs_kwargs != ours_kwargs:
+    if theirs_name != cfg.model or theirs_kwargs != ours_kwargs:
         raise InputError(f"init_weights {path}: its network is {theirs_name} {theirs_kwargs}, this run builds "
-                         f"{model_name} {ours_kwargs}; choose the same model and preset (the default agent's: "
+                         f"{cfg.model} {ours_kwargs}; choose the same model and preset (the default agent's: "
                          "--preset demo, model qnet)")
     theirs_q, ours_q = q_value_settings(dict(state.get("config", {}))), q_value_settings(cfg.to_dict())
     if theirs_q != ours_q:
