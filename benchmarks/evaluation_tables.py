@@ -14,7 +14,8 @@ import argparse
 import json
 from pathlib import Path
 
-ORDER = ("agent", "agent_network", "dpv", "dpv_rounds", "domirank", "burn_probability", "greedy_intensity", "random")
+ORDER = ("agent", "agent_checked", "agent_network", "dpv", "dpv_rounds", "domirank", "burn_probability",
+         "greedy_intensity", "random")
 
 
 def _entries(folder: Path) -> tuple[dict, str]:

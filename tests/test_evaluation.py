@@ -92,6 +92,61 @@ def test_the_agents_dpv_check_reranks_its_best_cells(checkpoint):
     assert torch.equal(network, alone) and int(plan.sum()) == budget and not torch.equal(plan, network)
 
 
+def test_the_agent_chooses_the_candidate_plan_that_burns_least_on_its_selection_fires(checkpoint, tmp_path,
+                                                                                      monkeypatch):
+    """choose_agent_plan: the candidates are the ensemble's checked plan and its variants, each
+    network's checked plan and DPV in rounds; each is scored by the mean burned cells (value
+    burned, with values) of its breaks on selection fires drawn with selection_fire_seed, and
+    the least wins, the first of equals; the agent method is that choice, agent_checked the
+    first candidate."""
+    from qagent.evaluation import methods
+    from qagent.fire.spread import simulate
+
+    other = _save_agent(tmp_path / "other.pt", 1)
+    ensemble = AgentPolicy.load([checkpoint, other])
+    weather = DEFAULT_SCENARIO.reference_weather()
+    ls = synthetic(24, 24, 3)
+    budget = 3 * 6
+    r = methods.placement_request(ls, weather, budget, 5, ensemble, placement_ignitions=60)
+    plans = methods.agent_candidate_plans(r)
+    assert list(plans) == [*methods.ENSEMBLE_VARIANTS, "network_0", "network_1", "dpv_rounds"]
+    assert plans["ensemble"][1] == ensemble.checkpoints and plans["network_1"][1] == [str(other)]
+    assert plans["dpv_rounds"][1] == [] and torch.equal(plans["dpv_rounds"][0], methods._dpv_rounds(r))
+    assert torch.equal(plans["ensemble"][0], place_breaks("agent_checked", ls, weather, budget, 5, ensemble,
+                                                         placement_ignitions=60))
+    choice = methods.choose_agent_plan(r)
+    assert list(choice.selection_loss) == list(plans) and choice.selection_fires == 60
+    assert choice.ensemble == ensemble.checkpoints
+    assert methods.selection_fire_seed(5) not in (methods.placement_fire_seed(5), methods.bootstrap_seed(5))
+    fires = DEFAULT_SCENARIO.draw(ls, 60, np.random.default_rng(methods.selection_fire_seed(5)))
+    for name, (breaks, _) in plans.items():
+        assert int(breaks.sum()) == budget and not bool((breaks & ~ls.burnable_mask()).any()), name
+        burned = simulate(ls, fires.ignitions, fires.weather, torch.from_numpy(fires.duration_min), fuel_breaks=breaks)
+        assert choice.selection_loss[name] == pytest.approx(burned.burned_cells.double().mean().item()), name
+    assert choice.selection_loss[choice.chosen] == min(choice.selection_loss.values())
+    assert torch.equal(choice.breaks, plans[choice.chosen][0]) and choice.checkpoints == plans[choice.chosen][1]
+    assert torch.equal(place_breaks("agent", ls, weather, budget, 5, ensemble, placement_ignitions=60), choice.breaks)
+    # one network: no per-network candidates
+    single = methods.agent_candidate_plans(methods.placement_request(ls, weather, budget, 5, AgentPolicy.load(checkpoint),
+                                                                     placement_ignitions=60))
+    assert list(single) == [*methods.ENSEMBLE_VARIANTS, "dpv_rounds"]
+    # with values the loss is the value burned; a plan that burns less wins wherever it stands,
+    # and of equal plans the first
+    values = np.zeros(ls.shape, np.float32)
+    values[:, :12] = 3.0
+    rv = methods.placement_request(ls, weather, budget, 5, ensemble, placement_ignitions=60, values=values)
+    none = torch.zeros(ls.shape, dtype=torch.bool)
+    dpv = methods._dpv(rv)
+    monkeypatch.setattr(methods, "agent_candidate_plans",
+                        lambda r: {"nothing": (none, []), "dpv": (dpv, []), "dpv again": (dpv, [])})
+    choice = methods.choose_agent_plan(rv)
+    assert choice.chosen == "dpv" and torch.equal(choice.breaks, dpv)
+    burned = simulate(ls, fires.ignitions, fires.weather, torch.from_numpy(fires.duration_min), fuel_breaks=dpv,
+                      values=values)
+    assert choice.selection_loss["dpv"] == pytest.approx(burned.burned_value.double().mean().item())
+    assert choice.selection_loss["dpv"] < choice.selection_loss["nothing"]
+
+
 def test_the_registry_drives_the_command_lines_and_the_figures():
     from qagent.evaluation import figures
     from qagent.evaluation.cli import eval_parser, plan_parser
@@ -525,7 +580,8 @@ def test_plan_compares_every_heuristic_on_the_same_fires(checkpoint, tmp_path, m
             d = v["agent_minus_method"]
             assert d == pytest.approx(report["relative_reduction"] - v["relative_reduction"])
             assert v["agent_minus_method_ci95"][0] <= d <= v["agent_minus_method_ci95"][1]
-            assert v["agent_better"] == (d > 0) and (name in report["agent_loses_to"]) == (d < 0)
+            assert v["agent_better"] == (None if d == 0 else d > 0)  # equal plans: level
+            assert (name in report["agent_loses_to"]) == (d < 0)
     with open(out / "comparison.csv") as f:
         rows = {r["method"]: r for r in csv.DictReader(f)}
     assert list(rows) == list(methods)
@@ -548,7 +604,7 @@ def test_plan_compares_every_heuristic_on_the_same_fires(checkpoint, tmp_path, m
 
 def test_plan_says_plainly_when_the_agent_loses_to_a_heuristic(checkpoint, tmp_path, monkeypatch, capsys):
     pytest.importorskip("rasterio")
-    from qagent.evaluation import baselines
+    from qagent.evaluation import baselines, methods
 
     def useless(self, landscape, weather, budget_cells, cells_per_round=None, existing_breaks=None, **_):
         """The budget on the burnable cells of LOWEST head-fire intensity: where fire is weakest."""
@@ -559,6 +615,8 @@ def test_plan_says_plainly_when_the_agent_loses_to_a_heuristic(checkpoint, tmp_p
         return baselines._as_mask(baselines._pick(score, eligible, budget_cells), landscape)
 
     monkeypatch.setattr(AgentPolicy, "place", useless)
+    # the useless plan its only candidate (its choice would otherwise take DPV in rounds)
+    monkeypatch.setattr(methods, "agent_candidate_plans", lambda r: {"ensemble": (methods._agent_checked(r), [])})
     out = tmp_path / "plan"
     assert plan_main(["--checkpoint", str(checkpoint), "--landfire", str(_small_landfire(tmp_path)), "--ignitions", "60",
                       "--placement-ignitions", "50", "--out", str(out)]) == 0

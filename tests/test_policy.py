@@ -50,6 +50,11 @@ def test_rank_blend_topk_by_hand():
     assert rank_blend_topk(q, score, valid, 2, 4).tolist() == [0, 1]
     score = torch.tensor([0.0, 0.0, 9.0, 0.0, 0.0, 0.0, 100.0])  # cell 2 rank 0 by score; others tie in Q order
     assert rank_blend_topk(q, score, valid, 2, 4).tolist() == [0, 2]
+    # the score's rank weighted: 0 leaves Q's order, 4 lets the score lead (cell 0: 0 + 4 x 1 = 4,
+    # cell 1: 1 + 4 x 2 = 9, cell 2: 2 + 0 = 2), 0.25 keeps Q's first two (0.25, 1.5, 2)
+    assert rank_blend_topk(q, score, valid, 2, 4, score_weight=0.0).tolist() == [0, 1]
+    assert rank_blend_topk(q, score, valid, 2, 4, score_weight=4.0).tolist() == [2, 0]
+    assert rank_blend_topk(q, score, valid, 2, 4, score_weight=0.25).tolist() == [0, 1]
     # candidates = k, or a constant score: greedy_topk's cells
     rng = np.random.default_rng(0)
     q = torch.from_numpy(rng.standard_normal(100)).float()

@@ -69,7 +69,9 @@ def test_eval_and_plan_use_the_default_agent_without_checkpoint(landfire, tmp_pa
     folder = landfire[0]
     assert plan_main(["--landfire", str(folder), "--ignitions", "8", "--placement-ignitions", "8",
                       "--compare", "none", "--out", str(tmp_path / "plan")]) == 0
-    assert json.loads((tmp_path / "plan" / "plan.json").read_text())["checkpoint"] == [str(shipped / "a.pt")]
+    report = json.loads((tmp_path / "plan" / "plan.json").read_text())
+    assert report["agent_choice"]["ensemble"] == [str(shipped / "a.pt")]
+    assert report["checkpoint"] == ([] if report["agent_choice"]["chosen"] == "dpv_rounds" else [str(shipped / "a.pt")])
     (shipped / "default_agent.json").unlink()
     assert eval_main(["--count", "1", "--ignitions", "8", "--grid-size", "16", "--figures", "0",
                       "--methods", "none", "random", "--out", str(tmp_path / "baselines")]) == 0
@@ -192,21 +194,23 @@ def test_tiles_of_a_values_raster_choose_by_the_whole_raster(landfire, tmp_path,
     assert make_source(str(folder), 16, "all").valued_fraction is None
     # qagent-eval hands the whole raster's share to the default agent, which places every tile by it
     seen = []
-    place = pretrained.DefaultAgent.place
+    policy_for = pretrained.DefaultAgent.policy_for
 
-    def recording_place(self, *args, **kwargs):
+    def recording_policy_for(self, *args, **kwargs):
         seen.append(self.valued_fraction)
-        return place(self, *args, **kwargs)
+        return policy_for(self, *args, **kwargs)
 
-    monkeypatch.setattr(pretrained.DefaultAgent, "place", recording_place)
+    monkeypatch.setattr(pretrained.DefaultAgent, "policy_for", recording_policy_for)
     assert eval_main(["--landscapes", str(folder), "--grid-size", "16", "--split", "all", "--count", "2",
                       "--values", str(path), "--ignitions", "4", "--figures", "0", "--methods", "none", "agent",
                       "--out", str(tmp_path / "ev")]) == 0
     assert seen and all(f == source.valued_fraction for f in seen)
-    monkeypatch.setattr(pretrained.DefaultAgent, "place", place)
+    monkeypatch.setattr(pretrained.DefaultAgent, "policy_for", policy_for)
     assert plan_main(["--landfire", str(folder), "--values", str(path), "--ignitions", "8", "--placement-ignitions",
                       "8", "--compare", "none", "--out", str(tmp_path / "plan")]) == 0
-    assert json.loads((tmp_path / "plan" / "plan.json").read_text())["checkpoint"] == value
+    report = json.loads((tmp_path / "plan" / "plan.json").read_text())
+    assert report["agent_choice"]["ensemble"] == value and set(report["checkpoint"]) <= set(value)
     assert plan_main(["--landfire", str(folder), "--ignitions", "8", "--placement-ignitions", "8",
                       "--compare", "none", "--out", str(tmp_path / "plan_area")]) == 0
-    assert json.loads((tmp_path / "plan_area" / "plan.json").read_text())["checkpoint"] == area
+    report = json.loads((tmp_path / "plan_area" / "plan.json").read_text())
+    assert report["agent_choice"]["ensemble"] == area and set(report["checkpoint"]) <= set(area)

@@ -24,19 +24,21 @@ def greedy_topk(scores: torch.Tensor, valid: torch.Tensor, k: int) -> torch.Tens
     return scores.masked_fill(~valid, -torch.inf).topk(k, dim=1).indices
 
 
-def rank_blend_topk(q: torch.Tensor, score: torch.Tensor, valid: torch.Tensor, k: int, candidates: int) -> torch.Tensor:
+def rank_blend_topk(q: torch.Tensor, score: torch.Tensor, valid: torch.Tensor, k: int, candidates: int,
+                    score_weight: float = 1.0) -> torch.Tensor:
     """The k cells, best first, among the ``candidates`` valid cells of highest ``q`` whose sum
-    of their rank by ``q`` and their rank by ``score`` (both among those candidates, 0 = best)
-    is lowest; ties go to the higher ``q``. int64 [k] flat cell indices. ``q``, ``score`` [H*W]
-    (or [H, W]) float, ``valid`` bool of the same shape with at least k valid cells. With
-    ``candidates`` = k, or a constant ``score``, these are the cells of ``greedy_topk``."""
+    of their rank by ``q`` and ``score_weight`` times their rank by ``score`` (both among those
+    candidates, 0 = best) is lowest; ties go to the higher ``q``. int64 [k] flat cell indices.
+    ``q``, ``score`` [H*W] (or [H, W]) float, ``valid`` bool of the same shape with at least k
+    valid cells. With ``candidates`` = k, or a constant ``score``, these are the cells of
+    ``greedy_topk``."""
     q, score, valid = q.reshape(-1), score.reshape(-1), valid.reshape(-1)
     m = max(k, min(int(candidates), int(valid.sum())))
     cand = greedy_topk(q.reshape(1, -1), valid.reshape(1, -1), m)[0]  # best Q first: its rank is its position
     by_score = torch.argsort(-score[cand].double(), stable=True)  # ties keep the Q order
     score_rank = torch.empty_like(by_score)
     score_rank[by_score] = torch.arange(m, device=by_score.device)
-    combined = torch.arange(m, device=cand.device) + score_rank
+    combined = torch.arange(m, device=cand.device, dtype=torch.float64) + float(score_weight) * score_rank.double()
     return cand[torch.argsort(combined, stable=True)[:k]]
 
 

@@ -295,8 +295,8 @@ def plan_main(argv: list[str] | None = None) -> int:
         from qagent.evaluation.evaluate import (MEASURES, burned_measure, evaluation_fires, format_plan_table,
                                                 plan_comparison)
         from qagent.evaluation.figures import comparison_figure, plan_figure, reduction_text, save_figure
-        from qagent.evaluation.methods import bootstrap_seed, place_breaks, placement_seed
-        from qagent.evaluation.pretrained import DefaultAgent
+        from qagent.evaluation.methods import (bootstrap_seed, choose_agent_plan, place_breaks, placement_request,
+                                              placement_seed)
         from qagent.fire.scenario import DEFAULT_SCENARIO
         from qagent.fire.spread import simulate
         from qagent.landscape.landfire import load_ignition_density, load_landfire, load_values, save_geotiff
@@ -318,14 +318,20 @@ def plan_main(argv: list[str] | None = None) -> int:
                  int(burnable.sum()), budget, ", ".join(methods))
         weather_ref = DEFAULT_SCENARIO.reference_weather()
         plans, placement_times = {}, {}
+        options = dict(placement_ignitions=args.placement_ignitions, scenario=DEFAULT_SCENARIO, device=args.device,
+                       ignition_density=density, values=values, refresh_rounds=refresh or None)
         for method in methods:
             t0 = time.perf_counter()
-            plans[method] = place_breaks(method, ls, weather_ref, budget, seed=placement_seed(args.seed, 0),
-                                         agent=agent, cells_per_round=per_round,
-                                         placement_ignitions=args.placement_ignitions,
-                                         scenario=DEFAULT_SCENARIO, device=args.device,
-                                         ignition_density=density, values=values,
-                                         refresh_rounds=refresh or None).cpu()
+            if method == "agent":  # its choice among candidate plans, reported in plan.json
+                choice = choose_agent_plan(placement_request(ls, weather_ref, budget, placement_seed(args.seed, 0),
+                                                             agent, per_round, **options))
+                plans[method] = choice.breaks.cpu()
+                log.info("agent: chose %s of its candidate plans (mean loss on %d selection fires: %s)",
+                         choice.chosen, choice.selection_fires,
+                         ", ".join(f"{n} {v:.4g}" for n, v in choice.selection_loss.items()))
+            else:
+                plans[method] = place_breaks(method, ls, weather_ref, budget, placement_seed(args.seed, 0),
+                                             agent, per_round, **options).cpu()
             placement_times[method] = time.perf_counter() - t0
             placed = int(plans[method].sum())
             if method != "none" and (placed != min(budget, int(burnable.sum())) or
@@ -333,8 +339,7 @@ def plan_main(argv: list[str] | None = None) -> int:
                 raise InputError(f"{method}: placed {placed} breaks, not the {budget} of the budget on burnable cells")
             log.info("%s: %d breaks in %.1f s", method, placed, placement_times[method])
         breaks, placement_s = plans["agent"], placement_times["agent"]
-        placed_by = agent.policy_for(ls, budget, values) if isinstance(agent, DefaultAgent) else agent
-        checkpoints = placed_by.checkpoints  # the ensemble that placed the plan
+        checkpoints = choice.checkpoints  # the networks that placed the plan (none: DPV in rounds chosen)
         ign, weather, duration = evaluation_fires(ls, args.ignitions, args.seed, 0, DEFAULT_SCENARIO,
                                                   ignition_density=density)
         burned, burned_cells, probability = {}, {}, {}
@@ -404,7 +409,11 @@ def plan_main(argv: list[str] | None = None) -> int:
                   "agent_loses_to": [m for m, v in entries.items() if v.get("agent_better") is False],
                   "warnings": warnings,
                   "geotiffs": {name: {"description": d, "units": u} for name, (d, u) in GEOTIFF_BANDS.items()},
-                  "checkpoint": checkpoints}
+                  "checkpoint": checkpoints,
+                  "agent_choice": {"chosen": choice.chosen, "ensemble": choice.ensemble,
+                                   "selection_fires": choice.selection_fires,
+                                   "candidates_mean_loss_on_selection_fires": choice.selection_loss,
+                                   "loss": "value burned per fire" if values is not None else "burned cells per fire"}}
         (out / "plan.json").write_text(json.dumps(report, indent=2))
     except InputError as e:
         print(f"qagent-plan: error: {e}", file=sys.stderr)

@@ -3,13 +3,15 @@ same budget. One registry, ``REGISTRY``, lists them (name, label, how to place);
 lines' ``--methods`` and ``--compare`` choices, the figures' labels and the tables all come
 from it, so a new method is one ``Method`` entry: ``none``, ``random``, ``greedy_intensity``,
 ``burn_probability``, ``dpv``, ``dpv_rounds``, ``domirank``, ``agent`` (``AgentPolicy``, a
-trained Q-network or an ensemble, its best cells each round checked by DPV from the placement
-fires) and ``agent_network`` (the network alone). :func:`place_breaks` runs one of them.
+trained Q-network or an ensemble: of its candidate plans, each placed with its best cells
+checked by DPV from the placement fires, the one that burns least on fires of its own,
+:func:`choose_agent_plan`), ``agent_checked`` (the ensemble's one checked plan) and
+``agent_network`` (the networks alone). :func:`place_breaks` runs one of them.
 
 No placement sees the fires it is scored on, and values at risk reach only the methods that
 can use them (DPV and the agent). The evaluation fires, the placements and the bootstrap draw
 from separate seeds: :func:`evaluation_rng`, :func:`placement_seed`,
-:func:`placement_fire_seed`, :func:`bootstrap_seed`.
+:func:`placement_fire_seed`, :func:`selection_fire_seed`, :func:`bootstrap_seed`.
 
 What each method places and sees, values at risk, and how the seeds are derived (and why they
 never collide with the evaluation fires): docs/evaluation.md.
@@ -51,7 +53,7 @@ RERANK_CANDIDATES_PER_CELL = 32
 RERANK_SCORINGS = 10
 
 # spawn keys of the seeds derived from a run's seed (never reuse one for another purpose)
-_PLACEMENT_KEY, _PLACEMENT_FIRES_KEY, _BOOTSTRAP_KEY = 1, 2, 3
+_PLACEMENT_KEY, _PLACEMENT_FIRES_KEY, _BOOTSTRAP_KEY, _SELECTION_FIRES_KEY = 1, 2, 3, 4
 
 
 def _derived_seed(entropy, key: int) -> int:
@@ -77,6 +79,13 @@ def placement_fire_seed(seed: int) -> int:
     (``burn_probability_breaks`` draws ignitions with ``default_rng(s)`` and weather with
     ``default_rng([s, 1])``; neither is an evaluation generator ``default_rng([seed, i])``)."""
     return _derived_seed(int(seed), _PLACEMENT_FIRES_KEY)
+
+
+def selection_fire_seed(seed: int) -> int:
+    """The seed of the agent's selection fires (``choose_agent_plan``) for a placement seed
+    ``seed``: apart from the placement fires its candidates were placed with and from every
+    evaluation generator."""
+    return _derived_seed(int(seed), _SELECTION_FIRES_KEY)
 
 
 def bootstrap_seed(seed: int) -> int:
@@ -123,6 +132,15 @@ class AgentPolicy:
                                  f"one {name}, these have {values}")
         return cls(models, int(settings[0]["cells_per_step"]), settings[0]["grid_size"], [str(p) for p in paths])
 
+    def members(self) -> list["AgentPolicy"]:
+        """Each network of the ensemble as a policy of its own (one for a single network)."""
+        return [AgentPolicy([model], self.cells_per_step, self.grid_size, [path])
+                for model, path in zip(self.models, self.checkpoints)]
+
+    def policy_for(self, landscape, budget_cells: int, values=None) -> "AgentPolicy":
+        """The policy that places on ``landscape``: this one (``DefaultAgent`` chooses)."""
+        return self
+
     @torch.no_grad()
     def q_values(self, obs: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """float32 [N, H, W] Q-values of observations [N, C, H, W] (valid: bool [N, H, W]), the
@@ -136,7 +154,8 @@ class AgentPolicy:
     def place(self, landscape: Landscape, weather: Weather, budget_cells: int, cells_per_round: int | None = None,
               existing_breaks: torch.Tensor | None = None, values=None,
               refresh_rounds: int | None = None,
-              second_opinion: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+              second_opinion: Callable[[torch.Tensor], torch.Tensor] | None = None,
+              candidates_per_cell: int = RERANK_CANDIDATES_PER_CELL, score_weight: float = 1.0) -> torch.Tensor:
         """Break ``budget_cells`` cells, ``cells_per_round`` at a time (default: the k the agent
         was trained with; larger rounds trade a little fidelity for speed on big rasters), the
         observation updated after each round. ``values`` (float [H, W], None: every cell worth
@@ -146,9 +165,10 @@ class AgentPolicy:
         None: computed once, before any break. ``second_opinion``: a function of the closed
         cells (bool [H, W]: existing breaks and those placed so far) giving a score per cell
         [H, W] (the agent method passes DPV from its placement fires); each round then takes
-        the cells of ``rank_blend_topk`` among the RERANK_CANDIDATES_PER_CELL x k best-Q cells,
-        the score recomputed RERANK_SCORINGS times in all (every ceil(rounds / RERANK_SCORINGS)
-        rounds); None: the k best-Q cells. Returns the bool [H, W] mask of new breaks. On a whole
+        the cells of ``rank_blend_topk`` among the ``candidates_per_cell`` x k best-Q cells, the
+        score's rank weighted ``score_weight``, the score recomputed RERANK_SCORINGS times in all
+        (every ceil(rounds / RERANK_SCORINGS) rounds); None: the k best-Q cells. Returns the bool
+        [H, W] mask of new breaks. On a whole
         raster on the CPU, ``qagent._host_memory.retain_freed_blocks()`` first (qagent-plan does)
         makes each pass about three times faster."""
         if isinstance(budget_cells, bool) or not isinstance(budget_cells, (int, np.integer)) or budget_cells < 0:
@@ -160,6 +180,12 @@ class AgentPolicy:
         if refresh_rounds is not None and (isinstance(refresh_rounds, bool) or
                                            not isinstance(refresh_rounds, (int, np.integer)) or refresh_rounds < 1):
             raise InputError(f"refresh_rounds: must be an integer >= 1 (or None: never), got {refresh_rounds!r}")
+        if isinstance(candidates_per_cell, bool) or not isinstance(candidates_per_cell, (int, np.integer)) \
+                or candidates_per_cell < 1:
+            raise InputError(f"candidates_per_cell: must be an integer >= 1, got {candidates_per_cell!r}")
+        if isinstance(score_weight, bool) or not isinstance(score_weight, (int, float)) or \
+                not math.isfinite(score_weight) or score_weight < 0:
+            raise InputError(f"score_weight: must be a finite number >= 0, got {score_weight!r}")
         device = next(self.models[0].parameters()).device
         k = cells_per_round or self.cells_per_step
         static = static_channels(landscape, weather, values=values,
@@ -190,7 +216,7 @@ class AgentPolicy:
                                          f"{tuple(landscape.shape)}, got shape {tuple(score.shape)}")
                     if not bool(torch.isfinite(score).all()):
                         raise InputError("second_opinion: must give a finite score per cell, got non-finite values")
-                cells = rank_blend_topk(q, score, valid, take, RERANK_CANDIDATES_PER_CELL * take)
+                cells = rank_blend_topk(q, score, valid, take, candidates_per_cell * take, score_weight)
             breaks.view(-1)[cells] = True
             valid.view(-1)[cells] = False
             placed += take
@@ -274,27 +300,109 @@ def _domirank(r: PlacementRequest) -> torch.Tensor:
     return baselines.domirank_breaks(r.landscape, r.weather, r.budget_cells)
 
 
-def _agent(r: PlacementRequest, dpv_check: bool = True) -> torch.Tensor:
-    """The agent's plan: the network's best cells checked by DPV from the placement fires (the
-    fires and values of the dpv method), or the network alone (agent_network)."""
+def _dpv_check(r: PlacementRequest) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The agent's second opinion: DPV of the layout so far from the dpv method's placement
+    fires and values (``AgentPolicy.place``)."""
+    from qagent.fire.spread import downstream_protection_value
+
+    kwargs = {} if r.device is None else {"device": r.device}
+    seed = placement_fire_seed(r.seed)
+    return lambda closed: downstream_protection_value(
+        r.landscape, r.placement_ignitions, r.scenario, None, seed, fuel_breaks=closed.cpu(), values=r.values,
+        ignition_density=r.ignition_density, **kwargs)
+
+
+def _agent_policy(r: PlacementRequest):
     if r.agent is None:
         raise InputError("method agent: needs a checkpoint")
+    return r.agent.policy_for(r.landscape, r.budget_cells, r.values)
+
+
+def _place_with(policy, r: PlacementRequest, dpv_check: bool = True, **options) -> torch.Tensor:
     extra = {} if r.values is None else {"values": r.values}  # a policy without values keeps its old call
     if r.refresh_rounds is not None:
         extra["refresh_rounds"] = r.refresh_rounds
     if dpv_check:
-        from qagent.fire.spread import downstream_protection_value
+        extra["second_opinion"] = _dpv_check(r)
+    return policy.place(r.landscape, r.weather, r.budget_cells, r.cells_per_round, **extra,
+                        **options).to(r.landscape.device)
 
-        kwargs = {} if r.device is None else {"device": r.device}
-        seed = placement_fire_seed(r.seed)
-        extra["second_opinion"] = lambda closed: downstream_protection_value(
-            r.landscape, r.placement_ignitions, r.scenario, None, seed, fuel_breaks=closed.cpu(), values=r.values,
-            ignition_density=r.ignition_density, **kwargs)
-    return r.agent.place(r.landscape, r.weather, r.budget_cells, r.cells_per_round, **extra).to(r.landscape.device)
+
+# The agent's candidate plans (choose_agent_plan): its ensemble's plan checked by DPV, the
+# same with DPV's rank weighted 2 and 0.5 and with 8 candidates per cell, each network of the
+# ensemble checked by DPV, and DPV in rounds. Chosen on validation only (BENCHMARKS.md, "The
+# agent chooses among candidate plans"): the ensemble's one checked plan 26.8 / 42.0 / 44.0 %
+# on Worcester's training tiles, synthetic and synthetic habitat landscapes, the choice 27.1 /
+# 44.9 / 47.3 %; on the western 80 % of Worcester as one raster it picks the ensemble's plan.
+ENSEMBLE_VARIANTS = {"ensemble": {}, "ensemble_dpv_x2": {"score_weight": 2.0},
+                     "ensemble_dpv_x0.5": {"score_weight": 0.5}, "ensemble_8_candidates": {"candidates_per_cell": 8}}
+
+
+def agent_candidate_plans(r: PlacementRequest) -> dict[str, tuple[torch.Tensor, list[str]]]:
+    """The agent's candidate plans for request ``r``: name -> (bool [H, W] breaks, the
+    checkpoints that placed them; none for DPV in rounds), in the order of the comment above."""
+    policy = _agent_policy(r)
+    plans = {name: (_place_with(policy, r, **options), list(policy.checkpoints))
+             for name, options in ENSEMBLE_VARIANTS.items()}
+    members = policy.members()
+    if len(members) > 1:
+        for i, member in enumerate(members):
+            plans[f"network_{i}"] = (_place_with(member, r), list(member.checkpoints))
+    plans["dpv_rounds"] = (_dpv_rounds(r), [])
+    return plans
+
+
+@dataclass(frozen=True)
+class AgentChoice:
+    """What ``choose_agent_plan`` chose: the ``chosen`` candidate's ``breaks`` and
+    ``checkpoints`` (none for DPV in rounds), each candidate's mean loss (value burned, or
+    burned cells) on the ``selection_fires`` selection fires (``selection_loss``, in the
+    candidates' order) and the checkpoints of the ensemble that proposed them (``ensemble``)."""
+
+    chosen: str
+    breaks: torch.Tensor
+    checkpoints: list[str]
+    selection_loss: dict[str, float]
+    selection_fires: int
+    ensemble: list[str]
+
+
+def choose_agent_plan(r: PlacementRequest) -> AgentChoice:
+    """The agent's plan: of its candidate plans (``agent_candidate_plans``), the one whose
+    breaks leave the least expected loss on ``r.placement_ignitions`` selection fires, drawn
+    from the scenario (and the ignition density) with ``selection_fire_seed``: fires no
+    candidate was placed with and no evaluation scores; ties go to the earlier candidate.
+    Decision-time search with the simulator as the judge, the way the DPV methods use it, over
+    the plans the networks propose."""
+    from qagent.fire.spread import simulate
+
+    plans = agent_candidate_plans(r)
+    fires = r.scenario.draw(r.landscape, r.placement_ignitions, np.random.default_rng(selection_fire_seed(r.seed)),
+                            ignition_density=r.ignition_density)
+    kwargs = {} if r.device is None else {"device": r.device}
+    loss = {}
+    for name, (breaks, _) in plans.items():
+        result = simulate(r.landscape, fires.ignitions, fires.weather, torch.from_numpy(fires.duration_min),
+                          fuel_breaks=breaks, values=r.values, return_burn_count=False, **kwargs)
+        burned = result.burned_cells if r.values is None else result.burned_value
+        loss[name] = float(burned.double().mean())
+    chosen = min(loss, key=loss.get)  # the first of equals
+    return AgentChoice(chosen, plans[chosen][0], plans[chosen][1], loss, r.placement_ignitions,
+                       list(_agent_policy(r).checkpoints))
+
+
+def _agent(r: PlacementRequest) -> torch.Tensor:
+    return choose_agent_plan(r).breaks
+
+
+def _agent_checked(r: PlacementRequest) -> torch.Tensor:
+    """The ensemble's one plan, the network's best cells checked by DPV from the placement
+    fires (the fires and values of the dpv method): the agent's first candidate."""
+    return _place_with(_agent_policy(r), r)
 
 
 def _agent_network(r: PlacementRequest) -> torch.Tensor:
-    return _agent(r, dpv_check=False)
+    return _place_with(_agent_policy(r), r, dpv_check=False)
 
 
 REGISTRY: dict[str, Method] = {m.name: m for m in (
@@ -306,6 +414,7 @@ REGISTRY: dict[str, Method] = {m.name: m for m in (
     Method("dpv_rounds", f"DPV, {DPV_ROUNDS} rounds", _dpv_rounds),
     Method("domirank", "DomiRank", _domirank),
     Method("agent", "agent", _agent, needs_agent=True),
+    Method("agent_checked", "agent's ensemble plan", _agent_checked, needs_agent=True),
     Method("agent_network", "agent's network alone", _agent_network, needs_agent=True),
 )}
 METHODS = tuple(REGISTRY)
@@ -313,18 +422,26 @@ METHODS = tuple(REGISTRY)
 HEURISTICS = tuple(name for name, m in REGISTRY.items() if not m.needs_agent)
 
 
+def placement_request(landscape: Landscape, weather: Weather, budget_cells: int, seed: int,
+                      agent: AgentPolicy | None = None, cells_per_round: int | None = None, *,
+                      placement_ignitions: int = DEFAULT_PLACEMENT_IGNITIONS,
+                      scenario: FireScenario = DEFAULT_SCENARIO, device=None, ignition_density=None, values=None,
+                      refresh_rounds=None) -> PlacementRequest:
+    """The ``PlacementRequest`` of ``place_breaks``' arguments (see there)."""
+    return PlacementRequest(landscape, weather, budget_cells, seed, agent, cells_per_round, placement_ignitions,
+                            scenario, device, ignition_density, values, refresh_rounds)
+
+
 def place_breaks(method: str, landscape: Landscape, weather: Weather, budget_cells: int, seed: int,
-                 agent: AgentPolicy | None = None, cells_per_round: int | None = None, *,
-                 placement_ignitions: int = DEFAULT_PLACEMENT_IGNITIONS, scenario: FireScenario = DEFAULT_SCENARIO,
-                 device=None, ignition_density=None, values=None, refresh_rounds=None) -> torch.Tensor:
+                 agent: AgentPolicy | None = None, cells_per_round: int | None = None, **options) -> torch.Tensor:
     """The bool [H, W] breaks of one method; exactly budget_cells cells (or every burnable cell
     if fewer), never on non-burnable cells. ``seed`` is the placement seed (``placement_seed``);
-    ``placement_ignitions``, ``scenario`` and ``ignition_density`` (None: uniform) are
-    burn_probability's and DPV's fires, ``device`` where they run (default: the landscape's);
-    ``values`` the values at risk DPV and the agent use (docs/evaluation.md, "Values at risk";
-    None: every cell worth 1); ``refresh_rounds`` the agent's (``AgentPolicy.place``)."""
+    keyword ``options`` (``placement_request``): ``placement_ignitions``, ``scenario`` and
+    ``ignition_density`` (None: uniform) are burn_probability's, DPV's and the agent's fires,
+    ``device`` where they run (default: the landscape's); ``values`` the values at risk DPV and
+    the agent use (docs/evaluation.md, "Values at risk"; None: every cell worth 1);
+    ``refresh_rounds`` the agent's (``AgentPolicy.place``)."""
     if method not in REGISTRY:
         raise InputError(f"method: unknown {method!r}; choose from {METHODS}")
-    return REGISTRY[method].place(PlacementRequest(landscape, weather, budget_cells, seed, agent, cells_per_round,
-                                                   placement_ignitions, scenario, device, ignition_density,
-                                                   values, refresh_rounds))
+    return REGISTRY[method].place(placement_request(landscape, weather, budget_cells, seed, agent, cells_per_round,
+                                                    **options))
