@@ -602,6 +602,35 @@ def test_plan_compares_every_heuristic_on_the_same_fires(checkpoint, tmp_path, m
         assert second.startswith(f"{report['budget_cells']} breaks, 95 % CI ") and "placed in" in second
 
 
+def test_plan_records_the_agents_choice_and_one_plan_skips_it(checkpoint, tmp_path):
+    """qagent-plan's plan.json: ``agent_choice`` lists every candidate's loss on the selection
+    fires and the chosen one has the least; with --one-plan the plan is the ensemble's checked
+    plan (the agent_checked method's breaks) and ``agent_choice`` is null."""
+    pytest.importorskip("rasterio")
+    import rasterio
+
+    from qagent.evaluation import methods
+
+    folder = _small_landfire(tmp_path)
+    argv = ["--checkpoint", str(checkpoint), "--landfire", str(folder), "--ignitions", "20",
+            "--placement-ignitions", "30", "--compare", "none"]
+    assert plan_main(argv + ["--out", str(tmp_path / "choice")]) == 0
+    choice = json.loads((tmp_path / "choice" / "plan.json").read_text())["agent_choice"]
+    loss = choice["candidates_mean_loss_on_selection_fires"]
+    assert list(loss) == [*methods.ENSEMBLE_VARIANTS, "dpv_rounds"] and choice["selection_fires"] == 30
+    assert loss[choice["chosen"]] == min(loss.values()) and choice["ensemble"] == [str(checkpoint)]
+    assert plan_main(argv + ["--one-plan", "--out", str(tmp_path / "one")]) == 0
+    report = json.loads((tmp_path / "one" / "plan.json").read_text())
+    assert report["agent_choice"] is None and report["checkpoint"] == [str(checkpoint)]
+    ls = load_landfire(folder)
+    budget = report["budget_cells"]
+    expected = place_breaks("agent_checked", ls, DEFAULT_SCENARIO.reference_weather(), budget,
+                            methods.placement_seed(0, 0), AgentPolicy.load(checkpoint), report["cells_per_round"],
+                            placement_ignitions=30)
+    with rasterio.open(tmp_path / "one" / "fuel_breaks.tif") as src:
+        assert np.array_equal(src.read(1) == 1, expected.numpy())
+
+
 def test_plan_says_plainly_when_the_agent_loses_to_a_heuristic(checkpoint, tmp_path, monkeypatch, capsys):
     pytest.importorskip("rasterio")
     from qagent.evaluation import baselines, methods

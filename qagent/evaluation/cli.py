@@ -241,6 +241,10 @@ def plan_parser() -> argparse.ArgumentParser:
                         f"from the same reference fires with the breaks placed so far (0: never, computed once "
                         f"before any break; default: {VALUE_REFRESH_ROUNDS} with --values other than all ones, 0 "
                         f"without, as chosen on validation, BENCHMARKS.md)")
+    p.add_argument("--one-plan", action="store_true",
+                   help="place only the ensemble's DPV-checked plan instead of choosing the best of the agent's "
+                        "eight candidate plans on its own fires: about 8 times faster, on whole rasters about as "
+                        "good (BENCHMARKS.md, 'The agent chooses among candidate plans')")
     p.add_argument("--seed", type=_cli.seed, default=0,
                    help="seed (integer >= 0) of the fires and, through hashes, of the placements and the bootstrap "
                         "(default: 0)")
@@ -320,9 +324,13 @@ def plan_main(argv: list[str] | None = None) -> int:
         plans, placement_times = {}, {}
         options = dict(placement_ignitions=args.placement_ignitions, scenario=DEFAULT_SCENARIO, device=args.device,
                        ignition_density=density, values=values, refresh_rounds=refresh or None)
+        choice = None  # the agent's choice among its candidate plans (None with --one-plan)
         for method in methods:
             t0 = time.perf_counter()
-            if method == "agent":  # its choice among candidate plans, reported in plan.json
+            if method == "agent" and args.one_plan:
+                plans[method] = place_breaks("agent_checked", ls, weather_ref, budget, placement_seed(args.seed, 0),
+                                             agent, per_round, **options).cpu()
+            elif method == "agent":  # its choice among candidate plans, reported in plan.json
                 choice = choose_agent_plan(placement_request(ls, weather_ref, budget, placement_seed(args.seed, 0),
                                                              agent, per_round, **options))
                 plans[method] = choice.breaks.cpu()
@@ -339,7 +347,8 @@ def plan_main(argv: list[str] | None = None) -> int:
                 raise InputError(f"{method}: placed {placed} breaks, not the {budget} of the budget on burnable cells")
             log.info("%s: %d breaks in %.1f s", method, placed, placement_times[method])
         breaks, placement_s = plans["agent"], placement_times["agent"]
-        checkpoints = choice.checkpoints  # the networks that placed the plan (none: DPV in rounds chosen)
+        # the networks that placed the plan (none: DPV in rounds chosen)
+        checkpoints = choice.checkpoints if choice is not None else agent.policy_for(ls, budget, values).checkpoints
         ign, weather, duration = evaluation_fires(ls, args.ignitions, args.seed, 0, DEFAULT_SCENARIO,
                                                   ignition_density=density)
         burned, burned_cells, probability = {}, {}, {}
@@ -410,10 +419,10 @@ def plan_main(argv: list[str] | None = None) -> int:
                   "warnings": warnings,
                   "geotiffs": {name: {"description": d, "units": u} for name, (d, u) in GEOTIFF_BANDS.items()},
                   "checkpoint": checkpoints,
-                  "agent_choice": {"chosen": choice.chosen, "ensemble": choice.ensemble,
-                                   "selection_fires": choice.selection_fires,
-                                   "candidates_mean_loss_on_selection_fires": choice.selection_loss,
-                                   "loss": "value burned per fire" if values is not None else "burned cells per fire"}}
+                  "agent_choice": None if choice is None else {  # None: --one-plan
+                      "chosen": choice.chosen, "ensemble": choice.ensemble, "selection_fires": choice.selection_fires,
+                      "candidates_mean_loss_on_selection_fires": choice.selection_loss,
+                      "loss": "value burned per fire" if values is not None else "burned cells per fire"}}
         (out / "plan.json").write_text(json.dumps(report, indent=2))
     except InputError as e:
         print(f"qagent-plan: error: {e}", file=sys.stderr)
