@@ -243,7 +243,7 @@ def plan_parser() -> argparse.ArgumentParser:
                         f"without, as chosen on validation, BENCHMARKS.md)")
     p.add_argument("--one-plan", action="store_true",
                    help="place only the ensemble's DPV-checked plan instead of choosing the best of the agent's "
-                        "eight candidate plans on its own fires: about 8 times faster, on whole rasters about as "
+                        "eight candidate plans on its own fires: about 5-6 times faster, on whole rasters about as "
                         "good (BENCHMARKS.md, 'The agent chooses among candidate plans')")
     p.add_argument("--seed", type=_cli.seed, default=0,
                    help="seed (integer >= 0) of the fires and, through hashes, of the placements and the bootstrap "
