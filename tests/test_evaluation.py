@@ -127,7 +127,8 @@ def test_the_agent_chooses_the_candidate_plan_that_burns_least_on_its_selection_
     assert torch.equal(choice.breaks, plans[choice.chosen][0]) and choice.checkpoints == plans[choice.chosen][1]
     assert torch.equal(place_breaks("agent", ls, weather, budget, 5, ensemble, placement_ignitions=60), choice.breaks)
     # one network: no per-network candidates
-    single = methods.agent_candidate_plans(methods.placement_request(ls, weather, budget, 5, AgentPolicy.load(checkpoint),
+    one_network = AgentPolicy.load(checkpoint)
+    single = methods.agent_candidate_plans(methods.placement_request(ls, weather, budget, 5, one_network,
                                                                      placement_ignitions=60))
     assert list(single) == [*methods.ENSEMBLE_VARIANTS, "dpv_rounds"]
     # with values the loss is the value burned; a plan that burns less wins wherever it stands,
