@@ -84,6 +84,11 @@ def test_the_agents_dpv_check_reranks_its_best_cells(checkpoint):
     checked = agent.place(ls, weather, budget, second_opinion=opinion)
     assert int(checked.sum()) == budget and not bool((checked & ~ls.burnable_mask()).any())
     assert len(asked) <= RERANK_SCORINGS and asked[0] == 0 and asked == sorted(asked) and asked[-1] < budget
+    for bad_option in ({"candidates_per_cell": 0}, {"candidates_per_cell": 2.5}, {"score_weight": -1.0},
+                       {"score_weight": float("inf")}, {"score_weight": True}):
+        name = next(iter(bad_option))
+        with pytest.raises(InputError, match=name):
+            agent.place(ls, weather, budget, second_opinion=opinion, **bad_option)
     for bad in (torch.zeros(3, 3), torch.full(ls.shape, float("nan"))):
         with pytest.raises(InputError, match="second_opinion: must give a finite score per cell"):
             agent.place(ls, weather, budget, second_opinion=lambda closed, bad=bad: bad)

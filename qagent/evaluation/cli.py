@@ -327,18 +327,16 @@ def plan_main(argv: list[str] | None = None) -> int:
         choice = None  # the agent's choice among its candidate plans (None with --one-plan)
         for method in methods:
             t0 = time.perf_counter()
-            if method == "agent" and args.one_plan:
-                plans[method] = place_breaks("agent_checked", ls, weather_ref, budget, placement_seed(args.seed, 0),
-                                             agent, per_round, **options).cpu()
-            elif method == "agent":  # its choice among candidate plans, reported in plan.json
+            if method == "agent" and not args.one_plan:  # its choice among candidate plans, in plan.json
                 choice = choose_agent_plan(placement_request(ls, weather_ref, budget, placement_seed(args.seed, 0),
                                                              agent, per_round, **options))
                 plans[method] = choice.breaks.cpu()
                 log.info("agent: chose %s of its candidate plans (mean loss on %d selection fires: %s)",
                          choice.chosen, choice.selection_fires,
                          ", ".join(f"{n} {v:.4g}" for n, v in choice.selection_loss.items()))
-            else:
-                plans[method] = place_breaks(method, ls, weather_ref, budget, placement_seed(args.seed, 0),
+            else:  # --one-plan: the agent's plan is its ensemble's checked plan
+                placed_as = "agent_checked" if method == "agent" else method
+                plans[method] = place_breaks(placed_as, ls, weather_ref, budget, placement_seed(args.seed, 0),
                                              agent, per_round, **options).cpu()
             placement_times[method] = time.perf_counter() - t0
             placed = int(plans[method].sum())

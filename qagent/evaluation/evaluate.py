@@ -33,22 +33,14 @@ import torch
 from qagent._validation import InputError
 from qagent.env.fuel_break_env import budget_cells as episode_budget
 from qagent.env.sources import LandscapeSource
-from qagent.evaluation.methods import (DEFAULT_PLACEMENT_IGNITIONS, METHODS, AgentPolicy, evaluation_rng,
-                                      place_breaks, placement_seed)
+from qagent.evaluation.methods import (DEFAULT_PLACEMENT_IGNITIONS, METHODS, AgentPolicy, burned_measure,
+                                      evaluation_rng, place_breaks, placement_seed)
 from qagent.fire.scenario import DEFAULT_SCENARIO, FireScenario
 from qagent.fire.spread import simulate
 
 
 # what "burned" means in a comparison, with and without values at risk
 MEASURES = {False: "expected burned area", True: "expected value burned"}
-
-
-def burned_measure(result, values=None) -> torch.Tensor:
-    """Per fire, what burned: float64 [S] value burned (``result.burned_value``, from a
-    ``simulate`` given ``values``) or burned cells (without values)."""
-    if values is None:
-        return result.burned_cells.double()
-    return result.burned_value.double()
 
 
 def total_value(landscape, values=None) -> float:

@@ -333,7 +333,8 @@ def _place_with(policy, r: PlacementRequest, dpv_check: bool = True, **options) 
 # ensemble checked by DPV, and DPV in rounds. Chosen on validation only (BENCHMARKS.md, "The
 # agent chooses among candidate plans"): the ensemble's one checked plan 26.8 / 42.0 / 44.0 %
 # on Worcester's training tiles, synthetic and synthetic habitat landscapes, the choice 27.1 /
-# 44.9 / 47.3 %; on the western 80 % of Worcester as one raster it picks the ensemble's plan.
+# 44.9 / 47.3 %; on the western 80 % of Worcester as one raster it picks the ensemble's plan
+# or one level with it.
 ENSEMBLE_VARIANTS = {"ensemble": {}, "ensemble_dpv_x2": {"score_weight": 2.0},
                      "ensemble_dpv_x0.5": {"score_weight": 0.5}, "ensemble_8_candidates": {"candidates_per_cell": 8}}
 
@@ -350,6 +351,15 @@ def agent_candidate_plans(r: PlacementRequest) -> dict[str, tuple[torch.Tensor, 
             plans[f"network_{i}"] = (_place_with(member, r), list(member.checkpoints))
     plans["dpv_rounds"] = (_dpv_rounds(r), [])
     return plans
+
+
+def burned_measure(result, values=None) -> torch.Tensor:
+    """Per fire, what burned: float64 [S] value burned (``result.burned_value``, from a
+    ``simulate`` given ``values``) or burned cells (without values): the loss the agent's
+    choice and every evaluation score."""
+    if values is None:
+        return result.burned_cells.double()
+    return result.burned_value.double()
 
 
 @dataclass(frozen=True)
@@ -384,8 +394,7 @@ def choose_agent_plan(r: PlacementRequest) -> AgentChoice:
     for name, (breaks, _) in plans.items():
         result = simulate(r.landscape, fires.ignitions, fires.weather, torch.from_numpy(fires.duration_min),
                           fuel_breaks=breaks, values=r.values, return_burn_count=False, **kwargs)
-        burned = result.burned_cells if r.values is None else result.burned_value
-        loss[name] = float(burned.double().mean())
+        loss[name] = float(burned_measure(result, r.values).mean())
     chosen = min(loss, key=loss.get)  # the first of equals
     return AgentChoice(chosen, plans[chosen][0], plans[chosen][1], loss, r.placement_ignitions,
                        list(_agent_policy(r).checkpoints))
