@@ -32,7 +32,10 @@ SETS = {
     "the four ensemble plans": tuple(methods.ENSEMBLE_VARIANTS),
     "the four + each network": (*methods.ENSEMBLE_VARIANTS, "network_0", "network_1", "network_2"),
     "the agent's (the four, each network, DPV in rounds)": None,  # every agent_candidate_plans entry
-    "all (also networks alone and DPV)": (),  # every plan placed
+    "the agent's + DPV": ("*", "dpv"),
+    "the agent's + burn probability": ("*", "burn_probability"),
+    "the agent's + DPV + burn probability": ("*", "dpv", "burn_probability"),
+    "all (also networks alone, DPV and burn probability)": (),  # every plan placed
 }
 
 
@@ -40,11 +43,14 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--landscapes", default="synthetic")
     p.add_argument("--synthetic-values", default=None)
+    p.add_argument("--values", default=None, help="values at risk GeoTIFF on a LANDFIRE folder's grid")
     p.add_argument("--grid-size", type=int, default=32)
     p.add_argument("--count", type=int, default=100)
     p.add_argument("--seed", type=int, default=7)
     a = p.parse_args()
     kwargs = {} if a.synthetic_values is None else {"synthetic_values": a.synthetic_values}
+    if a.values is not None:
+        kwargs["values"] = a.values
     source = make_source(a.landscapes, a.grid_size, "train", count=a.count, **kwargs)
     agent = load_default_agent()
     agent.valued_fraction = source.valued_fraction
@@ -59,6 +65,7 @@ def main() -> None:
         agents_own = list(plans)
         plans["agent_network"] = methods.REGISTRY["agent_network"].place(r)
         plans["dpv"] = methods.REGISTRY["dpv"].place(r)
+        plans["burn_probability"] = methods.REGISTRY["burn_probability"].place(r)
         plans["none"] = torch.zeros(ls.shape, dtype=torch.bool)
         selection = DEFAULT_SCENARIO.draw(ls, r.placement_ignitions,
                                           np.random.default_rng(methods.selection_fire_seed(r.seed)),
@@ -84,7 +91,10 @@ def main() -> None:
     for label, names in SETS.items():
         picked, best = [], []
         for row in rows:
-            pool = row["agents_own"] if names is None else [n for n in (names or row["ev"]) if n in row["ev"]]
+            wanted = names
+            if wanted and wanted[0] == "*":  # the agent's own and these
+                wanted = (*row["agents_own"], *wanted[1:])
+            pool = row["agents_own"] if wanted is None else [n for n in (wanted or row["ev"]) if n in row["ev"]]
             pool = [n for n in pool if n != "none"]
             picked.append(reduction(row, min(pool, key=lambda n: row["sel"][n])))
             best.append(reduction(row, min(pool, key=lambda n: row["ev"][n])))

@@ -376,6 +376,36 @@ def test_burn_probability_breaks_are_the_top_of_the_simulated_burn_probability()
     assert np.array_equal(mask.numpy(), top_cells(p, candidates & ~existing, 9))
 
 
+def test_burn_probability_breaks_with_values_rank_by_expected_value_burned():
+    """With values the ranking is burn probability x value, equal products by burn probability,
+    then by flat index (computed here by hand from the simulated burn probability); values all
+    ones give the ranking without values; bad values are refused by name."""
+    ls, candidates = mixed_landscape()
+    n, seed = 96, 5
+    wx, duration = scenario_fires(n, seed)
+    p = burn_probability(ls, n, wx, duration, seed).numpy()
+    rng = np.random.default_rng(0)
+    values = np.where(rng.random(ls.shape) < 0.3, rng.uniform(0.5, 3.0, ls.shape), 0.0).astype(np.float32)
+    risk = p.astype(np.float64) * values
+    cells = np.flatnonzero(candidates)
+    order = sorted(cells.tolist(), key=lambda c: (-risk.reshape(-1)[c], -p.reshape(-1)[c], c))[:9]
+    expected = np.zeros(p.size, dtype=bool)
+    expected[order] = True
+    mask = burn_probability_breaks(ls, DEFAULT_SCENARIO, 9, n_ignitions=n, seed=seed, values=values)
+    assert np.array_equal(mask.numpy(), expected.reshape(p.shape))
+    assert (risk[expected.reshape(p.shape)] > 0).sum() >= 1  # the valued cells that burn come first
+    assert not torch.equal(mask, burn_probability_breaks(ls, DEFAULT_SCENARIO, 9, n_ignitions=n, seed=seed))
+    plain = burn_probability_breaks(ls, DEFAULT_SCENARIO, 9, n_ignitions=n, seed=seed)
+    ones = burn_probability_breaks(ls, DEFAULT_SCENARIO, 9, n_ignitions=n, seed=seed, values=np.ones(ls.shape))
+    assert torch.equal(ones, plain)
+    bad = values.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(InputError, match="values"):
+        burn_probability_breaks(ls, DEFAULT_SCENARIO, 9, n_ignitions=n, seed=seed, values=bad)
+    with pytest.raises(InputError, match="values: shape"):
+        burn_probability_breaks(ls, DEFAULT_SCENARIO, 9, n_ignitions=n, seed=seed, values=np.ones((2, 2)))
+
+
 def test_burn_probability_rounds_re_estimate_with_the_breaks_placed_so_far():
     ls, candidates = mixed_landscape()
     kw = dict(n_ignitions=64, seed=3)

@@ -100,7 +100,8 @@ def test_the_agents_dpv_check_reranks_its_best_cells(checkpoint):
 def test_the_agent_chooses_the_candidate_plan_that_burns_least_on_its_selection_fires(checkpoint, tmp_path,
                                                                                       monkeypatch):
     """choose_agent_plan: the candidates are the ensemble's checked plan and its variants, each
-    network's checked plan and DPV in rounds; each is scored by the mean burned cells (value
+    network's checked plan and DPV in rounds (with values also the burn-probability x value
+    ranking); each is scored by the mean burned cells (value
     burned, with values) of its breaks on selection fires drawn with selection_fire_seed, and
     the least wins, the first of equals; the agent method is that choice, agent_checked the
     first candidate."""
@@ -141,6 +142,12 @@ def test_the_agent_chooses_the_candidate_plan_that_burns_least_on_its_selection_
     values = np.zeros(ls.shape, np.float32)
     values[:, :12] = 3.0
     rv = methods.placement_request(ls, weather, budget, 5, ensemble, placement_ignitions=60, values=values)
+    # and the risk ranking's plan (burn probability x value) is a candidate too, last
+    valued = methods.agent_candidate_plans(methods.placement_request(ls, weather, budget, 5, one_network,
+                                                                     placement_ignitions=60, values=values))
+    assert list(valued) == [*methods.ENSEMBLE_VARIANTS, "dpv_rounds", "burn_probability"]
+    assert valued["burn_probability"][1] == [] and torch.equal(valued["burn_probability"][0],
+                                                               methods._burn_probability(rv))
     none = torch.zeros(ls.shape, dtype=torch.bool)
     dpv = methods._dpv(rv)
     monkeypatch.setattr(methods, "agent_candidate_plans",

@@ -360,10 +360,11 @@ def _check_count(name: str, value, minimum: int) -> int:
 
 
 def burn_probability_breaks(landscape: Landscape, fire, budget_cells: int, *, n_ignitions: int, seed: int,
-                            duration_min=None, rounds: int = 1, existing_breaks=None, ignition_density=None,
-                            **simulate_kwargs) -> torch.Tensor:
+                            values=None, duration_min=None, rounds: int = 1, existing_breaks=None,
+                            ignition_density=None, **simulate_kwargs) -> torch.Tensor:
     """``budget_cells`` new breaks on the candidate cells that simulated fires burn most often,
-    a bool [H, W] tensor (docs/burn_probability_ranking.md).
+    or with ``values`` those of highest expected value burned, a bool [H, W] tensor
+    (docs/burn_probability_ranking.md).
 
     - ``fire``: a ``FireScenario`` (e.g. ``qagent.fire.scenario.DEFAULT_SCENARIO``), whose
       per-fire weather and duration are drawn with ``numpy.random.default_rng([seed, 1])``; or
@@ -376,6 +377,11 @@ def burn_probability_breaks(landscape: Landscape, fire, budget_cells: int, *, n_
     - ``rounds``: 1 ranks once; R > 1 places the budget in R near-equal parts (the first
       ``budget % R`` one cell larger), re-estimating burn probability on the same fires with
       every break placed so far before each part.
+    - ``values``: values at risk [H, W] (finite, >= 0); the cells rank by burn probability
+      times value, each cell's own expected value burned (the risk of Finney 2005 with the
+      whole value lost where fire reaches; Scott, Thompson & Calkin 2013), then by burn
+      probability among cells of equal risk (the cells without value). None: every cell is
+      worth 1, the ranking by burn probability.
     - Ties (equal counts of burning fires, including cells no fire reached) go to the lower
       flat index (row * W + col). ``simulate_kwargs`` go to ``qagent.fire.simulate``.
 
@@ -383,10 +389,27 @@ def burn_probability_breaks(landscape: Landscape, fire, budget_cells: int, *, n_
     """
     budget, n, seed, rounds, existing = _ranking_args(landscape, budget_cells, n_ignitions, seed, rounds,
                                                       existing_breaks)
+    values = _value_grid(values, 1, False, landscape.shape, "cpu")  # checked even for a zero budget
     _, weather, duration = _fires_of(landscape, fire, n, seed, duration_min, ignition_density, name="fire")
-    return _ranked_in_rounds(landscape, existing, budget, rounds, lambda closed: burn_probability(
-        landscape, n, weather, duration, seed, fuel_breaks=torch.from_numpy(closed),
-        ignition_density=ignition_density, **simulate_kwargs))
+
+    def score(closed: np.ndarray) -> torch.Tensor:
+        probability = burn_probability(landscape, n, weather, duration, seed, fuel_breaks=torch.from_numpy(closed),
+                                       ignition_density=ignition_density, **simulate_kwargs)
+        return probability if values is None else expected_value_burned_rank_score(probability, values[0])
+
+    return _ranked_in_rounds(landscape, existing, budget, rounds, score)
+
+
+def expected_value_burned_rank_score(probability: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """float64 [H, W] score whose order (higher first) is that of burn probability x value,
+    equal products in order of burn probability, equal both in order of the flat index: each
+    cell's place in that order, counted from the last (so ``_pick``'s ties never arise)."""
+    p = probability.double().cpu().numpy().reshape(-1)
+    risk = p * values.double().cpu().numpy().reshape(-1)
+    order = np.lexsort((np.arange(p.size), -p, -risk))  # the last key is the primary one
+    score = np.empty(p.size, dtype=np.float64)
+    score[order] = np.arange(p.size, 0, -1, dtype=np.float64)
+    return torch.from_numpy(score.reshape(tuple(probability.shape)))
 
 
 def _ranking_args(landscape, budget_cells, n_ignitions, seed, rounds, existing_breaks):

@@ -220,8 +220,8 @@ def plan_parser() -> argparse.ArgumentParser:
     p.add_argument("--landfire", required=True, metavar="DIR", help="folder of LANDFIRE GeoTIFFs (any size)")
     _cli.add_fuel_argument(p)
     _cli.add_ignition_density_argument(p, "; both the evaluation fires and burn_probability's placement fires")
-    _cli.add_values_argument(p, "; every plan is scored on the expected value burned, DPV ranks by it and the agent "
-                                "observes it")
+    _cli.add_values_argument(p, "; every plan is scored on the expected value burned, DPV and burn probability rank "
+                                "by it and the agent observes it")
     p.add_argument("--budget", type=_cli.fraction, default=0.05, metavar="FRACTION",
                    help="fuel breaks as a fraction of the burnable cells, in (0, 1] (default: 0.05 = 5 %%)")
     p.add_argument("--ignitions", type=_cli.positive_int, default=2000, metavar="N",
@@ -243,8 +243,8 @@ def plan_parser() -> argparse.ArgumentParser:
                         f"without, as chosen on validation, BENCHMARKS.md)")
     p.add_argument("--one-plan", action="store_true",
                    help="place only the ensemble's DPV-checked plan instead of choosing the best of the agent's "
-                        "eight candidate plans on its own fires: about 5-6 times faster, on whole rasters about as "
-                        "good (BENCHMARKS.md, 'The agent chooses among candidate plans')")
+                        "eight candidate plans (nine with --values) on its own fires: about 5-6 times faster, on "
+                        "whole rasters about as good (BENCHMARKS.md, 'The agent chooses among candidate plans')")
     p.add_argument("--seed", type=_cli.seed, default=0,
                    help="seed (integer >= 0) of the fires and, through hashes, of the placements and the bootstrap "
                         "(default: 0)")

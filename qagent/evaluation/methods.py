@@ -9,7 +9,7 @@ checked by DPV from the placement fires, the one that burns least on fires of it
 ``agent_network`` (the networks alone). :func:`place_breaks` runs one of them.
 
 No placement sees the fires it is scored on, and values at risk reach only the methods that
-can use them (DPV and the agent). The evaluation fires, the placements and the bootstrap draw
+can use them (burn probability, DPV and the agent). The evaluation fires, the placements and the bootstrap draw
 from separate seeds: :func:`evaluation_rng`, :func:`placement_seed`,
 :func:`placement_fire_seed`, :func:`selection_fire_seed`, :func:`bootstrap_seed`.
 
@@ -275,7 +275,7 @@ def _burn_probability(r: PlacementRequest) -> torch.Tensor:
     kwargs = {} if r.device is None else {"device": r.device}
     return baselines.burn_probability_breaks(r.landscape, r.scenario, r.budget_cells, n_ignitions=r.placement_ignitions,
                                              seed=placement_fire_seed(r.seed), ignition_density=r.ignition_density,
-                                             **kwargs).to(r.landscape.device)
+                                             values=r.values, **kwargs).to(r.landscape.device)
 
 
 DPV_ROUNDS = 4  # re-scorings of dpv_rounds
@@ -334,14 +334,18 @@ def _place_with(policy, r: PlacementRequest, dpv_check: bool = True, **options) 
 # agent chooses among candidate plans"): the ensemble's one checked plan 26.8 / 42.0 / 44.0 %
 # on Worcester's training tiles, synthetic and synthetic habitat landscapes, the choice 27.1 /
 # 44.9 / 47.3 %; on the western 80 % of Worcester as one raster it picks the ensemble's plan
-# or one level with it.
+# or one level with it. With values at risk also the burn-probability x value ranking's plan
+# (2026-12-03, BENCHMARKS.md "Burn probability weighted by value"): on the validation tiles
+# with houses 99.53 -> 99.57 %, synthetic houses 86.88 -> 86.93 %, the western raster with
+# houses the same plan (94.8 %); DPV's one-shot plan added nothing (99.50 %, 86.88 %).
 ENSEMBLE_VARIANTS = {"ensemble": {}, "ensemble_dpv_x2": {"score_weight": 2.0},
                      "ensemble_dpv_x0.5": {"score_weight": 0.5}, "ensemble_8_candidates": {"candidates_per_cell": 8}}
 
 
 def agent_candidate_plans(r: PlacementRequest) -> dict[str, tuple[torch.Tensor, list[str]]]:
     """The agent's candidate plans for request ``r``: name -> (bool [H, W] breaks, the
-    checkpoints that placed them; none for DPV in rounds), in the order of the comment above."""
+    checkpoints that placed them; none for the heuristics' plans), in the order of the comment
+    above."""
     policy = _agent_policy(r)
     plans = {name: (_place_with(policy, r, **options), list(policy.checkpoints))
              for name, options in ENSEMBLE_VARIANTS.items()}
@@ -350,6 +354,8 @@ def agent_candidate_plans(r: PlacementRequest) -> dict[str, tuple[torch.Tensor, 
         for i, member in enumerate(members):
             plans[f"network_{i}"] = (_place_with(member, r), list(member.checkpoints))
     plans["dpv_rounds"] = (_dpv_rounds(r), [])
+    if r.values is not None:  # the risk ranking: as strong as DPV with values, far behind it without
+        plans["burn_probability"] = (_burn_probability(r), [])
     return plans
 
 
