@@ -1,6 +1,7 @@
 """Which candidate plans should the agent choose among? (BENCHMARKS.md, "The agent chooses
 among candidate plans"). On validation landscapes (split train, seed 7), every candidate of
-``agent_candidate_plans`` plus the networks alone and one-shot DPV is placed and scored on the
+``agent_candidate_plans`` plus the networks alone, one-shot DPV and burn probability (with
+values: burn probability x value, a candidate itself since 2026-12-03) is placed and scored on the
 evaluation fires (400) and on the agent's selection fires; each set of candidates is then
 judged by the evaluation-fire reduction of the plan its selection fires pick, beside the best
 plan per landscape by its evaluation fires (which no planner can pick):
@@ -31,7 +32,8 @@ SETS = {
     "ensemble + DPV in rounds": ("ensemble", "dpv_rounds"),
     "the four ensemble plans": tuple(methods.ENSEMBLE_VARIANTS),
     "the four + each network": (*methods.ENSEMBLE_VARIANTS, "network_0", "network_1", "network_2"),
-    "the agent's (the four, each network, DPV in rounds)": None,  # every agent_candidate_plans entry
+    "the agent's before (the four, each network, DPV in rounds)": ("*",),
+    "the agent's (agent_candidate_plans)": None,
     "the agent's + DPV": ("*", "dpv"),
     "the agent's + burn probability": ("*", "burn_probability"),
     "the agent's + DPV + burn probability": ("*", "dpv", "burn_probability"),
@@ -65,7 +67,8 @@ def main() -> None:
         agents_own = list(plans)
         plans["agent_network"] = methods.REGISTRY["agent_network"].place(r)
         plans["dpv"] = methods.REGISTRY["dpv"].place(r)
-        plans["burn_probability"] = methods.REGISTRY["burn_probability"].place(r)
+        if "burn_probability" not in plans:  # with values the agent's candidates have it already
+            plans["burn_probability"] = methods.REGISTRY["burn_probability"].place(r)
         plans["none"] = torch.zeros(ls.shape, dtype=torch.bool)
         selection = DEFAULT_SCENARIO.draw(ls, r.placement_ignitions,
                                           np.random.default_rng(methods.selection_fire_seed(r.seed)),
@@ -92,8 +95,9 @@ def main() -> None:
         picked, best = [], []
         for row in rows:
             wanted = names
-            if wanted and wanted[0] == "*":  # the agent's own and these
-                wanted = (*row["agents_own"], *wanted[1:])
+            if wanted and wanted[0] == "*":  # the agent's candidates before burn probability joined, and these
+                before = [n for n in row["agents_own"] if n != "burn_probability"]
+                wanted = (*before, *wanted[1:])
             pool = row["agents_own"] if wanted is None else [n for n in (wanted or row["ev"]) if n in row["ev"]]
             pool = [n for n in pool if n != "none"]
             picked.append(reduction(row, min(pool, key=lambda n: row["sel"][n])))

@@ -345,7 +345,7 @@ def plan_main(argv: list[str] | None = None) -> int:
                 raise InputError(f"{method}: placed {placed} breaks, not the {budget} of the budget on burnable cells")
             log.info("%s: %d breaks in %.1f s", method, placed, placement_times[method])
         breaks, placement_s = plans["agent"], placement_times["agent"]
-        # the networks that placed the plan (none: DPV in rounds chosen)
+        # the networks that placed the plan (none: a heuristic's plan chosen)
         checkpoints = choice.checkpoints if choice is not None else agent.policy_for(ls, budget, values).checkpoints
         ign, weather, duration = evaluation_fires(ls, args.ignitions, args.seed, 0, DEFAULT_SCENARIO,
                                                   ignition_density=density)

@@ -371,7 +371,7 @@ def burned_measure(result, values=None) -> torch.Tensor:
 @dataclass(frozen=True)
 class AgentChoice:
     """What ``choose_agent_plan`` chose: the ``chosen`` candidate's ``breaks`` and
-    ``checkpoints`` (none for DPV in rounds), each candidate's mean loss (value burned, or
+    ``checkpoints`` (none for a heuristic's plan), each candidate's mean loss (value burned, or
     burned cells) on the ``selection_fires`` selection fires (``selection_loss``, in the
     candidates' order) and the checkpoints of the ensemble that proposed them (``ensemble``)."""
 
